@@ -2,16 +2,30 @@
 // array member passes. Nothing in the engine opens a member any other way, so tests can
 // put a FaultyMember (fault_member.h) in front of any real one.
 //
+// Implementations: FileMember (file_member.h: regular files and block devices, optionally
+// asynchronous through a UringQueue, uring_queue.h), MemoryMember (memory_member.h: RAM,
+// for tests and fuzzers), FaultyMember (fault_member.h: fault injection and power cuts).
+// request_check.h holds the shared argument checks and error wording.
+//
 // Contract
-// - Offsets and lengths are bytes. Reads and writes must be multiples of block_size()
-//   and, for direct members, buffers aligned to 4 KiB (AlignedBuffer).
+// - Offsets and lengths are bytes. Offsets and lengths of reads, writes and discards must be
+//   multiples of block_size(), else Err::invalid; ranges outside [0, size()) fail with
+//   Err::no_space and are never performed; writes/discards to a read-only member fail with
+//   Err::invalid. Buffers should be aligned to 4 KiB (AlignedBuffer): a direct member
+//   bounces a misaligned buffer through a temporary aligned copy (correct, but slower).
+// - Errors name the member and the operation: "d0.img: read at offset 4096 (4096 bytes):
+//   Input/output error". Err::retry (EAGAIN, ENOMEM, ECANCELED) means "try again later" and
+//   is never a member failure; Err::invalid/no_space mean the request was wrong and was not
+//   performed; other errors from an I/O (Err::io above all) mean the member failed.
 // - write() returns when the data has reached the member; it is durable only after a
 //   later flush() returns ok, or at once when fua is true.
 // - flush() makes every write that completed before it was called durable.
 // - discard() may be a no-op on members that cannot discard; it never fails for that.
 // - submit() is the asynchronous form. Its completion runs exactly once, possibly on
 //   another thread (the io_uring reaper), possibly inline. The default implementation
-//   runs the synchronous call inline.
+//   runs the synchronous call inline. `req` (and its buffer) must stay valid until done
+//   returns; nothing touches `req` after done returns, so done may resubmit or free it.
+//   The member must outlive its in-flight requests.
 // - Thread safety: read/write/flush/discard may be called from several threads at once.
 #pragma once
 
@@ -24,6 +38,8 @@
 #include "util/status.h"
 
 namespace umd::io {
+
+class UringQueue;  // uring_queue.h
 
 enum class IoOp : uint8_t { read, write, flush, discard };
 
@@ -76,7 +92,10 @@ class MemberWrapper : public Member {
 struct OpenOptions {
   bool read_only = false;
   bool direct = true;     // O_DIRECT where the member allows it; falls back to buffered
-  bool exclusive = false; // O_EXCL on block devices
+  bool exclusive = false; // O_EXCL on block devices; flock(LOCK_EX) on regular files
+  // When set, submit() goes through this io_uring queue instead of running inline. Not
+  // owned; must outlive the member. (Added to the original interface; see uring_queue.h.)
+  UringQueue* ring = nullptr;
 };
 
 // Opens a regular file or block device as a member.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages umd needs to build, test and demo. Idempotent: it runs
+# apt-get only when a package is missing.
+set -euo pipefail
+PKGS=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  # libraries
+  libisal-dev liburing-dev libnbd-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers and clients used by tests and benchmarks
+  mdadm qemu-utils libnbd-bin nbdkit fio
+  # the kernel oracle (../shared/oracle)
+  qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of umd: unit, CLI and kernel-oracle tests on a normal build, the same
+# unit and CLI tests under ASan+UBSan, and the concurrency tests under TSan.
+# Usage: scripts/test.sh            (everything)
+#        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer builds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+JOBS=$(nproc)
+build() { # dir, cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  ninja -C "$dir" -j"$JOBS"
+}
+export UMD_SHARED=${UMD_SHARED:-$(cd .. && pwd)/shared}
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ -z "${UMD_TEST_FAST:-}" ]; then
+  echo "== ASan+UBSan =="
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON
+  (cd build-asan && ctest --output-on-failure -j"$JOBS" -LE oracle)
+  echo "== TSan (concurrency) =="
+  build build-tsan -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
+  (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
+fi
+echo "== all tests (unit, CLI, kernel oracle) =="
+(cd build && ctest --output-on-failure -j"$JOBS")

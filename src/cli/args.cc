@@ -1,0 +1,146 @@
+#include "cli/args.h"
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cstring>
+#include <iostream>
+
+namespace umd::cli {
+namespace {
+
+struct ModeFlag {
+  const char* names;  // CLI11 option names
+  const char* alias;  // subcommand alias: `umd create ...`
+  Mode mode;
+  bool takes_name;    // the mode's first argument is an array NAME
+};
+
+constexpr std::array<ModeFlag, 14> kModes = {{
+    {"-C,--create", "create", Mode::create, true},
+    {"-E,--examine", "examine", Mode::examine, false},
+    {"-X,--examine-bitmap", "examine-bitmap", Mode::examine_bitmap, false},
+    {"--zero-superblock", "zero-superblock", Mode::zero_superblock, false},
+    {"--dump", "dump", Mode::dump, false},
+    {"-A,--assemble", "assemble", Mode::assemble, true},
+    {"-S,--stop", "stop", Mode::stop, true},
+    {"-D,--detail", "detail", Mode::detail, true},
+    {"--status", "status", Mode::status, false},
+    {"--manage", "manage", Mode::manage, true},
+    {"--action", "action", Mode::action, true},
+    {"--attr", "attr", Mode::attr, true},
+    {"-G,--grow", "grow", Mode::grow, true},
+    {"-F,--monitor", "monitor", Mode::monitor, false},
+}};
+
+}  // namespace
+
+Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
+  *exit_now = false;
+  std::vector<std::string> argl(argv + 1, argv + argc);
+  // `umd create md0 ...` is `umd --create md0 ...`.
+  if (!argl.empty()) {
+    for (const auto& m : kModes) {
+      if (argl[0] == m.alias) {
+        argl[0] = std::string("--") + m.alias;
+        break;
+      }
+    }
+  }
+
+  Args a;
+  CLI::App app{"umd: Linux md software RAID in userspace", "umd"};
+  app.set_version_flag("-V,--version", "umd 0.1 (md superblocks 0.90, 1.0, 1.1, 1.2)");
+  app.set_help_flag("-h,--help", "Show this help");
+
+  std::array<bool, kModes.size()> mode_set{};
+  for (size_t i = 0; i < kModes.size(); i++) {
+    app.add_flag(kModes[i].names, mode_set[i], kModes[i].alias);
+  }
+  app.add_option("args", a.members, "NAME and/or MEMBER...");
+
+  app.add_flag("--json", a.json, "Print JSON");
+  app.add_flag("-v,--verbose", a.verbose, "More detail");
+  app.add_option("-l,--level", a.level, "RAID level: linear, 0, 1, 4, 5, 6, 10");
+  app.add_option("-n,--raid-devices", a.raid_devices, "Number of active members");
+  app.add_option("-x,--spare-devices", a.spare_devices, "Number of spares");
+  app.add_option("-c,--chunk", a.chunk, "Chunk size (K if no suffix)");
+  app.add_option("-p,--layout,--parity", a.layout, "Layout (left-symmetric, n2, ...)");
+  app.add_option("-e,--metadata", a.metadata, "Superblock version: 1.2, 1.1, 1.0, 0.90");
+  app.add_option("-b,--bitmap", a.bitmap, "Write-intent bitmap: none, internal, lockless, FILE");
+  app.add_option("--bitmap-chunk", a.bitmap_chunk, "Bitmap chunk size");
+  app.add_option("-z,--size", a.size, "Space used on each member (K if no suffix)");
+  app.add_option("-N,--name", a.name, "Array name stored in the superblock");
+  app.add_flag("--assume-clean", a.assume_clean, "Members are known to be in sync");
+  app.add_flag("-f,--force", a.force, "Override checks");
+  app.add_flag("-R,--run", a.run, "Start even if degraded");
+  app.add_option("-o,--output", a.output, "Where --dump writes the array's contents");
+
+  std::vector<std::string> rev(argl.rbegin(), argl.rend());
+  try {
+    app.parse(rev);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    *exit_now = true;
+    return a;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "umd 0.1\n";
+    *exit_now = true;
+    return a;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    return Result<Args>(Err::invalid, what);
+  }
+
+  int modes = 0;
+  const ModeFlag* chosen = nullptr;
+  for (size_t i = 0; i < kModes.size(); i++) {
+    if (mode_set[i]) {
+      modes++;
+      chosen = &kModes[i];
+    }
+  }
+  if (modes == 0) {
+    return Result<Args>(Err::invalid, "no mode given: use --create, --examine, --dump, ... (see --help)");
+  }
+  if (modes > 1) return Result<Args>(Err::invalid, "more than one mode given");
+  a.mode = chosen->mode;
+  if (chosen->takes_name) {
+    if (a.members.empty()) {
+      return Result<Args>(Err::invalid, std::string("--") + chosen->alias + " needs an array NAME");
+    }
+    a.array_name = a.members.front();
+    a.members.erase(a.members.begin());
+  }
+
+  // Options that belong to one mode are refused elsewhere, so a typo is not ignored.
+  auto only_for = [&](bool present, const char* opt, std::initializer_list<Mode> modes_ok) -> Status {
+    if (!present) return Status::ok();
+    for (Mode m : modes_ok) {
+      if (a.mode == m) return Status::ok();
+    }
+    return Status(Err::invalid, std::string(opt) + " is not valid with --" + chosen->alias);
+  };
+  const std::initializer_list<Mode> create_grow = {Mode::create, Mode::grow};
+  for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
+           {a.level.has_value(), "--level"},
+           {a.raid_devices.has_value(), "--raid-devices"},
+           {a.chunk.has_value(), "--chunk"},
+           {a.layout.has_value(), "--layout"},
+           {a.bitmap.has_value(), "--bitmap"},
+           {a.size.has_value(), "--size"}}) {
+    UMD_TRY(only_for(present, opt, create_grow));
+  }
+  for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
+           {a.spare_devices.has_value(), "--spare-devices"},
+           {a.metadata.has_value(), "--metadata"},
+           {a.bitmap_chunk.has_value(), "--bitmap-chunk"},
+           {a.name.has_value(), "--name"},
+           {a.assume_clean, "--assume-clean"}}) {
+    UMD_TRY(only_for(present, opt, {Mode::create}));
+  }
+  UMD_TRY(only_for(a.output.has_value(), "--output", {Mode::dump}));
+  UMD_TRY(only_for(a.run, "--run", {Mode::create, Mode::assemble}));
+  return a;
+}
+
+}  // namespace umd::cli

@@ -1,0 +1,17 @@
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "engine/zero_superblock.h"
+
+namespace umd::cli {
+
+int cmd_zero_superblock(const Args& a) {
+  if (a.members.empty()) return usage_error("--zero-superblock needs at least one MEMBER");
+  for (const std::string& path : a.members) {
+    Status s = engine::zero_superblock(path, a.force);
+    if (!s.is_ok()) return fail(s);
+  }
+  return 0;
+}
+
+}  // namespace umd::cli

@@ -1,0 +1,18 @@
+// One function per mode. Each returns the process exit status: 0 success, 1 failure of
+// the operation (after printing one line naming the problem), 2 usage error.
+#pragma once
+
+#include "cli/args.h"
+
+namespace umd::cli {
+
+int cmd_create(const Args& a);
+int cmd_examine(const Args& a);
+int cmd_zero_superblock(const Args& a);
+int cmd_dump(const Args& a);
+
+// Prints "umd: <message>" on stderr and returns the exit status for the error kind.
+int fail(const Status& s);
+int usage_error(const std::string& message);
+
+}  // namespace umd::cli

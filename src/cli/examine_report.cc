@@ -1,0 +1,167 @@
+#include "cli/examine_report.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "engine/member_set.h"
+#include "layout/geometry.h"
+#include "layout/layout_names.h"
+#include "util/units.h"
+
+namespace umd::cli {
+namespace {
+
+std::string ctime_text(uint64_t secs) {
+  time_t t = time_t(secs);
+  char buf[64];
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+  return buf;
+}
+
+// mdadm's wording of the layout word for the levels that print one ("" for none).
+std::string layout_text(const MemberInfo& i) {
+  if (i.level == 10) {
+    const uint32_t near = i.layout & 0xff, far = (i.layout >> 8) & 0xff;
+    const bool offset = i.layout & (1u << 16);
+    std::string s, sep;
+    if (near != 1) { s += fmt::format("near={}", near); sep = ", "; }
+    if (far != 1) s += fmt::format("{}{}={}", sep, offset ? "offset" : "far", far);
+    if (near * far == 1) s = "NO REDUNDANCY";
+    return s;
+  }
+  if (i.level == 0) {
+    if (!i.raid0_layout_flag && i.metadata_major == 1) return "";
+    return layout::layout_name(0, i.layout);
+  }
+  if (i.level == 4 || i.level == 5 || i.level == 6) return layout::layout_name(i.level, i.layout);
+  return "";
+}
+
+uint64_t array_sectors_of(const MemberInfo& i) {
+  std::vector<const MemberInfo*> none(i.raid_disks, nullptr);
+  auto geo = layout::make_geometry(engine::geometry_params(i, none));
+  return geo.is_ok() ? geo->array_sectors() : 0;
+}
+
+std::string array_state(const MemberInfo& i) {
+  std::string s(i.raid_disks, '.');
+  for (size_t d = 0; d < i.roles_of_dev_numbers.size(); d++) {
+    int r = i.roles_of_dev_numbers[d];
+    if (r >= 0 && uint32_t(r) < i.raid_disks) s[r] = 'A';
+  }
+  return s;
+}
+
+nlohmann::json role_json(int role) {
+  switch (role) {
+    case MemberInfo::kSpare: return "spare";
+    case MemberInfo::kFaulty: return "faulty";
+    case MemberInfo::kJournal: return "journal";
+    case MemberInfo::kRemoved: return "removed";
+    default: return role;
+  }
+}
+
+std::string role_text(int role) {
+  switch (role) {
+    case MemberInfo::kSpare: return "spare";
+    case MemberInfo::kFaulty: return "faulty";
+    case MemberInfo::kJournal: return "Journal";
+    case MemberInfo::kRemoved: return "removed";
+    default: return fmt::format("Active device {}", role);
+  }
+}
+
+bool has_chunk(int level) { return level == 0 || level == 4 || level == 5 || level == 6 || level == 10; }
+
+}  // namespace
+
+nlohmann::json examine_json(const engine::ProbedMember& m) {
+  const MemberInfo& i = m.info;
+  nlohmann::json j;
+  j["path"] = m.path;
+  j["version"] = m.version();
+  j["array_uuid"] = i.array_uuid_text();
+  j["name"] = i.name;
+  j["raid_level"] = engine::level_name(i.level);
+  j["raid_devices"] = i.raid_disks;
+  if (std::string l = layout_text(i); !l.empty()) j["layout"] = l;
+  j["layout_word"] = i.layout;
+  if (has_chunk(i.level)) j["chunk_kib"] = i.chunk_sectors / 2;
+  j["events"] = i.events;
+  j["data_offset"] = i.data_offset;
+  j["super_offset"] = i.super_offset;
+  j["avail_dev_sectors"] = i.data_size;
+  if (i.level >= 1) j["used_dev_sectors"] = i.component_sectors;
+  else j["used_dev_sectors"] = i.data_size;
+  j["array_sectors"] = array_sectors_of(i);
+  j["state"] = i.clean ? "clean" : "active";
+  j["resync_offset"] = i.resync_offset;
+  j["feature_map"] = i.feature_map;
+  j["role"] = role_json(i.role);
+  j["dev_number"] = i.dev_number;
+  j["array_state"] = array_state(i);
+  j["creation_time"] = i.ctime;
+  j["update_time"] = i.utime;
+  if (const Superblock1* sb = m.sb1()) {
+    j["device_uuid"] = format_uuid_mdadm(i.device_uuid);
+    j["checksum"] = fmt::format("{:08x}", sb->sb_csum);
+  } else if (const Superblock0* sb = m.sb0()) {
+    j["checksum"] = fmt::format("{:08x}", sb->sb_csum);
+  }
+  return j;
+}
+
+std::string examine_text(const engine::ProbedMember& m) {
+  const MemberInfo& i = m.info;
+  std::string o;
+  auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
+  o += m.path + ":\n";
+  line("Magic", "a92b4efc");
+  line("Version", m.version());
+  line("Feature Map", fmt::format("{:#x}", i.feature_map));
+  line("Array UUID", i.array_uuid_text());
+  if (m.sb1()) line("Name", i.name);
+  line("Creation Time", ctime_text(i.ctime));
+  line("Raid Level", engine::level_name(i.level));
+  line("Raid Devices", std::to_string(i.raid_disks));
+  o += "\n";
+  line("Avail Dev Size", fmt::format("{} sectors ({})", i.data_size, human_size_sectors(i.data_size)));
+  const uint64_t as = array_sectors_of(i);
+  line("Array Size", fmt::format("{} KiB ({})", as / 2, human_size_sectors(as)));
+  if (i.level >= 1) {
+    line("Used Dev Size", fmt::format("{} sectors ({})", i.component_sectors, human_size_sectors(i.component_sectors)));
+  }
+  if (m.sb1()) {
+    line("Data Offset", fmt::format("{} sectors", i.data_offset));
+    line("Super Offset", fmt::format("{} sectors", i.super_offset));
+  }
+  if (i.recovery_offset_valid) line("Recovery Offset", fmt::format("{} sectors", i.recovery_offset));
+  if (i.resync_offset != kMaxSector && !i.clean) line("Resync Offset", fmt::format("{} sectors", i.resync_offset));
+  line("State", i.clean ? "clean" : "active");
+  if (m.sb1()) line("Device UUID", format_uuid_mdadm(i.device_uuid));
+  o += "\n";
+  line("Update Time", ctime_text(i.utime));
+  if (const Superblock1* sb = m.sb1(); sb && sb->bblog_size) {
+    line("Bad Block Log", fmt::format("{} entries available at offset {} sectors", sb->bblog_size * 512 / 8,
+                                      sb->bblog_offset));
+  }
+  uint32_t csum = m.sb1() ? m.sb1()->sb_csum : m.sb0()->sb_csum;
+  line("Checksum", fmt::format("{:08x} - correct", csum));
+  line("Events", std::to_string(i.events));
+  o += "\n";
+  if (std::string l = layout_text(i); !l.empty()) line("Layout", l);
+  if (has_chunk(i.level)) line("Chunk Size", fmt::format("{}K", i.chunk_sectors / 2));
+  if (i.level == -1) line("Rounding", fmt::format("{}K", i.chunk_sectors / 2));
+  o += "\n";
+  // mdadm prints these two one column to the left.
+  o += fmt::format("{:>14} : {}\n", "Device Role", role_text(i.role));
+  o += fmt::format("{:>14} : {}\n", "Array State", array_state(i) + " ('A' == active, '.' == missing, 'R' == replacing)");
+  return o;
+}
+
+}  // namespace umd::cli

@@ -1,0 +1,243 @@
+#include "engine/create.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+
+#include "engine/member_set.h"
+#include "engine/superblock_probe.h"
+#include "format/member_info.h"
+#include "format/placement.h"
+#include "format/superblock1.h"
+#include "layout/geometry.h"
+#include "layout/layout_names.h"
+#include "layout/level_limits.h"
+
+namespace umd::engine {
+namespace {
+
+constexpr uint32_t kCreateMaxDev = 128;  // what the kernel writes for small arrays
+constexpr uint64_t kDefaultChunkBytes = 512 * 1024;  // mdadm 4.2
+
+std::array<uint8_t, 16> random_uuid() {
+  std::array<uint8_t, 16> u{};
+  std::ifstream f("/dev/urandom", std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(u.data()), u.size())) {
+    std::random_device rd;
+    for (auto& b : u) b = uint8_t(rd());
+  }
+  return u;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "(none)";
+  return buf;
+}
+
+bool is_missing(const std::string& m) { return m == "missing"; }
+
+}  // namespace
+
+Result<int> parse_level(const std::string& t) {
+  if (t == "linear" || t == "-1") return layout::kLevelLinear;
+  if (t == "0" || t == "raid0" || t == "stripe") return layout::kLevelRaid0;
+  if (t == "1" || t == "raid1" || t == "mirror") return layout::kLevelRaid1;
+  if (t == "4" || t == "raid4") return layout::kLevelRaid4;
+  if (t == "5" || t == "raid5") return layout::kLevelRaid5;
+  if (t == "6" || t == "raid6") return layout::kLevelRaid6;
+  if (t == "10" || t == "raid10") return layout::kLevelRaid10;
+  return Result<int>(Err::invalid, fmt::format("--level: unknown level '{}' (linear, 0, 1, 4, 5, 6, 10)", t));
+}
+
+Result<CreateReport> create_array(const CreateSpec& spec) {
+  // 1. The request itself.
+  UMD_ASSIGN_OR_RETURN(const int level, parse_level(spec.level));
+  UMD_ASSIGN_OR_RETURN(const layout::LevelLimits limits, layout::level_limits(level));
+  const std::string lname = level_name(level);
+  if (spec.raid_devices == 0) return Result<CreateReport>(Err::invalid, "--raid-devices is required");
+  if (spec.members.size() != size_t(spec.raid_devices) + spec.spare_devices) {
+    return Result<CreateReport>(
+        Err::invalid, fmt::format("{} raid devices and {} spares need {} members, {} given", spec.raid_devices,
+                                  spec.spare_devices, spec.raid_devices + spec.spare_devices, spec.members.size()));
+  }
+  if (spec.raid_devices < limits.min_disks) {
+    return Result<CreateReport>(Err::invalid, fmt::format("{} needs at least {} raid devices, {} given", lname,
+                                                          limits.min_disks, spec.raid_devices));
+  }
+  int minor;
+  if (spec.metadata == "1.2" || spec.metadata == "1" || spec.metadata == "default") {
+    minor = 2;
+  } else if (spec.metadata == "1.1") {
+    minor = 1;
+  } else if (spec.metadata == "1.0") {
+    minor = 0;
+  } else if (spec.metadata == "0.90" || spec.metadata == "0.9" || spec.metadata == "0") {
+    return Result<CreateReport>(Err::unsupported,
+                                "--metadata=0.90: umd reads and dumps 0.90 arrays but creates only 1.x; use --metadata=1.0 "
+                                "for a superblock at the end of the members");
+  } else {
+    return Result<CreateReport>(Err::invalid, fmt::format("--metadata: unknown version '{}' (1.2, 1.1, 1.0)", spec.metadata));
+  }
+  if (spec.bitmap != "none") {
+    return Result<CreateReport>(Err::unsupported, fmt::format("--bitmap={}: write-intent bitmaps are not supported yet",
+                                                              spec.bitmap));
+  }
+  uint32_t layout_word = layout::default_layout(level);
+  if (spec.layout) {
+    auto l = layout::parse_layout(level, *spec.layout);
+    if (!l.is_ok()) return l.status().with_context("--layout");
+    layout_word = *l;
+  }
+  uint32_t chunk_sectors = 0;
+  const bool has_chunk = level != layout::kLevelRaid1;
+  if (has_chunk) {
+    uint64_t chunk = spec.chunk_bytes.value_or(level == layout::kLevelLinear ? 0 : kDefaultChunkBytes);
+    if (chunk % 512 != 0 || (chunk && (chunk & (chunk - 1)) != 0) || chunk > (1ull << 30)) {
+      return Result<CreateReport>(Err::invalid, fmt::format("--chunk={}K: the chunk must be a power of two of at least 4K",
+                                                            double(chunk) / 1024));
+    }
+    if (chunk && chunk < 4096 && level != layout::kLevelLinear) {
+      return Result<CreateReport>(Err::invalid, fmt::format("--chunk={}: the chunk must be at least 4K", chunk));
+    }
+    chunk_sectors = uint32_t(chunk / 512);
+  } else if (spec.chunk_bytes) {
+    return Result<CreateReport>(Err::invalid, "--chunk has no meaning for raid1");
+  }
+  uint64_t size_hint = 0;
+  if (spec.size_bytes) size_hint = *spec.size_bytes / 512;
+
+  // 2. Members: open each, refuse foreign superblocks unless forced, place the data.
+  struct Planned {
+    std::string path;
+    std::unique_ptr<io::Member> dev;
+    Placement place;
+    int role;  // slot, or -1 for a spare
+  };
+  std::vector<Planned> planned;
+  const uint32_t rounding = level == layout::kLevelRaid1 ? 0 : chunk_sectors;
+  for (size_t i = 0; i < spec.members.size(); i++) {
+    const std::string& path = spec.members[i];
+    const int role = i < spec.raid_devices ? int(i) : -1;
+    if (is_missing(path)) {
+      if (role < 0) return Result<CreateReport>(Err::invalid, "a spare cannot be 'missing'");
+      continue;
+    }
+    io::OpenOptions opts;
+    opts.direct = false;
+    auto dev = io::open_file_member(path, opts);
+    if (!dev.is_ok()) return dev.status();
+    auto probed = probe_member(std::move(dev).value());
+    if (probed.is_ok()) {
+      if (!spec.force) {
+        return Result<CreateReport>(
+            Err::busy, fmt::format("{} already holds an md {} superblock of array {}; use --force to overwrite it",
+                                   path, probed->version(), probed->info.array_uuid_text()));
+      }
+    } else if (probed.status().code() != Err::not_found && !spec.force) {
+      return Result<CreateReport>(Err::busy, fmt::format("{}; use --force to overwrite it", probed.status().message()));
+    }
+    // Reopen: probe took the handle.
+    auto dev2 = io::open_file_member(path, opts);
+    if (!dev2.is_ok()) return dev2.status();
+    const uint64_t dev_sectors = (*dev2)->size() / 512;
+    auto place = mdadm_placement(minor, dev_sectors, rounding, false, size_hint);
+    if (!place.is_ok()) {
+      return Result<CreateReport>(place.status().code(),
+                                  fmt::format("{} is too small for a {} member ({} sectors): {}", path, lname,
+                                              dev_sectors, place.status().message()));
+    }
+    planned.push_back({path, std::move(dev2).value(), *place, role});
+  }
+  if (planned.empty()) return Result<CreateReport>(Err::invalid, "every member is 'missing'");
+
+  // 3. The array's shape: one component size for levels with equal members.
+  uint64_t component = UINT64_MAX;
+  for (const Planned& p : planned) component = std::min(component, p.place.component_sectors);
+  std::vector<uint64_t> member_sectors;
+  const bool per_member = level == layout::kLevelLinear || level == layout::kLevelRaid0;
+  if (per_member) {
+    for (uint32_t s = 0; s < spec.raid_devices; s++) {
+      auto it = std::find_if(planned.begin(), planned.end(), [&](const Planned& p) { return p.role == int(s); });
+      if (it == planned.end()) {
+        return Result<CreateReport>(Err::invalid, fmt::format("{} cannot have a missing member", lname));
+      }
+      member_sectors.push_back(it->place.data_size);
+    }
+  } else {
+    member_sectors.push_back(component);
+  }
+  layout::GeometryParams gp{level, layout_word, chunk_sectors, spec.raid_devices, member_sectors};
+  auto geo = layout::make_geometry(gp);
+  if (!geo.is_ok()) return geo.status().with_context(lname);
+  std::vector<uint32_t> missing;
+  for (uint32_t s = 0; s < spec.raid_devices; s++) {
+    if (std::none_of(planned.begin(), planned.end(), [&](const Planned& p) { return p.role == int(s); })) {
+      missing.push_back(s);
+    }
+  }
+  if (!missing.empty() && !geo->survives(missing)) {
+    return Result<CreateReport>(Err::invalid, fmt::format("{} cannot run with {} of {} members missing", lname,
+                                                          missing.size(), spec.raid_devices));
+  }
+  if (geo->array_sectors() == 0) {
+    return Result<CreateReport>(Err::no_space, "the members are too small to hold one chunk of data");
+  }
+
+  // 4. Superblocks.
+  CreateReport report;
+  const bool redundant = level != layout::kLevelLinear && level != layout::kLevelRaid0;
+  report.resync_pending = redundant && !spec.assume_clean;
+  report.array_sectors = geo->array_sectors();
+  report.component_sectors = per_member ? 0 : component;
+  const auto uuid = random_uuid();
+  const uint64_t now =
+      uint64_t(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  Superblock1 base;
+  base.feature_map = 0;
+  base.set_uuid = uuid;
+  base.set_name_str(host_name() + ":" + spec.array_name);
+  base.ctime = now & kSb1TimeSecMask;
+  base.utime = base.ctime;
+  base.level = level;
+  base.layout = layout_word;
+  if (level == layout::kLevelRaid0) base.feature_map |= kFeatureRaid0Layout;
+  base.size = per_member ? 0 : component;  // mdadm leaves it 0 where members differ in size
+  base.chunksize = chunk_sectors;
+  base.raid_disks = spec.raid_devices;
+  base.events = 0;
+  base.resync_offset = report.resync_pending ? 0 : kMaxSector;
+  base.max_dev = kCreateMaxDev;
+  base.dev_roles.assign(kCreateMaxDev, kRoleSpare);
+  for (size_t i = 0; i < planned.size(); i++) {
+    base.dev_roles[i] = planned[i].role >= 0 ? uint16_t(planned[i].role) : kRoleSpare;
+  }
+  std::vector<std::vector<uint8_t>> images;
+  for (size_t i = 0; i < planned.size(); i++) {
+    Superblock1 sb = base;
+    const Placement& pl = planned[i].place;
+    sb.data_offset = pl.data_offset;
+    sb.data_size = pl.data_size;
+    sb.super_offset = pl.super_offset;
+    sb.bblog_shift = 0;
+    sb.bblog_size = pl.bblog_size;
+    sb.bblog_offset = pl.bblog_offset;
+    sb.dev_number = uint32_t(i);
+    sb.device_uuid = random_uuid();
+    images.push_back(encode_superblock1(sb));
+  }
+  for (size_t i = 0; i < planned.size(); i++) {
+    Planned& p = planned[i];
+    UMD_TRY(p.dev->write(p.place.super_offset * 512, images[i]).with_context(p.path));
+  }
+  for (Planned& p : planned) UMD_TRY(p.dev->flush().with_context(p.path));
+  report.array_uuid = format_uuid_mdadm(uuid);
+  if (report.resync_pending) report.notes.push_back("the array needs an initial resync before its redundancy counts");
+  return report;
+}
+
+}  // namespace umd::engine

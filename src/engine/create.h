@@ -1,0 +1,45 @@
+// Creating an array: superblocks on every member, placed where mdadm 4.2 would place
+// them, so that the kernel assembles the result as its own. Nothing is written until
+// every member has been checked, so a refused create leaves every member as it was.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace umd::engine {
+
+struct CreateSpec {
+  std::string array_name;              // stored as "<host>:<name>" like mdadm
+  std::string level;                   // "5", "raid5", "linear", "mirror", ...
+  unsigned raid_devices = 0;
+  unsigned spare_devices = 0;
+  std::optional<uint64_t> chunk_bytes;
+  std::optional<std::string> layout;
+  std::string metadata = "1.2";
+  std::optional<uint64_t> size_bytes;  // --size: space used on each member
+  std::string bitmap = "none";
+  bool assume_clean = false;
+  bool force = false;                  // overwrite members that carry a superblock
+  std::vector<std::string> members;    // "missing" stands for an absent member
+};
+
+struct CreateReport {
+  std::string array_uuid;
+  uint64_t array_sectors = 0;
+  uint64_t component_sectors = 0;
+  bool resync_pending = false;
+  std::vector<std::string> notes;
+};
+
+// Err::invalid for a request that makes no sense (naming the option or member),
+// Err::no_space for a member too small, Err::busy for a member of another array
+// without force, Err::unsupported for what umd cannot create yet.
+Result<CreateReport> create_array(const CreateSpec& spec);
+
+// Parses mdadm's level words: linear, 0/raid0/stripe, 1/raid1/mirror, 4, 5, 6, 10.
+Result<int> parse_level(const std::string& text);
+
+}  // namespace umd::engine

@@ -1,0 +1,291 @@
+#include "io/file_member.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/full_transfer.h"
+#include "io/io_test_util.h"
+#include "io/request_check.h"
+#include "util/aligned_buffer.h"
+
+namespace umd::io {
+namespace {
+
+using testing::fill_pattern;
+using testing::read_file;
+using testing::TempDir;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+std::unique_ptr<FileMember> open_or_die(const std::string& path, OpenOptions o = {}) {
+  auto r = FileMember::open(path, o);
+  EXPECT_TRUE(r.is_ok()) << r.status().message();
+  return r.is_ok() ? std::move(r).value() : nullptr;
+}
+
+class FileMemberModes : public ::testing::TestWithParam<bool> {};  // param: direct requested
+
+TEST_P(FileMemberModes, WriteReadRoundTripAndGeometry) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", 4 * kMiB);
+  OpenOptions o;
+  o.direct = GetParam();
+  auto m = open_or_die(path, o);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->name(), path);
+  EXPECT_EQ(m->size(), 4 * kMiB);
+  EXPECT_FALSE(m->read_only());
+  EXPECT_FALSE(m->block_device());
+  if (!GetParam()) {
+    EXPECT_FALSE(m->direct());
+    EXPECT_EQ(m->block_size(), 512u);
+    EXPECT_EQ(m->mem_align(), 1u);
+  } else {
+    // ext4/xfs/btrfs support O_DIRECT; tmpfs (older kernels) falls back to buffered.
+    std::printf("direct=%d block_size=%u mem_align=%u\n", m->direct(), m->block_size(), m->mem_align());
+    EXPECT_TRUE(m->block_size() == 512 || m->block_size() == 4096);
+  }
+
+  AlignedBuffer w(64 * 1024), r(64 * 1024);
+  fill_pattern(w.data(), w.size(), 1);
+  ASSERT_TRUE(m->write(8192, w.span()).is_ok());
+  ASSERT_TRUE(m->read(8192, r.span()).is_ok());
+  EXPECT_EQ(std::memcmp(w.data(), r.data(), w.size()), 0);
+  ASSERT_TRUE(m->flush().is_ok());
+  EXPECT_EQ(read_file(path, 8192, w.size()), std::vector<uint8_t>(w.data(), w.data() + w.size()));
+
+  // FUA write: durable on return (at least visible through a separate fd).
+  fill_pattern(w.data(), w.size(), 2);
+  ASSERT_TRUE(m->write(0, w.span(), /*fua=*/true).is_ok());
+  EXPECT_EQ(read_file(path, 0, w.size()), std::vector<uint8_t>(w.data(), w.data() + w.size()));
+}
+
+TEST_P(FileMemberModes, MisalignedBufferIsBounced) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  OpenOptions o;
+  o.direct = GetParam();
+  auto m = open_or_die(path, o);
+  ASSERT_TRUE(m);
+  std::vector<uint8_t> wbuf(8192 + 1), rbuf(8192 + 3);
+  uint8_t* w = wbuf.data() + 1;  // deliberately misaligned
+  uint8_t* r = rbuf.data() + 3;
+  fill_pattern(w, 8192, 3);
+  ASSERT_TRUE(m->write(4096, {w, 8192}).is_ok());
+  ASSERT_TRUE(m->read(4096, {r, 8192}).is_ok());
+  EXPECT_EQ(std::memcmp(w, r, 8192), 0);
+}
+
+TEST_P(FileMemberModes, DiscardPunchesHole) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  OpenOptions o;
+  o.direct = GetParam();
+  auto m = open_or_die(path, o);
+  ASSERT_TRUE(m);
+  AlignedBuffer w(64 * 1024), r(64 * 1024);
+  std::memset(w.data(), 0xab, w.size());
+  ASSERT_TRUE(m->write(0, w.span()).is_ok());
+  ASSERT_TRUE(m->discard(0, 32 * 1024).is_ok());
+  ASSERT_TRUE(m->read(0, r.span()).is_ok());
+  for (size_t i = 0; i < r.size(); ++i) {
+    ASSERT_EQ(r.data()[i], i < 32 * 1024 ? 0 : 0xab) << i;
+  }
+  EXPECT_TRUE(m->discard(0, 0).is_ok());
+  EXPECT_EQ(m->discard(kMiB - 4096, 8192).code(), Err::no_space);
+}
+
+INSTANTIATE_TEST_SUITE_P(DirectAndBuffered, FileMemberModes, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "direct" : "buffered"; });
+
+TEST(FileMember, OutOfRangeAndMisalignedAreRejectedNotPerformed) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto m = open_or_die(path, OpenOptions{.direct = false});
+  ASSERT_TRUE(m);
+  AlignedBuffer buf(8192);
+  std::memset(buf.data(), 0x5a, buf.size());
+
+  Status s = m->write(kMiB - 4096, buf.span());
+  EXPECT_EQ(s.code(), Err::no_space);
+  EXPECT_NE(s.message().find(path + ": write at offset 1044480 (8192 bytes)"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(m->read(kMiB, buf.span().subspan(0, 512)).code(), Err::no_space);
+  EXPECT_EQ(m->read(UINT64_MAX - 511, buf.span().subspan(0, 512)).code(), Err::no_space);  // overflow
+  EXPECT_EQ(m->read(100, buf.span().subspan(0, 512)).code(), Err::invalid);
+  EXPECT_EQ(m->read(0, buf.span().subspan(0, 100)).code(), Err::invalid);
+  EXPECT_TRUE(m->read(kMiB, buf.span().subspan(0, 0)).is_ok());  // empty, at the end: fine
+
+  // Nothing was written and the file did not grow.
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), kMiB);
+  EXPECT_EQ(read_file(path, kMiB - 4096, 4096), std::vector<uint8_t>(4096, 0));
+}
+
+TEST(FileMember, ReadOnly) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto m = open_or_die(path, OpenOptions{.read_only = true});
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->read_only());
+  AlignedBuffer buf(4096);
+  EXPECT_TRUE(m->read(0, buf.span()).is_ok());
+  Status s = m->write(0, buf.span());
+  EXPECT_EQ(s.code(), Err::invalid);
+  EXPECT_NE(s.message().find("read-only"), std::string::npos);
+  EXPECT_EQ(m->discard(0, 4096).code(), Err::invalid);
+  EXPECT_TRUE(m->flush().is_ok());
+}
+
+TEST(FileMember, OpenErrorsNameThePath) {
+  TempDir dir;
+  auto r = open_file_member(dir.path() + "/missing.img", {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::not_found);
+  EXPECT_NE(r.status().message().find("missing.img: open"), std::string::npos);
+
+  auto d = open_file_member(dir.path(), {});
+  ASSERT_FALSE(d.is_ok());
+  EXPECT_EQ(d.status().code(), Err::invalid);
+  EXPECT_NE(d.status().message().find("not a regular file or block device"), std::string::npos);
+}
+
+TEST(FileMember, SizeRoundsDownToBlock) {
+  TempDir dir;
+  std::string path = dir.make_file("odd.img", 3 * 512 + 100);
+  auto m = open_or_die(path, OpenOptions{.direct = false});
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->size(), 3u * 512);
+}
+
+TEST(FileMember, ExclusiveLocksRegularFiles) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto a = open_or_die(path, OpenOptions{.exclusive = true});
+  ASSERT_TRUE(a);
+  auto b = FileMember::open(path, OpenOptions{.exclusive = true});
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), Err::busy);
+  auto c = FileMember::open(path, OpenOptions{.read_only = true});  // non-exclusive: allowed
+  EXPECT_TRUE(c.is_ok());
+  a.reset();
+  EXPECT_TRUE(FileMember::open(path, OpenOptions{.exclusive = true}).is_ok());
+}
+
+TEST(FileMember, TruncatedUnderneathIsAnIoErrorNotAHang) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto m = open_or_die(path, OpenOptions{.direct = false});
+  ASSERT_TRUE(m);
+  ASSERT_EQ(::truncate(path.c_str(), 4096 + 1024), 0);  // someone shrank it behind our back
+  AlignedBuffer buf(8192);
+  Status s = m->read(4096, buf.span());
+  EXPECT_EQ(s.code(), Err::io);
+  EXPECT_NE(s.message().find("unexpected end of file after 1024 bytes"), std::string::npos) << s.message();
+}
+
+TEST(FileMember, SubmitWithoutRingCompletesInline) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto m = open_or_die(path);
+  ASSERT_TRUE(m);
+  AlignedBuffer buf(4096);
+  int calls = 0;
+  IoRequest req;
+  req.op = IoOp::write;
+  req.offset = 0;
+  req.length = 4096;
+  req.buf = buf.data();
+  req.done = [&](Status s) {
+    EXPECT_TRUE(s.is_ok());
+    ++calls;
+  };
+  m->submit(req);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(RequestCheck, MessageFormat) {
+  EXPECT_EQ(describe_io("d0.img", IoOp::read, 4096, 4096), "d0.img: read at offset 4096 (4096 bytes)");
+  EXPECT_EQ(describe_io("d0.img", IoOp::flush, 0, 0), "d0.img: flush");
+  Status s = Status::from_errno(EIO, describe_io("d0.img", IoOp::read, 4096, 4096));
+  EXPECT_EQ(s.message(), "d0.img: read at offset 4096 (4096 bytes): Input/output error");
+  EXPECT_EQ(s.code(), Err::io);
+}
+
+// transfer_full with a fake syscall: short counts, EINTR, EOF, EAGAIN.
+TEST(TransferFull, ContinuesShortTransfersAndRetriesEintr) {
+  std::vector<uint8_t> src(10000), dst(10000, 0);
+  fill_pattern(src.data(), src.size(), 9);
+  int calls = 0, eintrs = 0;
+  auto op = [&](uint8_t* b, size_t n, off_t off) -> ssize_t {
+    ++calls;
+    if (calls % 3 == 0) {
+      ++eintrs;
+      errno = EINTR;
+      return -1;
+    }
+    size_t k = std::min<size_t>(n, 777);  // always short
+    std::memcpy(b, src.data() + off, k);
+    return static_cast<ssize_t>(k);
+  };
+  Status s = transfer_full(op, dst.data(), dst.size(), 0, [] { return std::string("x"); });
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  EXPECT_EQ(src, dst);
+  EXPECT_GT(eintrs, 0);
+}
+
+TEST(TransferFull, EofAndErrors) {
+  uint8_t buf[4096];
+  int calls = 0;
+  auto eof_after_one = [&](uint8_t*, size_t n, off_t) -> ssize_t { return calls++ == 0 ? std::min<ssize_t>(n, 512) : 0; };
+  Status s = transfer_full(eof_after_one, buf, sizeof buf, 0, [] { return std::string("m: read"); });
+  EXPECT_EQ(s.code(), Err::io);
+  EXPECT_EQ(s.message(), "m: read: unexpected end of file after 512 bytes");
+
+  auto again = [](uint8_t*, size_t, off_t) -> ssize_t {
+    errno = EAGAIN;
+    return -1;
+  };
+  s = transfer_full(again, buf, sizeof buf, 0, [] { return std::string("m: read"); });
+  EXPECT_EQ(s.code(), Err::retry);  // kept apart from member failure
+  auto eio = [](uint8_t*, size_t, off_t) -> ssize_t {
+    errno = EIO;
+    return -1;
+  };
+  s = transfer_full(eio, buf, sizeof buf, 0, [] { return std::string("m: read"); });
+  EXPECT_EQ(s.code(), Err::io);
+  EXPECT_EQ(s.sys_errno(), EIO);
+}
+
+// Block-device path: only when a test device is provided (e.g. a loop device), since tests
+// must not create devices. UMD_TEST_BLOCKDEV=/dev/loopN (its contents are overwritten).
+TEST(FileMember, BlockDeviceWhenProvided) {
+  const char* dev = std::getenv("UMD_TEST_BLOCKDEV");
+  if (!dev || !*dev) GTEST_SKIP() << "set UMD_TEST_BLOCKDEV to a scratch block device";
+  auto m = open_or_die(dev, OpenOptions{.exclusive = true});
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->block_device());
+  EXPECT_GT(m->size(), 0u);
+  std::printf("size=%llu block_size=%u direct=%d\n", static_cast<unsigned long long>(m->size()),
+              m->block_size(), m->direct());
+  EXPECT_EQ(FileMember::open(dev, OpenOptions{.exclusive = true}).status().code(), Err::busy);
+  AlignedBuffer w(8192), r(8192);
+  fill_pattern(w.data(), w.size(), 5);
+  ASSERT_TRUE(m->write(0, w.span(), true).is_ok());
+  ASSERT_TRUE(m->read(0, r.span()).is_ok());
+  EXPECT_EQ(std::memcmp(w.data(), r.data(), w.size()), 0);
+  EXPECT_TRUE(m->discard(0, 8192).is_ok());
+  EXPECT_TRUE(m->flush().is_ok());
+  EXPECT_EQ(m->read(m->size(), r.span()).code(), Err::no_space);
+}
+
+}  // namespace
+}  // namespace umd::io

@@ -1,0 +1,110 @@
+"""Helpers shared by umd's integration tests: run the umd binary, real mdadm and the
+kernel oracle VM (../shared/oracle), and compare what they say.
+
+Environment: UMD_BIN (path to the umd binary), UMD_SHARED (path to ../shared).
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+UMD = os.environ.get("UMD_BIN", "umd")
+SHARED = os.environ.get("UMD_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+VM = os.path.join(SHARED, "oracle", "vm.sh")
+MAX_VM_DISKS = 24  # q35 runs out of PCI slots at 27 virtio disks
+
+
+def run(args, check=True, input=None):
+    """Runs a command; returns CompletedProcess with text stdout/stderr."""
+    p = subprocess.run(args, capture_output=True, text=True, input=input)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def umd(*args, check=True):
+    return run([UMD, *map(str, args)], check=check)
+
+
+def umd_json(*args):
+    return json.loads(umd(*args, "--json").stdout)
+
+
+def make_images(directory, names_sizes):
+    """Creates sparse zero-filled image files; returns their paths."""
+    paths = []
+    for name, size in names_sizes:
+        path = os.path.join(directory, name)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        paths.append(path)
+    return paths
+
+
+def sha256_file(path, length=None):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        left = length
+        while True:
+            n = 1 << 20 if left is None else min(1 << 20, left)
+            if n == 0:
+                break
+            b = f.read(n)
+            if not b:
+                break
+            h.update(b)
+            if left is not None:
+                left -= len(b)
+    return h.hexdigest()
+
+
+def hash_members(paths):
+    return {p: sha256_file(p) for p in paths}
+
+
+def mdadm_examine(path):
+    """Parses `mdadm --examine FILE` into a dict of 'Key' -> 'value' (stripped)."""
+    p = run(["mdadm", "--examine", path], check=False)
+    out = {"_rc": p.returncode, "_text": p.stdout + p.stderr}
+    for line in p.stdout.splitlines():
+        m = re.match(r"^\s*([A-Za-z][A-Za-z0-9 ./()-]*?)\s*:\s(.*)$", line)
+        if m and m.group(1) not in out:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def have_oracle():
+    return os.path.exists(VM) and shutil.which("qemu-system-x86_64") is not None
+
+
+def vm_run(script, disks, timeout=900):
+    """Boots the oracle VM with SCRIPT (text) and DISKS; returns (stdout, rc)."""
+    assert len(disks) <= 26, "the VM has PCI slots for 26 disks"
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+        f.write(script)
+        name = f.name
+    try:
+        env = dict(os.environ, VM_TIMEOUT=str(timeout))
+        p = subprocess.run(["bash", VM, name, *disks], capture_output=True, text=True, env=env,
+                           timeout=timeout + 60)
+    finally:
+        os.unlink(name)
+    out = p.stdout
+    m = re.search(r"ORACLE-RC: (\d+)", out)
+    rc = int(m.group(1)) if m else -1
+    return out, rc
+
+
+class TempDirTest(unittest.TestCase):
+    """A test case with a fresh temporary directory in self.tmp."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="umd-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
