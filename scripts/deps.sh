@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   # build
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config python3
   # libraries
   libisal-dev liburing-dev libnbd-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -7,19 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 JOBS=$(nproc)
-build() { # dir, cmake args...
+build() { # dir, [targets...] --, cmake args...
   local dir=$1; shift
+  local targets=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do targets+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-  ninja -C "$dir" -j"$JOBS"
+  ninja -C "$dir" -j"$JOBS" "${targets[@]}"
 }
 export UMD_SHARED=${UMD_SHARED:-$(cd .. && pwd)/shared}
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ -z "${UMD_TEST_FAST:-}" ]; then
   echo "== ASan+UBSan =="
-  build build-asan -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON
+  build build-asan -- -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON
   (cd build-asan && ctest --output-on-failure -j"$JOBS" -LE oracle)
   echo "== TSan (concurrency) =="
-  build build-tsan -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
+  # Only the binaries whose tests carry the "concurrency" label need a TSan build.
+  build build-tsan io_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
   (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
 fi
 echo "== all tests (unit, CLI, kernel oracle) =="

@@ -43,7 +43,6 @@ def all_cases():
         Case("raid0-eq-4k-10", "0", None, 4, "1.0", _eq(3)),
         Case("raid0-orig-uneq", "0", "original", 16, "1.2", [8, 12, 16]),
         Case("raid0-alt-uneq", "0", "alternate", 64, "1.2", [8, 16, 12, 16]),
-        Case("raid0-090", "0", None, 64, "0.90", _eq(2)),
         Case("raid1-2", "1", None, None, "1.2", _eq(2), drop=[0]),
         Case("raid1-3-10", "1", None, None, "1.0", _eq(3), drop=[1, 2]),
         Case("raid1-090", "1", None, None, "0.90", _eq(2), drop=[1]),
