@@ -96,8 +96,7 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   j["data_offset"] = i.data_offset;
   j["super_offset"] = i.super_offset;
   j["avail_dev_sectors"] = i.data_size;
-  if (i.level >= 1) j["used_dev_sectors"] = i.component_sectors;
-  else j["used_dev_sectors"] = i.data_size;
+  j["used_dev_sectors"] = i.component_sectors;
   j["array_sectors"] = array_sectors_of(i);
   j["state"] = i.clean ? "clean" : "active";
   j["resync_offset"] = i.resync_offset;
@@ -133,7 +132,7 @@ std::string examine_text(const engine::ProbedMember& m) {
   line("Avail Dev Size", fmt::format("{} sectors ({})", i.data_size, human_size_sectors(i.data_size)));
   const uint64_t as = array_sectors_of(i);
   line("Array Size", fmt::format("{} KiB ({})", as / 2, human_size_sectors(as)));
-  if (i.level >= 1) {
+  if (i.level >= 1 || i.level == -1) {
     line("Used Dev Size", fmt::format("{} sectors ({})", i.component_sectors, human_size_sectors(i.component_sectors)));
   }
   if (m.sb1()) {

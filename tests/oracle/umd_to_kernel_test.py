@@ -117,7 +117,8 @@ class UmdToKernel(umdtest.TempDirTest):
             want = {
                 "raid_level": md.get("Raid Level"),
                 "raid_devices": int(md.get("Raid Devices", "-1")),
-                "data_offset": int(md.get("Data Offset", "-1 ").split()[0]),
+                # mdadm prints no Data Offset for 1.0, where the data starts at 0
+                "data_offset": int(md.get("Data Offset", "0 ").split()[0]),
                 "version": md.get("Version"),
             }
             if "Layout" in md:
@@ -126,8 +127,8 @@ class UmdToKernel(umdtest.TempDirTest):
                 want["chunk_kib"] = int(md["Chunk Size"].rstrip("K"))
             if "Used Dev Size" in md:
                 want["used_dev_sectors"] = int(md["Used Dev Size"].split()[0])
-            elif "Avail Dev Size" in md and c.level in ("linear", "0"):
-                want["used_dev_sectors"] = int(md["Avail Dev Size"].split()[0])
+            if "Avail Dev Size" in md:
+                want["avail_dev_sectors"] = int(md["Avail Dev Size"].split()[0])
             if want["raid_level"] != mdadm_level_name(c.level):
                 errs.append(f"{name}: mdadm reads level {want['raid_level']}, asked for {c.level}")
             for k, v in want.items():

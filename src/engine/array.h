@@ -1,0 +1,89 @@
+// A running array: members gathered and opened for writing, the personality that maps
+// I/O onto them, the superblock bookkeeping of md (events, active/clean, faulty
+// members), and the flush protocol. It is the BlockTarget that frontends serve.
+//
+// FLUSH AND FUA (seed 002: the barrier design of request-based dm, applied to umd)
+//
+//  - A write is acknowledged once every member that holds a copy or parity of it has
+//    completed its part. From then on it is "completed" for the flush rule below.
+//  - A FLUSH is acknowledged only when every write completed before the flush was
+//    submitted is durable on every member. The array therefore fans out one flush per
+//    live member, waits for all of them, and completes the client's flush with the
+//    result. Writes still in flight when the flush arrives are not covered (the block
+//    layer's rule too): the client orders them by waiting for their replies first.
+//  - Error precedence across the member flushes: "not supported" wins over every other
+//    error (Err::unsupported); then "retry" (Err::retry), which asks the client to send
+//    the flush again; otherwise the first error reported. A member whose flush fails
+//    with an I/O error is failed like a member whose write failed; the flush succeeds if
+//    the array still holds every write durably through its other members.
+//  - A FUA write is written with FUA to each member it touches (and so is durable on
+//    each before it is acknowledged).
+//  - stop() refuses new requests, waits for every in-flight request and pending flush,
+//    flushes every member, then writes clean superblocks.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/block_target.h"
+#include "engine/member_set.h"
+#include "engine/personality.h"
+
+namespace umd::engine {
+
+struct AssembleOptions {
+  bool read_only = false;
+  bool force = false;  // leave stale members out instead of refusing
+  bool run = false;    // start even when degraded
+};
+
+struct MemberDetail {
+  std::string path;
+  int slot = -1;             // -1: spare
+  std::string state;         // "active sync", "faulty", "spare", ...
+  uint64_t events = 0;
+};
+
+struct ArrayDetail {
+  std::string name;
+  std::string uuid;
+  std::string version;       // "1.2"
+  int level = 0;
+  std::string layout;
+  uint32_t chunk_kib = 0;
+  uint32_t raid_disks = 0;
+  uint64_t array_sectors = 0;
+  uint64_t component_sectors = 0;
+  std::string state;         // md's array_state: clean, active, readonly, ...
+  bool degraded = false;
+  uint32_t failed = 0;
+  uint64_t events = 0;
+  std::vector<MemberDetail> members;
+};
+
+class Array final : public BlockTarget {
+ public:
+  static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
+                                                 const AssembleOptions& opts);
+  ~Array() override;
+
+  uint64_t size_bytes() const override;
+  uint32_t block_size() const override;
+  bool read_only() const override { return read_only_; }
+  void submit(BlockRequest& req) override;
+
+  Status stop();
+  ArrayDetail detail() const;
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  Array() = default;
+  std::string name_;
+  bool read_only_ = false;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace umd::engine

@@ -1,0 +1,28 @@
+// Writing the array's state into every live member's superblock, as md's
+// md_update_sb does: events go up by one on every update, `utime` is now, the
+// active/clean state is recorded (1.x: resync_offset 0 while active, the resync point
+// when clean; 0.90: the clean bit), and members that failed are marked faulty in every
+// other member's role table. Each member keeps its own fields (data offset, device
+// UUID, dev_number). Writes go to every live member, then each is flushed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/superblock_probe.h"
+#include "util/status.h"
+
+namespace umd::engine {
+
+struct ArrayState {
+  uint64_t events = 0;
+  bool clean = true;                   // false while writes may be in flight
+  uint64_t resync_offset = ~0ull;      // where a resync must resume (kMaxSector: in sync)
+  std::vector<uint32_t> faulty_dev_numbers;  // members to mark faulty in the role tables
+};
+
+// Updates and writes the superblock of each member in `live` (pointers into a
+// MemberSet). Returns the first error; members written before it keep the new state.
+Status write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state);
+
+}  // namespace umd::engine
