@@ -1,6 +1,7 @@
 #include "engine/create.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,10 +13,13 @@
 #include "engine/superblock_probe.h"
 #include "format/member_info.h"
 #include "format/placement.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "layout/level_limits.h"
+#include "util/aligned_buffer.h"
+#include "util/endian.h"
 
 namespace umd::engine {
 namespace {
@@ -40,6 +44,27 @@ std::string host_name() {
 }
 
 bool is_missing(const std::string& m) { return m == "missing"; }
+
+// Zeroes the 4 KiB at every superblock location other than `keep` that holds the md magic,
+// as mdadm does before writing a new superblock (Kill() in write_init_super1): otherwise
+// an old 1.2 superblock would still be found before a new 1.0 one at the end.
+Status erase_other_superblocks(io::Member& dev, uint64_t keep) {
+  const uint64_t sectors = dev.size() / 512;
+  const uint64_t locations[] = {
+      superblock1_offset_sectors(2, sectors),
+      superblock1_offset_sectors(1, sectors),
+      superblock1_offset_sectors(0, sectors),
+      sectors >= 2 * kSb0ReservedSectors ? superblock0_offset_sectors(sectors) : kMaxSector,
+  };
+  AlignedBuffer buf(4096), zero(4096);
+  for (uint64_t loc : locations) {
+    if (loc == kMaxSector || loc == keep || loc * 512 + 4096 > dev.size()) continue;
+    UMD_TRY(dev.read(loc * 512, buf.span()));
+    if (get_le32(buf.data()) != kMdMagic && get_le32(buf.data()) != __builtin_bswap32(kMdMagic)) continue;
+    UMD_TRY(dev.write(loc * 512, zero.span()));
+  }
+  return Status::ok();
+}
 
 }  // namespace
 
@@ -119,6 +144,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     int role;  // slot, or -1 for a spare
   };
   std::vector<Planned> planned;
+  std::vector<std::pair<dev_t, ino_t>> seen;
   const uint32_t rounding = level == layout::kLevelRaid1 ? 0 : chunk_sectors;
   for (size_t i = 0; i < spec.members.size(); i++) {
     const std::string& path = spec.members[i];
@@ -127,10 +153,28 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
       if (role < 0) return Result<CreateReport>(Err::invalid, "a spare cannot be 'missing'");
       continue;
     }
+    // The same file or device twice would get two superblocks, the last one winning.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+      if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+        return Result<CreateReport>(Err::invalid, fmt::format("{} is given more than once", path));
+      }
+      seen.push_back(id);
+    }
     io::OpenOptions opts;
     opts.direct = false;
     auto dev = io::open_file_member(path, opts);
     if (!dev.is_ok()) return dev.status();
+    // Size first: a member too small for any superblock is "too small", whatever the
+    // probe makes of it (it calls such a device corrupt).
+    const uint64_t dev_sectors = (*dev)->size() / 512;
+    auto place = mdadm_placement(minor, dev_sectors, rounding, false, size_hint);
+    if (!place.is_ok()) {
+      return Result<CreateReport>(place.status().code(),
+                                  fmt::format("{} is too small for a {} member ({} sectors): {}", path, lname,
+                                              dev_sectors, place.status().message()));
+    }
     auto probed = probe_member(std::move(dev).value());
     if (probed.is_ok()) {
       if (!spec.force) {
@@ -144,16 +188,13 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     // Reopen: probe took the handle.
     auto dev2 = io::open_file_member(path, opts);
     if (!dev2.is_ok()) return dev2.status();
-    const uint64_t dev_sectors = (*dev2)->size() / 512;
-    auto place = mdadm_placement(minor, dev_sectors, rounding, false, size_hint);
-    if (!place.is_ok()) {
-      return Result<CreateReport>(place.status().code(),
-                                  fmt::format("{} is too small for a {} member ({} sectors): {}", path, lname,
-                                              dev_sectors, place.status().message()));
-    }
     planned.push_back({path, std::move(dev2).value(), *place, role});
   }
   if (planned.empty()) return Result<CreateReport>(Err::invalid, "every member is 'missing'");
+  if (planned.size() > kSb1MaxDevs) {
+    return Result<CreateReport>(Err::invalid, fmt::format("{} members: a 1.x superblock records at most {}",
+                                                          planned.size(), kSb1MaxDevs));
+  }
 
   // 3. The array's shape: one component size for levels with equal members.
   uint64_t component = UINT64_MAX;
@@ -211,8 +252,9 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   base.raid_disks = spec.raid_devices;
   base.events = 0;
   base.resync_offset = report.resync_pending ? 0 : kMaxSector;
-  base.max_dev = kCreateMaxDev;
-  base.dev_roles.assign(kCreateMaxDev, kRoleSpare);
+  // One dev_roles entry per member at least: planned[i] is device number i.
+  base.max_dev = std::max<uint32_t>(kCreateMaxDev, uint32_t(planned.size()));
+  base.dev_roles.assign(base.max_dev, kRoleSpare);
   for (size_t i = 0; i < planned.size(); i++) {
     base.dev_roles[i] = planned[i].role >= 0 ? uint16_t(planned[i].role) : kRoleSpare;
   }
@@ -232,6 +274,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   }
   for (size_t i = 0; i < planned.size(); i++) {
     Planned& p = planned[i];
+    UMD_TRY(erase_other_superblocks(*p.dev, p.place.super_offset).with_context(p.path));
     UMD_TRY(p.dev->write(p.place.super_offset * 512, images[i]).with_context(p.path));
   }
   for (Planned& p : planned) UMD_TRY(p.dev->flush().with_context(p.path));

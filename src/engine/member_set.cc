@@ -60,23 +60,12 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
   }
   const MemberInfo ref = members[fresh].info;
   std::vector<std::string> warnings;
-  std::vector<bool> usable(members.size(), true);
-  for (size_t i = 0; i < members.size(); i++) {
-    const MemberInfo& mi = members[i].info;
-    if (mi.events < ref.events) {
-      std::string msg = fmt::format("{} is stale: events {}, {} has {}", members[i].path, mi.events,
-                                    members[fresh].path, ref.events);
-      if (!opts.force) {
-        return Result<MemberSet>(Err::invalid, msg + "; leave it out, or use --force to read the array without it");
-      }
-      warnings.push_back(msg + "; left out");
-      usable[i] = false;
-    }
-  }
-  // 3. Slots: the member's own role, unless the freshest superblock says otherwise.
+  // 3. Slots: the member's own role, unless the freshest superblock says otherwise. Only
+  // members that would fill a slot are judged stale: a member the freshest superblock
+  // marks faulty (or no longer counts) normally stopped at an older event count, and is
+  // set aside like a spare rather than refused.
   std::vector<int> slot_member(ref.raid_disks, -1);
   for (size_t i = 0; i < members.size(); i++) {
-    if (!usable[i]) continue;
     const MemberInfo& mi = members[i].info;
     int role = mi.role;
     if (mi.dev_number < ref.roles_of_dev_numbers.size() && ref.metadata_major == 1) {
@@ -88,6 +77,15 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
       }
     }
     if (role < 0) continue;  // spare, faulty, journal: no data of the array
+    if (mi.events < ref.events) {
+      std::string msg = fmt::format("{} is stale: events {}, {} has {}", members[i].path, mi.events,
+                                    members[fresh].path, ref.events);
+      if (!opts.force) {
+        return Result<MemberSet>(Err::invalid, msg + "; leave it out, or use --force to read the array without it");
+      }
+      warnings.push_back(msg + "; left out");
+      continue;
+    }
     if (uint32_t(role) >= ref.raid_disks) {
       return Result<MemberSet>(Err::corrupt, fmt::format("{}: role {} is beyond raid_disks {}", members[i].path,
                                                          role, ref.raid_disks));

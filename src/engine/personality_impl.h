@@ -49,7 +49,9 @@ class ParityPersonality final : public PersonalityBase {
   Status read(uint64_t sector, uint64_t sectors, uint8_t* out) override;
 
  private:
-  Status reconstruct(const layout::Raid456Geometry& g, const layout::ChunkPlace& place, uint64_t n, uint8_t* out);
+  // `cause`: why the chunk's own member could not be read (missing, or its read error).
+  Status reconstruct(const layout::Raid456Geometry& g, const layout::ChunkPlace& place, uint64_t n, uint8_t* out,
+                     const Status& cause);
   AlignedBuffer scratch_;
 };
 

@@ -7,6 +7,11 @@
 #include "parity/parity.h"
 
 namespace umd::engine {
+namespace {
+
+const char* level_name_of(int level) { return level == 4 ? "raid4" : level == 5 ? "raid5" : "raid6"; }
+
+}  // namespace
 
 Status ParityPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out) {
   UMD_TRY(check_range(sector, sectors));
@@ -17,7 +22,7 @@ Status ParityPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out) 
     const uint64_t n = std::min<uint64_t>(sectors, place.len);
     const Slot& s = slots_[place.disk];
     Status st = s.present() ? s.read(place.dev_sector, n, out) : missing_error(place.disk);
-    if (!st.is_ok()) UMD_TRY(reconstruct(g, place, n, out));
+    if (!st.is_ok()) UMD_TRY(reconstruct(g, place, n, out, st));
     out += n * 512;
     sector += n;
     sectors -= n;
@@ -26,7 +31,7 @@ Status ParityPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out) 
 }
 
 Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const layout::ChunkPlace& place,
-                                      uint64_t n, uint8_t* out) {
+                                      uint64_t n, uint8_t* out, const Status& cause) {
   const layout::StripeMap map = g.stripe(place.row);
   const size_t len = n * 512;
   const uint32_t disks = g.raid_disks();
@@ -55,6 +60,15 @@ Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const la
     if (d == place.disk || !s.present() || !s.read(place.dev_sector, n, buf(d)).is_ok()) {
       missing.push_back(block);
     }
+  }
+  const size_t tolerated = has_q ? 2 : 1;
+  if (missing.size() > tolerated) {
+    // Redundancy cannot cover this row: a member failure, Err::io as read() promises (the
+    // parity module would call it Err::invalid, a caller's mistake).
+    return Status(Err::io, fmt::format("cannot rebuild array data at member sector {} of slot {}: {} of the row's {} "
+                                       "members are missing or failing, {} tolerates {} ({})",
+                                       place.dev_sector, place.disk, missing.size(), disks,
+                                       level_name_of(g.level()), tolerated, cause.message()));
   }
   Status st = parity::recover(slots, p, q, len, missing);
   if (!st.is_ok()) {

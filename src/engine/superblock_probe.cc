@@ -61,7 +61,17 @@ Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev) {
     }
     const auto bytes = area->span();
     if (c.minor == 90 && bytes.size() < kSb0Bytes) continue;
-    if (get_le32(bytes.data()) != kMdMagic) continue;
+    const uint32_t magic = get_le32(bytes.data());
+    if (c.minor == 90 && magic == __builtin_bswap32(kMdMagic)) {
+      // A 0.90 superblock written by a big-endian host: recognised, and refused as
+      // unsupported (decode_superblock0 says so) rather than reported as absent.
+      auto sb = decode_superblock0(bytes);
+      if (!sb.is_ok() && !first_error) {
+        first_error = sb.status().with_context(fmt::format("{}: 0.90 superblock at sector {}", path, c.sector));
+      }
+      continue;
+    }
+    if (magic != kMdMagic) continue;
     const uint32_t major = get_le32(bytes.data() + 4);
     ProbedMember pm;
     if (c.minor == 90) {
@@ -94,6 +104,15 @@ Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev) {
         if (!first_error) {
           first_error = Status(Err::corrupt, fmt::format("{}: superblock data area ends at sector {}, but the device has only {} sectors",
                                                          path, pm.info.data_offset + pm.info.data_size, dev_sectors));
+        }
+        continue;
+      }
+      if (c.minor == 0 && pm.info.data_size > c.sector) {
+        // 1.0: the data lies before the superblock; the kernel (super_1_load) refuses a
+        // data_size beyond sb_start.
+        if (!first_error) {
+          first_error = Status(Err::corrupt, fmt::format("{}: 1.0 superblock at sector {} gives data_size {}, which runs into it",
+                                                         path, c.sector, pm.info.data_size));
         }
         continue;
       }
