@@ -1,0 +1,77 @@
+// One client connection: handshake, then the transmission phase.
+//
+// Threading: two threads per connection.
+//   reader  handshake; then reads requests in order, validates them, and submits each to the
+//           target at once (a FLUSH is submitted the moment it is read -- see protocol.h for
+//           why that covers multi-conn). It stops reading when more than max_inflight requests
+//           are unanswered (back pressure), and on DISC / EOF / bad magic / shutdown_read().
+//   writer  sends replies in completion order, batching whatever has queued up into one
+//           sendmsg. Completions arrive on engine threads (or inline in submit) and only queue
+//           the reply under `mu_`; no engine thread ever blocks on the socket.
+// When reading ends, the reader waits for every in-flight request to be answered (or, if the
+// socket broke, dropped), stops the writer, shuts the socket down and calls on_finished. The
+// owner must join() before dropping its reference. Each in-flight request holds a shared_ptr
+// to its connection and a completion copies it before queueing the reply, so a `done` that is
+// still returning on an engine thread never touches freed memory; the last such reference
+// frees the connection (and closes the fd) wherever it drops.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/block_target.h"
+#include "frontend/nbd/handshake.h"
+#include "frontend/nbd/stats.h"
+
+namespace umd::nbd {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // Takes ownership of `fd`. `stopping` and `counters` must outlive the connection's threads
+  // (the owner joins them); `on_finished` runs on the reader thread as its last action.
+  Connection(int fd, engine::BlockTarget& target, ExportInfo ex, uint32_t max_inflight,
+             ServerCounters& counters, const std::atomic<bool>& stopping,
+             std::function<void()> on_finished);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();          // spawns the reader thread
+  void shutdown_read();  // the reader sees EOF: in-flight requests drain, then it closes
+  void join();           // waits for both threads
+  bool finished() const { return finished_.load(); }
+
+ private:
+  struct Inflight;
+  void run_reader();
+  void transmission(SocketReader& in);
+  void run_writer();
+  void submit(std::unique_ptr<Inflight> inf);
+  void complete(std::unique_ptr<Inflight> inf);  // queue the reply; any thread
+
+  int fd_;
+  engine::BlockTarget& target_;
+  ExportInfo ex_;
+  uint32_t max_inflight_;
+  ServerCounters& counters_;
+  const std::atomic<bool>& stopping_;
+  std::function<void()> on_finished_;
+  std::thread reader_, writer_;
+  std::atomic<bool> finished_{false};
+
+  std::mutex mu_;
+  std::condition_variable reader_cv_;              // in-flight count dropped
+  std::condition_variable writer_cv_;              // reply queued or stop
+  std::deque<std::unique_ptr<Inflight>> replies_;  // guarded by mu_
+  uint32_t inflight_ = 0;                          // guarded by mu_
+  bool writer_stop_ = false;                       // guarded by mu_
+  bool socket_broken_ = false;                     // writer thread only
+};
+
+}  // namespace umd::nbd
