@@ -74,6 +74,11 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_flag("-f,--force", a.force, "Override checks");
   app.add_flag("-R,--run", a.run, "Start even if degraded");
   app.add_option("-o,--output", a.output, "Where --dump writes the array's contents");
+  app.add_option("--serve", a.serve, "Serve the array: nbd:unix:PATH or nbd:tcp:HOST:PORT (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_flag("--foreground", a.foreground, "--assemble: stay in the foreground instead of daemonizing");
+  app.add_flag("--readonly", a.readonly, "--assemble: serve the array read-only");
 
   std::vector<std::string> rev(argl.rbegin(), argl.rend());
   try {
@@ -140,6 +145,9 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   }
   UMD_TRY(only_for(a.output.has_value(), "--output", {Mode::dump}));
   UMD_TRY(only_for(a.run, "--run", {Mode::create, Mode::assemble}));
+  UMD_TRY(only_for(!a.serve.empty(), "--serve", {Mode::assemble}));
+  UMD_TRY(only_for(a.foreground, "--foreground", {Mode::assemble}));
+  UMD_TRY(only_for(a.readonly, "--readonly", {Mode::assemble}));
   return a;
 }
 

@@ -37,6 +37,11 @@ struct Args {
 
   // --dump
   std::optional<std::string> output;
+
+  // --assemble
+  std::vector<std::string> serve;  // --serve SPEC, repeatable
+  bool foreground = false;
+  bool readonly = false;
 };
 
 // Parses argv. Usage errors come back as Err::invalid with one line naming the problem;

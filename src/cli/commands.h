@@ -10,6 +10,10 @@ int cmd_create(const Args& a);
 int cmd_examine(const Args& a);
 int cmd_zero_superblock(const Args& a);
 int cmd_dump(const Args& a);
+int cmd_assemble(const Args& a);
+int cmd_stop(const Args& a);
+int cmd_detail(const Args& a);
+int cmd_status(const Args& a);
 
 // Prints "umd: <message>" on stderr and returns the exit status for the error kind.
 int fail(const Status& s);

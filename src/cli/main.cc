@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
     case Mode::examine: return cmd_examine(*args);
     case Mode::zero_superblock: return cmd_zero_superblock(*args);
     case Mode::dump: return cmd_dump(*args);
+    case Mode::assemble: return cmd_assemble(*args);
+    case Mode::stop: return cmd_stop(*args);
+    case Mode::detail: return cmd_detail(*args);
+    case Mode::status: return cmd_status(*args);
     default: break;
   }
   return fail(umd::Status(umd::Err::unsupported, "this mode is not implemented yet"));

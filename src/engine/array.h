@@ -23,14 +23,18 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/block_target.h"
 #include "engine/member_set.h"
 #include "engine/personality.h"
+#include "io/member.h"
 
 namespace umd::engine {
 
@@ -64,10 +68,21 @@ struct ArrayDetail {
   std::vector<MemberDetail> members;
 };
 
-class Array final : public BlockTarget {
+}  // namespace umd::engine
+namespace umd::io {
+class UringQueue;
+}  // namespace umd::io
+namespace umd::engine {
+
+class Array final : public BlockTarget, private PersonalityHost {
  public:
   static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
                                                  const AssembleOptions& opts);
+  // The same over members already opened (tests put FaultyMembers here). The members
+  // must outlive nothing: the array owns them.
+  static Result<std::unique_ptr<Array>> assemble_members(const std::string& name,
+                                                         std::vector<std::unique_ptr<io::Member>> devs,
+                                                         const AssembleOptions& opts);
   ~Array() override;
 
   uint64_t size_bytes() const override;
@@ -75,15 +90,55 @@ class Array final : public BlockTarget {
   bool read_only() const override { return read_only_; }
   void submit(BlockRequest& req) override;
 
+  // Drains, flushes every member and writes clean superblocks. Later submits fail
+  // with Err::busy. Safe to call twice.
   Status stop();
   ArrayDetail detail() const;
   const std::vector<std::string>& warnings() const { return warnings_; }
 
+  // How long the array stays "active" in its superblocks after the last write completed
+  // (md's safe_mode_delay, 200 ms by default).
+  void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ = d; }
+
  private:
+  struct Tracked;
   Array() = default;
+
+  // PersonalityHost
+  void member_failed(uint32_t slot, const Status& why) override;
+  bool slot_failed(uint32_t slot) const override;
+
+  void submit_flush(BlockRequest& req);
+  Status mark_active();          // before the first write after clean
+  Status write_state(bool clean);  // events + 1, superblocks out; caller holds marking_
+  static void finish(Tracked* t, Status s);
+  void safe_mode_loop();
+  bool record_failure_locked(uint32_t slot, const Status& why);  // false if already failed
+  std::vector<uint32_t> live_slots() const;
+  std::vector<uint32_t> failed_slots() const;
+
   std::string name_;
   bool read_only_ = false;
   std::vector<std::string> warnings_;
+  std::unique_ptr<io::UringQueue> ring_;
+  std::unique_ptr<MemberSet> set_;
+  std::unique_ptr<Personality> personality_;
+  std::unique_ptr<std::atomic<bool>[]> failed_;  // by slot
+
+  mutable std::mutex mu_;                    // guards what follows
+  std::condition_variable cv_;
+  uint64_t events_ = 0;
+  uint64_t resync_offset_ = ~0ull;           // kept as found until the sync engine exists
+  bool active_ = false;                      // superblocks say "active" (writes may be in flight)
+  bool marking_ = false;                     // one thread is writing superblocks
+  bool stopping_ = false;
+  bool stopped_ = false;
+  uint64_t inflight_ = 0;
+  uint64_t writes_inflight_ = 0;
+  std::chrono::steady_clock::time_point last_write_done_{};
+  std::vector<uint32_t> faulty_dev_numbers_;
+  std::chrono::milliseconds safe_mode_delay_{200};
+  std::thread safe_mode_thread_;
 };
 
 }  // namespace umd::engine

@@ -4,15 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/personality.h"
 #include "engine/superblock_probe.h"
 #include "format/superblock0.h"
 #include "format/superblock1.h"
+#include "io/fault_member.h"
 #include "io/memory_member.h"
 
 namespace umd::engine::testing {
@@ -100,6 +105,79 @@ inline ProbedMember probed(std::unique_ptr<io::Member> m) {
   auto r = probe_member(std::move(m));
   EXPECT_TRUE(r.is_ok()) << r.status().message();
   return std::move(r).value();
+}
+
+// A member borrowed from elsewhere (a test's MemoryMember), so a FaultyMember can sit in
+// front of it while the test still inspects the raw bytes.
+class BorrowedMember final : public io::Member {
+ public:
+  explicit BorrowedMember(io::Member* m) : m_(m) {}
+  const std::string& name() const override { return m_->name(); }
+  uint64_t size() const override { return m_->size(); }
+  uint32_t block_size() const override { return m_->block_size(); }
+  bool read_only() const override { return m_->read_only(); }
+  Status read(uint64_t off, std::span<uint8_t> b) override { return m_->read(off, b); }
+  Status write(uint64_t off, std::span<const uint8_t> b, bool fua) override { return m_->write(off, b, fua); }
+  Status flush() override { return m_->flush(); }
+  Status discard(uint64_t off, uint64_t len) override { return m_->discard(off, len); }
+  void submit(io::IoRequest& req) override { m_->submit(req); }
+
+ private:
+  io::Member* m_;
+};
+
+// A PersonalityHost that records member failures.
+class TestHost final : public PersonalityHost {
+ public:
+  explicit TestHost(uint32_t slots) : failed_(slots), calls_(slots) {}
+  void member_failed(uint32_t slot, const Status& why) override {
+    calls_.at(slot).fetch_add(1);
+    failed_.at(slot).store(true, std::memory_order_release);
+    std::lock_guard lk(mu_);
+    last_ = why;
+  }
+  bool slot_failed(uint32_t slot) const override { return failed_.at(slot).load(std::memory_order_acquire); }
+  int calls(uint32_t slot) const { return calls_.at(slot).load(); }
+  int total_calls() const {
+    int n = 0;
+    for (const auto& c : calls_) n += c.load();
+    return n;
+  }
+  Status last() {
+    std::lock_guard lk(mu_);
+    return last_;
+  }
+
+ private:
+  std::vector<std::atomic<bool>> failed_;
+  std::vector<std::atomic<int>> calls_;
+  std::mutex mu_;
+  Status last_;
+};
+
+// Submits one request and waits for its completion.
+inline Status submit_and_wait(Personality& p, BlockOp op, uint64_t offset, uint64_t length, uint8_t* buf,
+                              bool fua = false) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status result;
+  BlockRequest req;
+  req.op = op;
+  req.fua = fua;
+  req.offset = offset;
+  req.length = length;
+  req.buf = buf;
+  req.done = [&](Status s) {
+    std::lock_guard lk(mu);
+    result = std::move(s);
+    done = true;
+    cv.notify_all();
+  };
+  p.submit(req);
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return done; });
+  return result;
 }
 
 }  // namespace umd::engine::testing

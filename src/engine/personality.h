@@ -3,14 +3,34 @@
 // md_personality, raid4, raid5 and raid6 are one implementation; so are linear and
 // raid0 (striped), and raid1 and raid10 (mirrored).
 //
-// This first form carries the synchronous read path (used by --dump and, later, by
-// recovery); write, sync_request, error handling and quiesce join it as they land.
+// Two data paths:
+//  - read(): synchronous, used by --dump and recovery tools. It takes no stripe locks, so
+//    it must not race with submit() writes on the same rows.
+//  - submit(): the asynchronous path of a running array, for reads, writes, trims and
+//    write-zeroes. Each level documents its own protocol at the top of its file
+//    (personality_striped.cc, personality_mirrored.cc, stripe_head.h for raid4/5/6).
+//
+// ASYNCHRONOUS CONTRACT (what the array core may rely on)
+//  - submit(req): req.op is read, write, trim or write_zeroes (never flush: the array
+//    core fans flushes out to the members itself). offset and length are bytes,
+//    multiples of 512 and of every present member's block size, else Err::invalid;
+//    a range past the end is Err::invalid; length 0 completes ok at once.
+//    req.fua: every member write issued for the request carries fua.
+//  - req.done(Status) runs exactly once, inline or on a member's completion thread, after
+//    every member I/O issued for the request has completed; nothing touches req after.
+//  - Member write failure (an Err::io-class error, not retry/invalid/no_space): the
+//    personality calls host->member_failed(slot) once per slot and never reads or writes
+//    that slot again; the request still succeeds while redundancy covers it.
+//  - Buffers handed to members are 4 KiB aligned AlignedBuffers for raid4/5/6; striped
+//    and mirrored levels pass the client's buffer (members bounce a misaligned one).
+//  - quiesce() blocks until no request is inside the personality (every done() returned).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "engine/block_target.h"
 #include "io/member.h"
 #include "layout/geometry.h"
 #include "util/status.h"
@@ -29,6 +49,18 @@ struct Slot {
   }
 };
 
+// What the running array offers a personality: member failure handling.
+class PersonalityHost {
+ public:
+  virtual ~PersonalityHost() = default;
+  // A write (or repair write) to `slot` failed with `why`. May be called from any thread,
+  // completion threads included, and may block briefly (superblock writes). When it
+  // returns the slot is failed: the personality never reads or writes it again.
+  virtual void member_failed(uint32_t slot, const Status& why) = 0;
+  // Whether the array considers `slot` failed (cheap: an atomic load).
+  virtual bool slot_failed(uint32_t slot) const = 0;
+};
+
 class Personality {
  public:
   virtual ~Personality() = default;
@@ -38,8 +70,19 @@ class Personality {
   // missing members held from redundancy. Errors: Err::invalid past the end; Err::io
   // when a member fails and redundancy cannot cover it.
   virtual Status read(uint64_t sector, uint64_t sectors, uint8_t* out) = 0;
+
+  // The asynchronous data path (contract at the top of this file).
+  virtual void submit(BlockRequest& req) = 0;
+  // Blocks until nothing submitted is in flight inside the personality.
+  virtual void quiesce() = 0;
+  // Smallest I/O unit the personality accepts, in bytes: the largest present member's
+  // block size (512 or 4096).
+  virtual uint32_t block_size() const = 0;
 };
 
-Result<std::unique_ptr<Personality>> make_personality(const layout::Geometry& geo, std::vector<Slot> slots);
+// host == nullptr (read-only tools): a member error just fails the request; no slot is
+// ever marked failed and no repair write is attempted.
+Result<std::unique_ptr<Personality>> make_personality(const layout::Geometry& geo, std::vector<Slot> slots,
+                                                      PersonalityHost* host = nullptr);
 
 }  // namespace umd::engine

@@ -44,8 +44,10 @@ std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
 
 }  // namespace
 
-Status write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state) {
-  for (ProbedMember* m : live) {
+std::vector<Status> write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state) {
+  std::vector<Status> result(live.size());
+  for (size_t i = 0; i < live.size(); i++) {
+    ProbedMember* m = live[i];
     std::vector<uint8_t> bytes;
     uint64_t at;
     if (Superblock1* sb = std::get_if<Superblock1>(&m->sb)) {
@@ -58,10 +60,14 @@ Status write_superblocks(const std::vector<ProbedMember*>& live, const ArrayStat
       at = superblock0_offset_sectors(m->dev_sectors);
       m->info = from_superblock0(sb0, m->dev_sectors);
     }
-    UMD_TRY(m->dev->write(at * 512, bytes).with_context(fmt::format("{}: writing superblock", m->path)));
+    result[i] = m->dev->write(at * 512, bytes).with_context(fmt::format("{}: writing superblock", m->path));
   }
-  for (ProbedMember* m : live) UMD_TRY(m->dev->flush().with_context(fmt::format("{}: flushing superblock", m->path)));
-  return Status::ok();
+  for (size_t i = 0; i < live.size(); i++) {
+    if (result[i].is_ok()) {
+      result[i] = live[i]->dev->flush().with_context(fmt::format("{}: flushing superblock", live[i]->path));
+    }
+  }
+  return result;
 }
 
 }  // namespace umd::engine

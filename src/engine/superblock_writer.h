@@ -21,8 +21,9 @@ struct ArrayState {
   std::vector<uint32_t> faulty_dev_numbers;  // members to mark faulty in the role tables
 };
 
-// Updates and writes the superblock of each member in `live` (pointers into a
-// MemberSet). Returns the first error; members written before it keep the new state.
-Status write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state);
+// Updates, writes and flushes the superblock of each member in `live` (pointers into a
+// MemberSet). Returns one Status per member, in order: a member whose write or flush
+// failed is for the caller to fail (md fails a member whose superblock cannot be written).
+std::vector<Status> write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state);
 
 }  // namespace umd::engine

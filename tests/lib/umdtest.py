@@ -108,3 +108,34 @@ class TempDirTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- running arrays (umd --assemble) ---------------------------------------------------
+
+def wait_until(predicate, timeout=30.0, what="condition"):
+    """Polls predicate() until true; AssertionError naming `what` after timeout seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def pid_alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def nbd_unix_uri(sock, name=""):
+    return f"nbd+unix:///{name}?socket={sock}"

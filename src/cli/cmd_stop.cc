@@ -1,0 +1,57 @@
+// --stop NAME: ask the daemon to stop the array cleanly and wait until it has exited.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "daemon/control_protocol.h"
+#include "daemon/runtime_dir.h"
+
+namespace umd::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Gone, or a zombie nobody has reaped yet (its parent is the one who started it).
+bool process_gone(pid_t pid) {
+  if (pid <= 0) return true;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+}  // namespace
+
+int cmd_stop(const Args& a) {
+  Status name_ok = daemon::check_array_name(a.array_name);
+  if (!name_ok.is_ok()) return usage_error(name_ok.message());
+  if (!a.members.empty()) return usage_error("--stop takes only the array NAME");
+  const pid_t pid = daemon::holder_pid(a.array_name);
+  if (pid == 0) {
+    daemon::remove_if_stale(a.array_name);
+    return fail(Status(Err::not_found, a.array_name + " is not assembled"));
+  }
+  // Stopping drains requests and flushes every member: allow it time.
+  auto r = daemon::control_call(a.array_name, {{"op", "stop"}}, 600s);
+  if (!r.is_ok()) return fail(r.status());
+  // The lock is released last; then wait for the process itself.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (daemon::holder_pid(a.array_name) != 0 || !process_gone(pid)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return fail(Status(Err::busy, a.array_name + " stopped, but its daemon (pid " + std::to_string(pid) +
+                                        ") has not exited"));
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  std::fprintf(stderr, "umd: stopped %s\n", a.array_name.c_str());
+  return 0;
+}
+
+}  // namespace umd::cli

@@ -1,0 +1,63 @@
+// CONTROL PROTOCOL: how `umd --stop/--detail/--status` (and later --manage, --attr, ...)
+// talk to the daemon that holds a running array.
+//
+// Transport: a Unix stream socket, RUNDIR/control (runtime_dir.h), mode 0600 in a 0700
+// directory, so only the daemon's user may connect.
+//
+// Framing: one JSON object per line, '\n'-terminated, each way. (JSON text never holds a
+// raw newline: dump() escapes it.) A client sends a request and reads exactly one
+// response line; it may send further requests on the same connection, answered in order.
+// Lines longer than kMaxLine are refused: the daemon answers with an error and closes.
+//
+// Requests, by "op":
+//   {"op":"ping"}    -> {"ok":true,"name":"md0","pid":1234}
+//   {"op":"detail"}  -> {"ok":true,"name":"md0","pid":1234,"array":{...},"nbd":[...]}
+//                       "array": the array's detail (see daemon/served_array.h);
+//                       "nbd": one object per endpoint: {"spec","uri","stats":{...}}.
+//   {"op":"stop"}    -> {"ok":true} once the NBD servers have drained and the array has
+//                       stopped (members flushed, superblocks clean); then the daemon
+//                       removes its sockets and exits. Several stops may wait together.
+//   later: {"op":"attr","attr":"array_state"[,"value":"..."]}, "manage", "action", ...
+// Responses: {"ok":true, ...fields} or {"ok":false,"error":"one line naming the problem"}.
+// An unknown op, a missing op, or a line that is not a JSON object gets an error response.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace umd::daemon {
+
+using json = nlohmann::json;
+
+inline constexpr size_t kMaxLine = 1 << 20;
+
+// One message as it goes on the wire: compact JSON and '\n'.
+std::string encode_message(const json& msg);
+// One line (without its '\n') back into a message. Err::invalid unless it is a JSON object.
+Result<json> decode_message(std::string_view line);
+
+json ok_response(json fields = json::object());
+json error_response(const std::string& message);
+// A response as a Result: the response itself when "ok" is true, else Err::invalid with
+// the daemon's error text (Err::corrupt when the response is malformed).
+Result<json> response_result(const json& response);
+
+// Reads one '\n'-terminated line from fd into *line, keeping bytes past it in *pending.
+// Err::retry on timeout; Err::not_found on end of file before a full line; Err::invalid
+// for a line over kMaxLine.
+Status read_line(int fd, std::string* pending, std::string* line, std::chrono::steady_clock::time_point deadline);
+Status write_all(int fd, std::string_view data, std::chrono::steady_clock::time_point deadline);
+
+// Sends one request to the daemon listening on socket_path and waits for its response.
+// Err::not_found when nothing listens there; Err::retry on timeout.
+Result<json> control_call_socket(const std::string& socket_path, const json& request,
+                                 std::chrono::milliseconds timeout);
+// The same for the array NAME; a daemon that is not there is Err::not_found
+// "md0 is not assembled". A response with "ok":false comes back as an error.
+Result<json> control_call(const std::string& name, const json& request, std::chrono::milliseconds timeout);
+
+}  // namespace umd::daemon

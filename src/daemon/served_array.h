@@ -1,0 +1,50 @@
+// ServedArray: what the daemon holds — a running array behind the BlockTarget that the
+// NBD servers serve. The daemon speaks only this interface, so its tests can hold a RAM
+// disk and the daemon does not care how the array engine is built.
+//
+// The detail is the JSON the control protocol's "detail" op returns under "array" and
+// `umd --detail/--status` print:
+//   {"name","uuid","version","level":5,"raid_level":"raid5","layout":"left-symmetric",
+//    "layout_number":2,"chunk_kib":64,"raid_disks":3,"array_sectors","component_sectors",
+//    "state":"clean","degraded":false,"failed":0,"events":17,"read_only":false,
+//    "members":[{"path","slot","state","events","major","minor"}]}
+// major/minor are the member's device numbers when it is a block device, else 0.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/block_target.h"
+#include "util/status.h"
+
+namespace umd::daemon {
+
+struct ServeArrayOptions {
+  bool read_only = false;
+  bool force = false;  // leave stale members out instead of refusing
+  bool run = false;    // start even when degraded
+};
+
+class ServedArray {
+ public:
+  virtual ~ServedArray() = default;
+  virtual engine::BlockTarget& target() = 0;
+  // Drains in-flight requests, flushes members, writes clean superblocks. Idempotent.
+  virtual Status stop() = 0;
+  // Thread-safe; may run while I/O is in flight.
+  virtual nlohmann::json detail() const = 0;
+  // Said at assembly: stale members left out, ... One line each.
+  virtual std::vector<std::string> warnings() const = 0;
+};
+
+// Assembles NAME from member paths with the array engine.
+Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& name,
+                                                           const std::vector<std::string>& paths,
+                                                           const ServeArrayOptions& opts);
+
+// Major and minor of a block device at path; {0, 0} for anything else.
+std::pair<unsigned, unsigned> device_numbers(const std::string& path);
+
+}  // namespace umd::daemon
