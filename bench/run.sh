@@ -23,7 +23,7 @@ fi
 
 if [[ -z "${UMD_BENCH_NO_BUILD:-}" ]]; then
   # UMD_WERROR=OFF: GCC 12 at -O3 raises false -Wrestrict warnings in std::string code.
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DUMD_WERROR=OFF >&2
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release  >&2
   ninja -C "$BUILD" umd parity_bench >&2
 fi
 
