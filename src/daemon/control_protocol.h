@@ -17,6 +17,15 @@
 //   {"op":"stop"}    -> {"ok":true} once the NBD servers have drained and the array has
 //                       stopped (members flushed, superblocks clean); then the daemon
 //                       removes its sockets and exits. Several stops may wait together.
+//   {"op":"fault","member":"/path/d1.img"|1,"action":"vanish"}  -> {"ok":true}
+//                       TEST ONLY, and refused ({"ok":false,"error":"fault injection is
+//                       off"}) unless the daemon assembled the array with
+//                       UMD_TEST_FAULTS=1 in its environment. "member": the member's path
+//                       (as in "detail") or its slot number. "action": "vanish" (every
+//                       op on the member fails with ENXIO, as if unplugged), "reappear"
+//                       (undoes vanish), "fail-writes" / "fail-reads" (every write / read
+//                       fails with EIO), "clear" (drops the fail-* faults). The array
+//                       notices on its next I/O to the member.
 //   later: {"op":"attr","attr":"array_state"[,"value":"..."]}, "manage", "action", ...
 // Responses: {"ok":true, ...fields} or {"ok":false,"error":"one line naming the problem"}.
 // An unknown op, a missing op, or a line that is not a JSON object gets an error response.

@@ -266,6 +266,13 @@ json Daemon::handle(const json& request) {
     if (!s.is_ok()) return error_response("stopping " + name_ + ": " + s.message());
     return ok_response({{"name", name_}});
   }
+  if (op == "fault") {
+    auto action = request.find("action");
+    const std::string act = action != request.end() && action->is_string() ? action->get<std::string>() : "";
+    Status s = array_->inject_fault(request.value("member", json()), act);
+    if (!s.is_ok()) return error_response(s.message());
+    return ok_response();
+  }
   return error_response("unknown op \"" + op + "\"");
 }
 

@@ -37,9 +37,19 @@ class ServedArray {
   virtual nlohmann::json detail() const = 0;
   // Said at assembly: stale members left out, ... One line each.
   virtual std::vector<std::string> warnings() const = 0;
+  // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
+  // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads" or "clear".
+  // Arrays not assembled with UMD_TEST_FAULTS=1 refuse: "fault injection is off".
+  virtual Status inject_fault(const nlohmann::json& member, const std::string& action) {
+    (void)member;
+    (void)action;
+    return Status(Err::unsupported, "fault injection is off");
+  }
 };
 
-// Assembles NAME from member paths with the array engine.
+// Assembles NAME from member paths with the array engine. With UMD_TEST_FAULTS=1 in the
+// environment each member is opened behind an io::FaultyMember (write cache off, so
+// durability is unchanged) and inject_fault() works.
 Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& name,
                                                            const std::vector<std::string>& paths,
                                                            const ServeArrayOptions& opts);

@@ -159,7 +159,20 @@ void Array::member_failed(uint32_t slot, const Status& why) {
 }
 
 bool Array::record_failure_locked(uint32_t slot, const Status& why) {
-  if (failed_[slot].exchange(true)) return false;
+  if (failed_[slot].load()) return false;
+  // As md, never fail the member that still holds data nobody else has: the array is
+  // broken (I/O there fails), but its superblocks keep a story the kernel can assemble.
+  std::vector<uint32_t> after = failed_slots();
+  after.push_back(slot);
+  if (!set_->geometry.survives(after)) {
+    if (!broken_) {
+      warnings_.push_back(fmt::format("{}: slot {} failed ({}) but holds the last copy of its data: array broken",
+                                      name_, slot, why.message()));
+    }
+    broken_ = true;
+    return false;
+  }
+  failed_[slot].store(true);
   const int idx = set_->slot_member[slot];
   if (idx >= 0) {
     const ProbedMember& m = set_->members[idx];
@@ -359,7 +372,14 @@ void Array::submit_flush(BlockRequest& req) {
       }
       if (!last) return;
       // Writes survive a member that failed its flush only while redundancy lasts.
-      if (!f->first_error.is_ok() && !set_->geometry.survives(failed_slots())) f->lost_redundancy = true;
+      bool broken;
+      {
+        std::lock_guard l(mu_);
+        broken = broken_;
+      }
+      if (!f->first_error.is_ok() && (broken || !set_->geometry.survives(failed_slots()))) {
+        f->lost_redundancy = true;
+      }
       auto done = complete;  // `complete` lives in f; keep a copy on the stack
       done();
     };
@@ -408,7 +428,7 @@ ArrayDetail Array::detail() const {
   d.raid_disks = ref.raid_disks;
   d.array_sectors = set_->geometry.array_sectors();
   d.component_sectors = ref.component_sectors;
-  d.state = read_only_ ? "readonly" : stopped_ ? "inactive" : active_ ? "active" : "clean";
+  d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
   d.events = events_;
   for (uint32_t s = 0; s < ref.raid_disks; s++) {
     if (failed_[s].load()) {

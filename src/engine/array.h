@@ -131,6 +131,7 @@ class Array final : public BlockTarget, private PersonalityHost {
   uint64_t resync_offset_ = ~0ull;           // kept as found until the sync engine exists
   bool active_ = false;                      // superblocks say "active" (writes may be in flight)
   bool marking_ = false;                     // one thread is writing superblocks
+  bool broken_ = false;                      // a failure beyond what the level survives
   bool stopping_ = false;
   bool stopped_ = false;
   uint64_t inflight_ = 0;

@@ -234,10 +234,14 @@ TEST_F(ArrayTest, FlushErrorPrecedence) {
   EXPECT_TRUE(io(*a, BlockOp::flush, 0, 0, nullptr).is_ok());
   EXPECT_EQ(a->detail().failed, 1u);
   EXPECT_EQ(a->detail().members[2].state, "faulty");
-  // With every copy's flush failing, the writes are not durable anywhere: an error.
+  // With every copy's flush failing, the writes are not durable anywhere: an error, and
+  // the last member standing is not failed (md never fails the last copy): broken.
   fm[0]->fail_flushes(EIO, 1);
   fm[1]->fail_flushes(EIO, 1);
   EXPECT_EQ(io(*a, BlockOp::flush, 0, 0, nullptr).code(), Err::io);
+  ArrayDetail d = a->detail();
+  EXPECT_EQ(d.state, "broken");
+  EXPECT_EQ(d.failed, 2u);
 }
 
 TEST_F(ArrayTest, StopDrainsAndRefusesNewRequests) {

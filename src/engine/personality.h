@@ -23,7 +23,13 @@
 //    that slot again; the request still succeeds while redundancy covers it.
 //  - Buffers handed to members are 4 KiB aligned AlignedBuffers for raid4/5/6; striped
 //    and mirrored levels pass the client's buffer (members bounce a misaligned one).
-//  - quiesce() blocks until no request is inside the personality (every done() returned).
+//  - quiesce() blocks until no request is inside the personality (every done() returned);
+//    the destructor quiesces first. Members must outlive the personality.
+//  - Callbacks: member_failed() and req.done() may run on a member's completion thread (the
+//    io_uring reaper) or inline inside submit(). Neither may wait for another request of
+//    this personality, nor call quiesce(): the request waited for may be queued behind the
+//    caller on the same thread. member_failed() may do synchronous member I/O
+//    (Member::write, which never goes through the ring), e.g. superblock updates.
 #pragma once
 
 #include <cstdint>

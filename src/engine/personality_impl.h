@@ -40,6 +40,7 @@ class RequestState {
 class PersonalityBase : public Personality {
  public:
   PersonalityBase(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host);
+  ~PersonalityBase() override { quiesce(); }
   const layout::Geometry& geometry() const override { return geo_; }
   uint32_t block_size() const override { return block_size_; }
   void submit(BlockRequest& req) final;
@@ -120,6 +121,7 @@ const uint8_t* zero_block();
 class StripedPersonality final : public PersonalityBase {
  public:
   using PersonalityBase::PersonalityBase;
+  ~StripedPersonality() override { quiesce(); }
   Status read(uint64_t sector, uint64_t sectors, uint8_t* out) override;
 
  private:
@@ -129,6 +131,7 @@ class StripedPersonality final : public PersonalityBase {
 class MirroredPersonality final : public PersonalityBase {
  public:
   MirroredPersonality(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host);
+  ~MirroredPersonality() override { quiesce(); }
   Status read(uint64_t sector, uint64_t sectors, uint8_t* out) override;
 
  private:
@@ -149,6 +152,7 @@ class StripeHead;
 class ParityPersonality final : public PersonalityBase {
  public:
   ParityPersonality(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host);
+  ~ParityPersonality() override { quiesce(); }
   Status read(uint64_t sector, uint64_t sectors, uint8_t* out) override;
 
   const layout::Raid456Geometry& raid() const { return *geo_.as<layout::Raid456Geometry>(); }

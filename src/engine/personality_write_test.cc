@@ -99,7 +99,7 @@ class Rig {
 // exact; they do share chunk rows all the time. The model is updated at submit time.
 struct Load {
   int threads = 4;
-  int ops_per_thread = 60;
+  int ops_per_thread = 40;
   int depth = 4;
   uint64_t max_sectors = 0;  // 0: three rows' worth of data
   uint32_t align_sectors = 1;
@@ -182,11 +182,16 @@ LoadResult run_load(Personality& p, std::vector<uint8_t>& model, const Load& loa
             }
           }
         }
+        // Deleting op destroys this closure: take what is still needed out of it first.
+        std::atomic<int>* counter = &ops_done;
+        std::mutex* m = &mu;
+        std::condition_variable* c = &cv;
+        int* in = &inflight;
         delete op;
-        ops_done.fetch_add(1);
-        std::lock_guard lk(mu);
-        inflight--;
-        cv.notify_all();
+        counter->fetch_add(1);
+        std::lock_guard lk(*m);
+        (*in)--;
+        c->notify_all();
       };
       p.submit(op->req);
       if (after_op) after_op(ops_done.load());
@@ -343,7 +348,7 @@ std::vector<Case> write_cases() {
   for (uint32_t l = 0; l <= 5; l++) v.push_back({"raid5_4_layout" + std::to_string(l), gp(5, l, 8, 4, {128})});
   v.push_back({"raid5_6_layout2_chunk16", gp(5, 2, 16, 6, {128})});
   v.push_back({"raid5_2", gp(5, 2, 8, 2, {64})});
-  for (uint32_t l : {0u, 1u, 2u, 3u, 5u, 8u, 9u, 10u, 16u, 18u, 20u}) {
+  for (uint32_t l : {1u, 2u, 5u, 8u, 9u, 10u, 17u, 20u}) {
     v.push_back({"raid6_5_layout" + std::to_string(l), gp(6, l, 8, 5, {128})});
   }
   v.push_back({"raid6_6_layout2", gp(6, 2, 8, 6, {128})});
@@ -380,7 +385,7 @@ TEST_P(AsyncWriteTest, DegradedWrites) {
     if (!geo.survives(missing)) continue;
     Rig rig(GetParam().p);
     auto p = rig.make_hosted(missing);
-    LoadResult r = run_load(*p, rig.model(), Load{.threads = 3, .ops_per_thread = 40, .seed = missing[0] + 11u});
+    LoadResult r = run_load(*p, rig.model(), Load{.threads = 3, .ops_per_thread = 30, .seed = missing[0] + 11u});
     EXPECT_EQ(r.failed, 0) << r.first.message();
     EXPECT_EQ(rig.host().total_calls(), 0);
     expect_async_reads(*p, rig.model());
@@ -401,7 +406,7 @@ TEST_P(AsyncWriteTest, MemberFailsWritesMidRun) {
   auto p = rig.make_hosted();
   std::atomic<bool> injected{false};
   LoadResult r = run_load(*p, rig.model(), Load{.seed = 5}, [&](int done) {
-    if (done >= 40 && !injected.exchange(true)) rig.faulty(bad).fail_writes(0, UINT64_MAX / 2);
+    if (done >= 30 && !injected.exchange(true)) rig.faulty(bad).fail_writes(0, UINT64_MAX / 2);
   });
   ASSERT_TRUE(injected.load());
   EXPECT_EQ(r.failed, 0) << r.first.message();

@@ -139,3 +139,33 @@ def pid_alive(pid):
 
 def nbd_unix_uri(sock, name=""):
     return f"nbd+unix:///{name}?socket={sock}"
+
+
+# --- the control socket (src/daemon/control_protocol.h) -------------------------------
+
+def runtime_dir():
+    return os.environ.get("UMD_RUNTIME_DIR") or os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/run"), "umd")
+
+
+def control_call(name, request, timeout=30.0):
+    """Sends one request to the daemon of array NAME ($UMD_RUNTIME_DIR/NAME/control): one
+    JSON line out, one back. Returns the response dict ({"ok": ...})."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(os.path.join(runtime_dir(), name, "control"))
+        s.sendall(json.dumps(request, separators=(",", ":")).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError(f"control socket of {name} closed before answering {request}")
+            buf += chunk
+    return json.loads(buf)
+
+
+def fault(name, member, action):
+    """Test-only fault injection (the daemon needs UMD_TEST_FAULTS=1 at --assemble):
+    member is a path or a slot number; action vanish|reappear|fail-writes|fail-reads|clear.
+    Returns the response dict."""
+    return control_call(name, {"op": "fault", "member": member, "action": action})
