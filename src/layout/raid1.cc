@@ -17,14 +17,7 @@ Result<Raid1Geometry> Raid1Geometry::create(const GeometryParams& p) {
 }
 
 bool Raid1Geometry::survives(std::span<const uint32_t> missing) const {
-  uint32_t gone = 0;
-  for (uint32_t d = 0; d < raid_disks_; ++d)
-    for (uint32_t m : missing)
-      if (m == d) {
-        ++gone;
-        break;
-      }
-  return gone < raid_disks_;
+  return count_missing(missing, raid_disks_) < raid_disks_;
 }
 
 }  // namespace umd::layout

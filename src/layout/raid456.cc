@@ -231,14 +231,7 @@ SectorRole Raid456Geometry::locate(DevAddr a) const {
 }
 
 bool Raid456Geometry::survives(std::span<const uint32_t> missing) const {
-  uint32_t gone = 0;
-  for (uint32_t d = 0; d < raid_disks_; ++d)
-    for (uint32_t m : missing)
-      if (m == d) {
-        ++gone;
-        break;
-      }
-  return gone <= parity_disks();
+  return count_missing(missing, raid_disks_) <= parity_disks();
 }
 
 }  // namespace umd::layout

@@ -47,4 +47,17 @@ uint64_t uniform_member_sectors(const GeometryParams& p) {
   return *std::min_element(p.member_sectors.begin(), p.member_sectors.end());
 }
 
+uint32_t count_missing(std::span<const uint32_t> missing, uint32_t raid_disks) {
+  uint32_t gone = 0;
+  for (uint32_t d = 0; d < raid_disks; ++d) {
+    for (uint32_t m : missing) {
+      if (m == d) {
+        ++gone;
+        break;
+      }
+    }
+  }
+  return gone;
+}
+
 }  // namespace umd::layout
