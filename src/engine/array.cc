@@ -120,8 +120,8 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   }
   a->set_ = std::make_unique<MemberSet>(std::move(set));
   UMD_ASSIGN_OR_RETURN(a->personality_, make_personality(a->set_->geometry, std::move(slots), a.get()));
-  a->events_ = ref.events;
-  a->resync_offset_ = ref.resync_offset;
+  a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved
+  a->resync_offset_ = a->set_->ref.resync_offset;
   a->active_ = false;
   if (!a->read_only_) a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
   return a;
