@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "engine/engine_test_util.h"
 #include "engine/personality.h"
 #include "io/fault_member.h"
 #include "io/memory_member.h"
@@ -31,25 +32,9 @@ uint64_t member_data_sectors(const GeometryParams& p, uint32_t disk) {
   return p.member_sectors.size() == 1 ? p.member_sectors[0] : p.member_sectors[disk];
 }
 
-// A member borrowed from the Array, so a FaultyMember can sit in front of it.
-class NonOwning final : public io::Member {
- public:
-  explicit NonOwning(io::Member* m) : m_(m) {}
-  const std::string& name() const override { return m_->name(); }
-  uint64_t size() const override { return m_->size(); }
-  uint32_t block_size() const override { return m_->block_size(); }
-  bool read_only() const override { return m_->read_only(); }
-  Status read(uint64_t off, std::span<uint8_t> b) override { return m_->read(off, b); }
-  Status write(uint64_t off, std::span<const uint8_t> b, bool fua) override { return m_->write(off, b, fua); }
-  Status flush() override { return m_->flush(); }
-  Status discard(uint64_t off, uint64_t len) override { return m_->discard(off, len); }
-
- private:
-  io::Member* m_;
-};
 
 std::unique_ptr<io::FaultyMember> faulty_over(io::Member* m) {
-  return std::make_unique<io::FaultyMember>(std::make_unique<NonOwning>(m));
+  return std::make_unique<io::FaultyMember>(std::make_unique<testing::BorrowedMember>(m));
 }
 
 class Array {
