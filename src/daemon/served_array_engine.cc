@@ -20,14 +20,6 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
     members.push_back({{"path", m.path}, {"slot", m.slot}, {"state", m.state}, {"events", m.events},
                        {"major", maj}, {"minor", min}});
   }
-  // A slot without a working member makes the array degraded, whether the member failed
-  // while running or was missing at assembly.
-  bool degraded = d.degraded;
-  for (uint32_t slot = 0; slot < d.raid_disks; slot++) {
-    bool held = false;
-    for (const engine::MemberDetail& m : d.members) held |= m.slot == int(slot) && m.state.find("faulty") == std::string::npos;
-    degraded |= !held;
-  }
   int layout_number = -1;
   if (!d.layout.empty()) {
     auto n = layout::parse_layout(d.level, d.layout);
@@ -36,7 +28,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
   return {{"name", d.name}, {"uuid", d.uuid}, {"version", d.version}, {"level", d.level},
           {"raid_level", engine::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
-          {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", degraded},
+          {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", d.degraded},
           {"failed", d.failed}, {"events", d.events}, {"read_only", read_only}, {"members", members}};
 }
 

@@ -134,11 +134,7 @@ Array::~Array() {
 
 uint64_t Array::size_bytes() const { return set_->geometry.array_sectors() * 512; }
 
-uint32_t Array::block_size() const {
-  uint32_t bs = 512;
-  for (const ProbedMember& m : set_->members) bs = std::max(bs, m.dev->block_size());
-  return bs;
-}
+uint32_t Array::block_size() const { return personality_->block_size(); }
 
 bool Array::slot_failed(uint32_t slot) const { return failed_[slot].load(std::memory_order_acquire); }
 

@@ -62,8 +62,8 @@ struct ArrayDetail {
   uint64_t array_sectors = 0;
   uint64_t component_sectors = 0;
   std::string state;         // md's array_state: clean, active, readonly, ...
-  bool degraded = false;
-  uint32_t failed = 0;
+  bool degraded = false;     // a slot without a working member: failed, or missing at assembly
+  uint32_t failed = 0;       // such slots
   uint64_t events = 0;
   std::vector<MemberDetail> members;
 };

@@ -11,15 +11,13 @@
 
 #include "engine/member_set.h"
 #include "engine/superblock_probe.h"
+#include "engine/zero_superblock.h"
 #include "format/member_info.h"
 #include "format/placement.h"
-#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "layout/level_limits.h"
-#include "util/aligned_buffer.h"
-#include "util/endian.h"
 
 namespace umd::engine {
 namespace {
@@ -44,27 +42,6 @@ std::string host_name() {
 }
 
 bool is_missing(const std::string& m) { return m == "missing"; }
-
-// Zeroes the 4 KiB at every superblock location other than `keep` that holds the md magic,
-// as mdadm does before writing a new superblock (Kill() in write_init_super1): otherwise
-// an old 1.2 superblock would still be found before a new 1.0 one at the end.
-Status erase_other_superblocks(io::Member& dev, uint64_t keep) {
-  const uint64_t sectors = dev.size() / 512;
-  const uint64_t locations[] = {
-      superblock1_offset_sectors(2, sectors),
-      superblock1_offset_sectors(1, sectors),
-      superblock1_offset_sectors(0, sectors),
-      sectors >= 2 * kSb0ReservedSectors ? superblock0_offset_sectors(sectors) : kMaxSector,
-  };
-  AlignedBuffer buf(4096), zero(4096);
-  for (uint64_t loc : locations) {
-    if (loc == kMaxSector || loc == keep || loc * 512 + 4096 > dev.size()) continue;
-    UMD_TRY(dev.read(loc * 512, buf.span()));
-    if (get_le32(buf.data()) != kMdMagic && get_le32(buf.data()) != __builtin_bswap32(kMdMagic)) continue;
-    UMD_TRY(dev.write(loc * 512, zero.span()));
-  }
-  return Status::ok();
-}
 
 }  // namespace
 
@@ -274,7 +251,9 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   }
   for (size_t i = 0; i < planned.size(); i++) {
     Planned& p = planned[i];
-    UMD_TRY(erase_other_superblocks(*p.dev, p.place.super_offset).with_context(p.path));
+    // As mdadm: otherwise an old 1.2 superblock would be found before a new 1.0 one.
+    auto erased = erase_superblocks(*p.dev, p.place.super_offset);
+    if (!erased.is_ok()) return erased.status().with_context(p.path);
     UMD_TRY(p.dev->write(p.place.super_offset * 512, images[i]).with_context(p.path));
   }
   for (Planned& p : planned) UMD_TRY(p.dev->flush().with_context(p.path));

@@ -325,11 +325,11 @@ TEST(ZeroSuperblockTest, ErasesWhatCreateWrote) {
   TempDir dir;
   auto paths = make_members(dir, 2, 8 * kMiB);
   ASSERT_TRUE(create_array(spec_for("1", paths, "1.0")).is_ok());
-  ASSERT_TRUE(zero_superblock(paths[0], false).is_ok());
+  ASSERT_TRUE(zero_superblock(paths[0]).is_ok());
   auto pm = open_and_probe(paths[0], false);
   ASSERT_FALSE(pm.is_ok());
   EXPECT_EQ(pm.status().code(), Err::not_found);
-  EXPECT_EQ(zero_superblock(paths[0], false).code(), Err::not_found);
+  EXPECT_EQ(zero_superblock(paths[0]).code(), Err::not_found);
   EXPECT_TRUE(open_and_probe(paths[1], false).is_ok());
 }
 
@@ -343,7 +343,7 @@ TEST(ZeroSuperblockTest, ErasesEveryVersionAndCorruptOnes) {
   write_at(p, 0, encode_superblock1(testing::make_sb1(1, sectors, 1, 2, 0)));
   write_at(p, superblock1_offset_sectors(0, sectors) * 512, encode_superblock1(testing::make_sb1(0, sectors, 1, 2, 0)));
   write_at(p, superblock0_offset_sectors(sectors) * 512, encode_superblock0(testing::make_sb0(sectors, 1, 2, 0)));
-  ASSERT_TRUE(zero_superblock(p, false).is_ok());
+  ASSERT_TRUE(zero_superblock(p).is_ok());
   auto pm = open_and_probe(p, false);
   ASSERT_FALSE(pm.is_ok());
   EXPECT_EQ(pm.status().code(), Err::not_found) << pm.status().message();

@@ -11,12 +11,6 @@
 namespace umd::engine {
 namespace {
 
-struct Candidate {
-  const char* version;
-  int minor;  // 0,1,2 for 1.x; 90 for 0.90
-  uint64_t sector;
-};
-
 // Reads one 4 KiB superblock area, or what the device holds of it when it ends inside
 // (so a truncated superblock is reported as such); Err::no_space when nothing is there.
 Result<AlignedBuffer> read_area(io::Member& dev, uint64_t sector) {
@@ -30,6 +24,15 @@ Result<AlignedBuffer> read_area(io::Member& dev, uint64_t sector) {
 
 }  // namespace
 
+std::array<SuperblockLocation, 4> superblock_locations(uint64_t dev_sectors) {
+  return {{
+      {"1.2", 2, superblock1_offset_sectors(2, dev_sectors)},
+      {"1.1", 1, superblock1_offset_sectors(1, dev_sectors)},
+      {"1.0", 0, superblock1_offset_sectors(0, dev_sectors)},
+      {"0.90", 90, dev_sectors >= 2 * kSb0ReservedSectors ? superblock0_offset_sectors(dev_sectors) : kMaxSector},
+  }};
+}
+
 std::string ProbedMember::version() const {
   if (sb0()) return "0.90";
   return fmt::format("1.{}", info.metadata_minor);
@@ -38,15 +41,10 @@ std::string ProbedMember::version() const {
 Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev) {
   const std::string path = dev->name();
   const uint64_t dev_sectors = dev->size() / 512;
-  const Candidate candidates[] = {
-      {"1.2", 2, superblock1_offset_sectors(2, dev_sectors)},
-      {"1.1", 1, superblock1_offset_sectors(1, dev_sectors)},
-      {"1.0", 0, superblock1_offset_sectors(0, dev_sectors)},
-      {"0.90", 90, dev_sectors >= 2 * kSb0ReservedSectors ? superblock0_offset_sectors(dev_sectors) : kMaxSector},
-  };
+  const auto candidates = superblock_locations(dev_sectors);
   std::optional<Status> first_error;
   bool truncated = false;
-  for (const Candidate& c : candidates) {
+  for (const SuperblockLocation& c : candidates) {
     if (c.sector == kMaxSector) {
       truncated = true;
       continue;

@@ -2,6 +2,7 @@
 // 1.2 at 4 KiB, 1.1 at 0, 1.0 at the end, 0.90 in the last 64 KiB-aligned 64 KiB.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <variant>
@@ -26,6 +27,14 @@ struct ProbedMember {
   // "1.2", "1.0", "0.90" as mdadm prints the version.
   std::string version() const;
 };
+
+// Where md keeps a superblock on a member, in the order probing tries them.
+struct SuperblockLocation {
+  const char* version;  // "1.2", "1.1", "1.0", "0.90"
+  int minor;            // 0, 1, 2 for 1.x; 90 for 0.90
+  uint64_t sector;      // kMaxSector where the device is too small for this version
+};
+std::array<SuperblockLocation, 4> superblock_locations(uint64_t dev_sectors);
 
 // Reads the candidate locations and decodes the superblock found there. Errors:
 // Err::not_found when no location holds the md magic; Err::corrupt when one does but
