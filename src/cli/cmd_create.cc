@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "engine/create.h"
@@ -36,8 +37,10 @@ int cmd_create(const Args& a) {
   auto r = engine::create_array(spec);
   if (!r.is_ok()) return fail(r.status());
   if (a.json) {
-    std::printf("{\"array_uuid\": \"%s\", \"array_sectors\": %llu, \"resync_pending\": %s}\n", r->array_uuid.c_str(),
-                (unsigned long long)r->array_sectors, r->resync_pending ? "true" : "false");
+    nlohmann::json j = {{"array_uuid", r->array_uuid},
+                        {"array_sectors", r->array_sectors},
+                        {"resync_pending", r->resync_pending}};
+    std::printf("%s\n", j.dump().c_str());
   } else {
     std::fprintf(stderr, "umd: array %s created: %s, uuid %s\n", a.array_name.c_str(),
                  human_size_sectors(r->array_sectors).c_str(), r->array_uuid.c_str());
