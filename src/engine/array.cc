@@ -247,14 +247,16 @@ void Array::safe_mode_loop() {
     if (stopping_) break;
     if (!active_ || marking_ || writes_inflight_ > 0) continue;
     if (std::chrono::steady_clock::now() - last_write_done_ < safe_mode_delay_) continue;
+    // New writes wait for marking_ (mark_active), so none starts while the clean
+    // superblocks are on their way; the array reads "clean" once they are on disk.
     marking_ = true;
-    active_ = false;
     l.unlock();
     Status s = write_state(true);
     l.lock();
-    if (!s.is_ok()) {
-      active_ = true;  // try again later
-      warnings_.push_back(fmt::format("{}: marking clean: {}", name_, s.message()));
+    if (s.is_ok()) {
+      active_ = false;
+    } else {
+      warnings_.push_back(fmt::format("{}: marking clean: {}", name_, s.message()));  // try again later
     }
     marking_ = false;
     cv_.notify_all();
