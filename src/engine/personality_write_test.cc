@@ -680,14 +680,26 @@ TEST(MirroredWriteTest, ConcurrentReadsSpreadOverCopies) {
   Rig rig(gp(1, 0, 0, 3, {256}));
   auto p = rig.make_hosted();
   for (uint32_t d = 0; d < 3; d++) rig.faulty(d).set_delay(std::chrono::microseconds(300));
-  std::vector<std::thread> ts;
-  for (int t = 0; t < 6; t++) {
-    ts.emplace_back([&, t] {
-      AlignedBuffer out(4096);
-      for (int i = 0; i < 6; i++) EXPECT_TRUE(submit_and_wait(*p, BlockOp::read, uint64_t(t * 8 + i) * 4096 % (128 * 512), 4096, out.data()).is_ok());
-    });
+  // Reads go to the copy with the fewest in flight, so only reads that overlap in time
+  // spread. How much they overlap is up to the scheduler (under TSan, threads may run
+  // nearly one after another), so send bursts until every copy has served one; a policy
+  // that always picks one copy fails all 20.
+  auto all_copies_read = [&] {
+    for (uint32_t d = 0; d < 3; d++) {
+      if (rig.faulty(d).counters().reads == 0) return false;
+    }
+    return true;
+  };
+  for (int burst = 0; burst < 20 && !all_copies_read(); burst++) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 6; t++) {
+      ts.emplace_back([&, t] {
+        AlignedBuffer out(4096);
+        for (int i = 0; i < 6; i++) EXPECT_TRUE(submit_and_wait(*p, BlockOp::read, uint64_t(t * 8 + i) * 4096 % (128 * 512), 4096, out.data()).is_ok());
+      });
+    }
+    for (auto& t : ts) t.join();
   }
-  for (auto& t : ts) t.join();
   for (uint32_t d = 0; d < 3; d++) EXPECT_GT(rig.faulty(d).counters().reads, 0u) << "slot " << d;
 }
 
