@@ -123,7 +123,9 @@ def wait_until(predicate, timeout=30.0, what="condition"):
 
 
 def pid_alive(pid):
-    """True while pid runs (a zombie counts as gone)."""
+    """True while any thread of pid runs. A zombie counts as gone, but only once every
+    thread is one: the leader turns zombie first, and the process's files (and so its
+    flock on the runtime directory) are released only when its last thread exits."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -131,10 +133,17 @@ def pid_alive(pid):
     except PermissionError:
         return True
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
         return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except (FileNotFoundError, IndexError):
+            continue
+    return False
 
 
 def nbd_unix_uri(sock, name=""):
