@@ -37,6 +37,22 @@ class ServedArray {
   virtual nlohmann::json detail() const = 0;
   // Said at assembly: stale members left out, ... One line each.
   virtual std::vector<std::string> warnings() const = 0;
+  // Control plane (control ops "attr", "manage", "action"): md's attributes and mdadm
+  // --manage, as engine::Array offers them (engine/array.h). Arrays without them refuse.
+  virtual std::vector<std::string> attr_names() const { return {}; }
+  virtual Result<std::string> attr(const std::string& name) const {
+    return Result<std::string>(Err::unsupported, "no attribute " + name);
+  }
+  virtual Status set_attr(const std::string& name, const std::string& value) {
+    (void)value;
+    return Status(Err::unsupported, "no attribute " + name);
+  }
+  // op: "fail", "remove", "add", "re-add", "replace" (with: the new member, may be empty).
+  virtual Status manage(const std::string& op, const std::string& member, const std::string& with) {
+    (void)member;
+    (void)with;
+    return Status(Err::unsupported, "--" + op + " is not supported by this array");
+  }
   // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
   // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads" or "clear".
   // Arrays not assembled with UMD_TEST_FAULTS=1 refuse: "fault injection is off".

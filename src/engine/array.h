@@ -46,10 +46,17 @@ struct AssembleOptions {
 
 struct MemberDetail {
   std::string path;
-  int slot = -1;             // -1: spare
-  std::string state;         // "active sync", "faulty", "spare", ...
+  std::string name;          // md's rdev name: the file's base name ("d1.img"); attributes are dev-NAME/...
+  int slot = -1;             // -1: spare (or removed)
+  // mdadm --detail's words: "active sync", "spare rebuilding", "faulty", "spare",
+  // "replacement" (the new member of a --replace, being copied), "removed".
+  std::string state;
   uint64_t events = 0;
+  uint64_t recovery_offset = ~0ull;  // sectors of this member already rebuilt; ~0: in sync
 };
+
+// md's sync_action values.
+inline constexpr const char* kSyncActions[] = {"idle", "frozen", "resync", "recover", "check", "repair"};
 
 struct ArrayDetail {
   std::string name;
@@ -66,6 +73,19 @@ struct ArrayDetail {
   uint32_t failed = 0;       // such slots
   uint64_t events = 0;
   std::vector<MemberDetail> members;
+
+  // The sync thread (sync_engine.h). action: md's sync_action ("idle", "frozen",
+  // "resync", "recover", "check", "repair"). pos/end: sync_completed's two numbers, in
+  // the action's sectors (member sectors for raid1/4/5/6 and recovery; array sectors
+  // for a raid10 resync/check), 0/0 when idle. speed_kibs: md's sync_speed (KiB/s over
+  // the last few seconds). mismatch_cnt: sectors found inconsistent by the last
+  // check/repair/resync.
+  std::string sync_action = "idle";
+  uint64_t sync_pos = 0;
+  uint64_t sync_end = 0;
+  uint64_t sync_speed_kibs = 0;
+  uint64_t mismatch_cnt = 0;
+  uint64_t resync_offset = ~0ull;  // where a pending resync resumes; ~0: in sync
 };
 
 }  // namespace umd::engine
@@ -95,6 +115,27 @@ class Array final : public BlockTarget, private PersonalityHost {
   Status stop();
   ArrayDetail detail() const;
   const std::vector<std::string>& warnings() const { return warnings_; }
+
+  // ---- control plane ----
+  // md's sysfs attributes, by the names and value syntax of /sys/block/mdX/md/ (the list
+  // and the rules are at the top of array_attrs.cc): "array_state", "sync_action",
+  // "sync_max", "dev-d1.img/state", ... attr_names() lists every readable name now.
+  std::vector<std::string> attr_names() const;
+  Result<std::string> attr(const std::string& name) const;      // the value, no trailing newline
+  Status set_attr(const std::string& name, const std::string& value);
+
+  // mdadm --manage. `member` names a member by its path (as given at assembly or add),
+  // its base name ("d1.img") or "dev-d1.img". Errors name the member and the reason,
+  // and change nothing.
+  Status fail_member(const std::string& member);    // --fail: marked faulty; a spare takes over
+  Status remove_member(const std::string& member);  // --remove: a faulty member or a spare leaves
+  // --add / --re-add: a new member becomes a spare (and recovery starts onto it when a
+  // slot is missing); --re-add takes a member that left back into its old slot.
+  Status add_member(const std::string& path, bool re_add);
+  Status add_member(std::unique_ptr<io::Member> dev, const std::string& path, bool re_add);
+  // --replace M [--with M2]: M2 (a spare already added when empty) is rebuilt from M
+  // while M keeps serving; then M is marked faulty and M2 takes its slot.
+  Status replace_member(const std::string& member, const std::string& with);
 
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).
