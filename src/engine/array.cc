@@ -90,6 +90,12 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   // Members absent now that the freshest superblock still counts as active: the array
   // was complete when last stopped, so starting without them needs --run (as mdadm).
   std::vector<uint32_t> missing = set.missing_slots();
+  if (!opts.read_only) {  // a member still being rebuilt fills its slot (mdadm counts it as working)
+    std::erase_if(missing, [&](uint32_t s) {
+      return std::any_of(set.recovering.begin(), set.recovering.end(),
+                         [&](const MemberSet::Recovering& r) { return r.slot == s; });
+    });
+  }
   if (!missing.empty()) {
     std::string slots;
     for (uint32_t s : missing) slots += (slots.empty() ? "" : ", ") + std::to_string(s);
@@ -104,9 +110,8 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                        slots));
   }
   if (ref.resync_offset != kMaxSector && !opts.read_only) {
-    a->warnings_.push_back(fmt::format(
-        "{}: not in sync from sector {} (an unclean stop or a new array); it runs, and keeps the resync pending",
-        name, ref.resync_offset));
+    a->warnings_.push_back(fmt::format("{}: not in sync from sector {} (an unclean stop or a new array); resyncing",
+                                       name, ref.resync_offset));
   }
 
   const uint32_t n = ref.raid_disks;
@@ -123,7 +128,41 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved
   a->resync_offset_ = a->set_->ref.resync_offset;
   a->active_ = false;
-  if (!a->read_only_) a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
+  // What each member is: in a slot, being recovered into one, a spare, or left out.
+  MemberSet& ms = *a->set_;
+  a->held_.resize(ms.members.size());
+  for (size_t i = 0; i < ms.members.size(); i++) {
+    const MemberInfo& mi = ms.members[i].info;
+    int fresh_role = mi.role;
+    if (mi.dev_number < ms.ref.roles_of_dev_numbers.size() && ms.ref.metadata_major == 1) {
+      fresh_role = ms.ref.roles_of_dev_numbers[mi.dev_number];
+    }
+    Held& h = a->held_[i];
+    h.state = fresh_role == MemberInfo::kSpare ? Held::State::spare
+              : fresh_role == MemberInfo::kFaulty ? Held::State::faulty
+                                                  : Held::State::removed;  // stale or foreign: left out
+  }
+  for (uint32_t s = 0; s < n; s++) {
+    if (ms.slot_member[s] >= 0) a->held_[ms.slot_member[s]] = Held{Held::State::active, int(s)};
+  }
+  if (!a->read_only_) {
+    for (const MemberSet::Recovering& r : ms.recovering) {
+      if (ms.slot_member[r.slot] >= 0) continue;
+      ProbedMember& m = ms.members[r.member];
+      a->personality_->attach(r.slot, Slot{m.dev.get(), m.info.data_offset}, m.info.recovery_offset);
+      a->failed_[r.slot].store(false);
+      ms.slot_member[r.slot] = int(r.member);
+      a->held_[r.member] = Held{Held::State::active, int(r.slot)};
+      a->warnings_.push_back(fmt::format("{}: {} resumes its recovery into slot {} from sector {}", name, m.path,
+                                         r.slot, m.info.recovery_offset));
+    }
+  }
+  a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
+  if (!a->read_only_) {
+    a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
+    a->activate_spares();
+    a->sync_->start();
+  }
   return a;
 }
 
@@ -173,8 +212,9 @@ bool Array::record_failure_locked(uint32_t slot, const Status& why) {
   if (idx >= 0) {
     const ProbedMember& m = set_->members[idx];
     warnings_.push_back(fmt::format("{}: {} failed in slot {}: {}", name_, m.path, slot, why.message()));
-    faulty_dev_numbers_.push_back(m.info.dev_number);
+    held_[idx] = Held{Held::State::faulty, int(slot)};
   }
+  if (sync_) sync_->interrupt();  // a recovery onto it, or one that read from it, starts over
   return true;
 }
 
@@ -199,18 +239,38 @@ std::vector<uint32_t> Array::failed_slots() const {
 // that, as long as the array survives.
 Status Array::write_state(bool clean) {
   for (;;) {
-    const std::vector<uint32_t> slots = live_slots();
-    std::vector<ProbedMember*> live;
-    for (uint32_t s : slots) live.push_back(&set_->members[set_->slot_member[s]]);
+    std::vector<SuperblockTarget> targets;
+    std::vector<int> target_slot;  // -1: a spare
     ArrayState st;
     {
       std::lock_guard l(mu_);
       st.events = ++events_;
       st.clean = clean;
       st.resync_offset = resync_offset_;
-      st.faulty_dev_numbers = faulty_dev_numbers_;
+      for (size_t i = 0; i < held_.size(); i++) {
+        const Held& h = held_[i];
+        ProbedMember& m = set_->members[i];
+        const uint32_t dn = m.info.dev_number;
+        switch (h.state) {
+          case Held::State::active: {
+            if (failed_[h.slot].load()) break;
+            st.roles.emplace_back(dn, h.slot);
+            const uint64_t vb = personality_->valid_below(uint32_t(h.slot));
+            targets.push_back({&m, vb, false});
+            target_slot.push_back(h.slot);
+            break;
+          }
+          case Held::State::spare:
+            st.roles.emplace_back(dn, MemberInfo::kSpare);
+            targets.push_back({&m, ~0ull, false});
+            target_slot.push_back(-1);
+            break;
+          case Held::State::faulty: st.roles.emplace_back(dn, MemberInfo::kFaulty); break;
+          case Held::State::removed: break;
+        }
+      }
     }
-    std::vector<Status> res = write_superblocks(live, st);
+    std::vector<Status> res = write_superblocks(targets, st);
     Status first;
     bool newly_failed = false;
     {
@@ -218,7 +278,13 @@ Status Array::write_state(bool clean) {
       for (size_t i = 0; i < res.size(); i++) {
         if (res[i].is_ok()) continue;
         if (first.is_ok()) first = res[i];
-        newly_failed |= record_failure_locked(slots[i], res[i]);
+        if (target_slot[i] >= 0) {
+          newly_failed |= record_failure_locked(uint32_t(target_slot[i]), res[i]);
+        } else {
+          const size_t idx = size_t(targets[i].member - set_->members.data());
+          held_[idx].state = Held::State::faulty;  // a spare whose superblock cannot be written
+          newly_failed = true;
+        }
       }
     }
     if (!newly_failed) return first;
@@ -275,6 +341,8 @@ void Array::submit(BlockRequest& req) {
   }
   {
     std::unique_lock l(mu_);
+    const uint64_t lo = req.offset / 512, hi = lo + req.length / 512;
+    cv_.wait(l, [&] { return stopping_ || (!paused_ && !(write && lo < suspend_hi_ && suspend_lo_ < hi)); });
     if (stopping_) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
@@ -323,6 +391,7 @@ void Array::finish(Tracked* t, Status s) {
 void Array::submit_flush(BlockRequest& req) {
   {
     std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return stopping_ || !paused_; });
     if (stopping_) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
@@ -387,8 +456,13 @@ void Array::submit_flush(BlockRequest& req) {
 
 Status Array::stop() {
   {
-    std::unique_lock l(mu_);
+    std::lock_guard l(mu_);
     if (stopped_ || !set_) return Status::ok();
+  }
+  if (sync_) sync_->stop();  // checkpoints where it was
+  {
+    std::unique_lock l(mu_);
+    if (stopped_) return Status::ok();
     stopping_ = true;
     cv_.notify_all();
     cv_.wait(l, [&] { return inflight_ == 0 && !marking_; });
@@ -428,26 +502,47 @@ ArrayDetail Array::detail() const {
   d.component_sectors = ref.component_sectors;
   d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
   d.events = events_;
+  d.resync_offset = resync_offset_;
   for (uint32_t s = 0; s < ref.raid_disks; s++) {
     if (failed_[s].load()) {
       d.failed++;
       d.degraded = true;
+    } else if (personality_->valid_below(s) != ~0ull) {
+      d.degraded = true;  // md counts a slot under recovery as degraded until it is in sync
     }
   }
   for (size_t i = 0; i < set_->members.size(); i++) {
     const ProbedMember& m = set_->members[i];
+    const Held& h = held_[i];
     MemberDetail md;
     md.path = m.path;
+    md.name = member_name(i);
     md.events = events_;
-    auto it = std::find(set_->slot_member.begin(), set_->slot_member.end(), int(i));
-    if (it != set_->slot_member.end()) {
-      md.slot = int(it - set_->slot_member.begin());
-      md.state = failed_[md.slot].load() ? "faulty" : "active sync";
-    } else {
-      md.state = m.info.role == MemberInfo::kSpare ? "spare" : "removed";
-      md.events = m.info.events;
+    switch (h.state) {
+      case Held::State::active:
+        md.slot = h.slot;
+        md.recovery_offset = personality_->valid_below(uint32_t(h.slot));
+        md.state = md.recovery_offset == ~0ull ? "active sync" : "spare rebuilding";
+        break;
+      case Held::State::spare: md.state = "spare"; break;
+      case Held::State::faulty:
+        md.slot = h.slot;
+        md.state = "faulty";
+        break;
+      case Held::State::removed:
+        md.state = "removed";
+        md.events = m.info.events;
+        break;
     }
     d.members.push_back(md);
+  }
+  if (sync_) {
+    const SyncEngine::Progress pr = sync_->progress();
+    d.sync_action = pr.action;
+    d.sync_pos = pr.pos;
+    d.sync_end = pr.end;
+    d.sync_speed_kibs = pr.speed_kibs;
+    d.mismatch_cnt = pr.mismatch_sectors;
   }
   return d;
 }

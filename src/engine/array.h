@@ -34,6 +34,7 @@
 #include "engine/block_target.h"
 #include "engine/member_set.h"
 #include "engine/personality.h"
+#include "engine/sync_engine.h"
 #include "io/member.h"
 
 namespace umd::engine {
@@ -94,7 +95,7 @@ class UringQueue;
 }  // namespace umd::io
 namespace umd::engine {
 
-class Array final : public BlockTarget, private PersonalityHost {
+class Array final : public BlockTarget, private PersonalityHost, private SyncHost {
  public:
   static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
                                                  const AssembleOptions& opts);
@@ -140,10 +141,34 @@ class Array final : public BlockTarget, private PersonalityHost {
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).
   void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ = d; }
+  // The sync thread (tests wait on it and read its counters).
+  SyncEngine& sync_engine() { return *sync_; }
 
  private:
   struct Tracked;
   Array() = default;
+
+  // What the array knows of each member, by index into set_->members (guarded by mu_).
+  struct Held {
+    enum class State : uint8_t { active, spare, faulty, removed };
+    State state = State::spare;
+    int slot = -1;  // active: its slot (maybe still recovering); faulty: the slot it held
+  };
+  int find_member_locked(const std::string& name) const;  // index, or -1
+  std::string member_name(size_t i) const;
+  // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.
+  void activate_spares();
+  // Client I/O stops at the door and drains; the personality may then change slots.
+  void pause_io();
+  void resume_io();
+  Status write_state_locked_marking(bool clean);  // takes marking_ itself
+
+  // SyncHost
+  std::optional<Need> needed() override;
+  Personality& sync_personality() override { return *personality_; }
+  void sync_checkpoint(SyncOp op, uint64_t pos) override;
+  void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
+  bool client_busy() const override;
 
   // PersonalityHost
   void member_failed(uint32_t slot, const Status& why) override;
@@ -178,7 +203,10 @@ class Array final : public BlockTarget, private PersonalityHost {
   uint64_t inflight_ = 0;
   uint64_t writes_inflight_ = 0;
   std::chrono::steady_clock::time_point last_write_done_{};
-  std::vector<uint32_t> faulty_dev_numbers_;
+  std::vector<Held> held_;
+  std::unique_ptr<SyncEngine> sync_;
+  bool paused_ = false;
+  uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait
   std::chrono::milliseconds safe_mode_delay_{200};
   std::thread safe_mode_thread_;
 };

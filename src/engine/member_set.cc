@@ -65,6 +65,7 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
   // marks faulty (or no longer counts) normally stopped at an older event count, and is
   // set aside like a spare rather than refused.
   std::vector<int> slot_member(ref.raid_disks, -1);
+  std::vector<MemberSet::Recovering> recovering;
   for (size_t i = 0; i < members.size(); i++) {
     const MemberInfo& mi = members[i].info;
     int role = mi.role;
@@ -97,6 +98,7 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
     if (mi.recovery_offset_valid && mi.recovery_offset < ref.component_sectors) {
       warnings.push_back(fmt::format("{}: recovery was under way (recovery_offset {}); not read", members[i].path,
                                      mi.recovery_offset));
+      recovering.push_back({uint32_t(role), i});
       continue;
     }
     slot_member[role] = int(i);
@@ -108,7 +110,8 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
   }
   auto geo = layout::make_geometry(geometry_params(ref, by_slot));
   if (!geo.is_ok()) return geo.status().with_context(fmt::format("array of {}", first.path));
-  MemberSet set{ref, std::move(members), std::move(slot_member), std::move(warnings), std::move(geo).value()};
+  MemberSet set{ref, std::move(members), std::move(slot_member), std::move(warnings), std::move(geo).value(),
+                std::move(recovering)};
   auto missing = set.missing_slots();
   if (opts.require_complete_data && !missing.empty() && !set.geometry.survives(missing)) {
     std::string slots;

@@ -26,6 +26,13 @@ struct MemberSet {
   std::vector<int> slot_member;         // slot -> index into members, or -1 when missing
   std::vector<std::string> warnings;    // one line each: stale members left out, ...
   layout::Geometry geometry;
+  // Members whose recovery was under way (recovery_offset short of the end): left out of
+  // slot_member (their data is only partly there); a running array resumes them.
+  struct Recovering {
+    uint32_t slot;
+    size_t member;
+  };
+  std::vector<Recovering> recovering;
 
   std::vector<uint32_t> missing_slots() const;
 };

@@ -17,9 +17,10 @@ void RequestState::finish(const Status& s) {
     result = err_;
   }
   BlockRequest& req = req_;
+  const SyncBarrier::Ticket t = ticket_;
   delete this;
   req.done(std::move(result));
-  owner.request_end();
+  owner.request_end(t);
 }
 
 const uint8_t* zero_block() {
@@ -29,7 +30,9 @@ const uint8_t* zero_block() {
 
 PersonalityBase::PersonalityBase(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host)
     : geo_(std::move(geo)), slots_(std::move(slots)), host_(host),
-      failed_(std::make_unique<std::atomic<bool>[]>(slots_.size())) {
+      failed_(std::make_unique<std::atomic<bool>[]>(slots_.size())),
+      valid_below_(std::make_unique<std::atomic<uint64_t>[]>(slots_.size())) {
+  for (size_t i = 0; i < slots_.size(); i++) valid_below_[i].store(~0ull);
   for (const Slot& s : slots_) {
     if (s.present()) block_size_ = std::max(block_size_, s.dev->block_size());
   }
@@ -68,18 +71,43 @@ void PersonalityBase::submit(BlockRequest& req) {
     req.done(std::move(bad));
     return;
   }
+  const uint64_t lo = req.offset / 512;
+  const SyncBarrier::Ticket t = barrier_.enter(lo, lo + req.length / 512);
   {
     std::lock_guard lk(inflight_mu_);
     inflight_++;
   }
-  auto* rs = new RequestState(*this, req);
+  auto* rs = new RequestState(*this, req, t);
   start(rs);
   rs->finish(Status::ok());
 }
 
-void PersonalityBase::request_end() {
+void PersonalityBase::request_end(const SyncBarrier::Ticket& t) {
+  barrier_.leave(t);
   std::lock_guard lk(inflight_mu_);
   if (--inflight_ == 0) inflight_cv_.notify_all();
+}
+
+void PersonalityBase::attach(uint32_t slot, Slot s, uint64_t valid_below) {
+  slots_[slot] = s;
+  valid_below_[slot].store(valid_below, std::memory_order_release);
+  failed_[slot].store(false, std::memory_order_release);
+  if (s.present()) block_size_ = std::max(block_size_, s.dev->block_size());
+}
+
+void PersonalityBase::detach(uint32_t slot) {
+  slots_[slot] = Slot{};
+  valid_below_[slot].store(~0ull, std::memory_order_release);
+}
+
+const char* sync_op_name(SyncOp op) {
+  switch (op) {
+    case SyncOp::resync: return "resync";
+    case SyncOp::check: return "check";
+    case SyncOp::repair: return "repair";
+    case SyncOp::recover: return "recover";
+  }
+  return "?";
 }
 
 void PersonalityBase::quiesce() {

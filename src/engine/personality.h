@@ -67,6 +67,38 @@ class PersonalityHost {
   virtual bool slot_failed(uint32_t slot) const = 0;
 };
 
+// SYNC (driven by sync_engine.h; one sync thread per array)
+//  - Each op walks its own space from 0 to sync_sectors(op), as md's max_sectors: member
+//    sectors for raid1 and raid4/5/6 (all ops) and for raid10 recovery; array sectors for a
+//    raid10 resync/check/repair. Levels without redundancy have nothing to sync (0).
+//  - sync(op, pos, n) handles [pos, pos+n) of that space while client I/O to the array
+//    sectors it covers waits (sync_barrier.h), so a step never races a client write.
+//    pos and n are multiples of sync_granule() (except n at the end of the space).
+//  - resync: make the copies / parity agree with the data (raid1/10: the first readable
+//    copy is written to the others; raid4/5/6: parity recomputed, and counted and written
+//    only where it disagrees, as md). check: count what disagrees, change nothing. repair:
+//    check, and rewrite what disagrees (raid6: the one member a P/Q disagreement points
+//    at, when one does; md would rewrite P and Q). recover: rebuild every slot attached
+//    with attach() whose valid_below() lies inside the step, then move valid_below() past
+//    the step.
+//  - Mismatches are counted in 8-sector (4 KiB) blocks, md's STRIPE_SECTORS.
+//  - A member read error inside a step is repaired like a client read error (rebuilt and
+//    rewritten); a member write error fails the member (host->member_failed).
+enum class SyncOp : uint8_t { resync, check, repair, recover };
+const char* sync_op_name(SyncOp op);
+
+struct SyncFinding {
+  uint32_t slot = 0;         // the member that holds the bad block (raid6 culprit)
+  uint64_t dev_sector = 0;   // its member sector (data area)
+  uint32_t sectors = 0;
+  bool fixed = false;
+};
+
+struct SyncReport {
+  uint64_t mismatch_sectors = 0;
+  std::vector<SyncFinding> findings;  // raid6: the blocks a culprit search named
+};
+
 class Personality {
  public:
   virtual ~Personality() = default;
@@ -84,6 +116,28 @@ class Personality {
   // Smallest I/O unit the personality accepts, in bytes: the largest present member's
   // block size (512 or 4096).
   virtual uint32_t block_size() const = 0;
+
+  // Sync (see above). The defaults are those of levels without redundancy.
+  virtual uint64_t sync_sectors(SyncOp op) const {
+    (void)op;
+    return 0;
+  }
+  virtual uint64_t sync_granule() const { return 8; }
+  virtual Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+    (void)op, (void)pos, (void)n, (void)report;
+    return Status(Err::unsupported, "this level has no redundancy to sync");
+  }
+  // Puts a member into `slot` whose first `valid_below` member sectors (of the data area)
+  // already hold the array's data: the rest counts as missing (not read, not written)
+  // until recovery passes over it; ~0: fully in sync. Only while no request is inside
+  // (the array pauses I/O around it).
+  virtual void attach(uint32_t slot, Slot s, uint64_t valid_below) = 0;
+  // Takes the member out of `slot` (missing from now on). Same rule.
+  virtual void detach(uint32_t slot) = 0;
+  virtual uint64_t valid_below(uint32_t slot) const = 0;
+  // Around a sync run: from on to off, client requests register their ranges so that
+  // sync() can keep out of their way (sync_barrier.h).
+  virtual void sync_arm(bool on) = 0;
 };
 
 // host == nullptr (read-only tools): a member error just fails the request; no slot is

@@ -11,6 +11,7 @@
 
 #include "engine/personality.h"
 #include "engine/stripe_cache.h"
+#include "engine/sync_barrier.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::engine {
@@ -24,7 +25,8 @@ class PersonalityBase;
 // calls req.done(), tells the owner the request has left it, and deletes the state.
 class RequestState {
  public:
-  RequestState(PersonalityBase& owner, BlockRequest& req) : owner_(owner), req_(req) {}
+  RequestState(PersonalityBase& owner, BlockRequest& req, SyncBarrier::Ticket t)
+      : owner_(owner), req_(req), ticket_(t) {}
   void add(uint32_t n = 1) { pending_.fetch_add(n, std::memory_order_relaxed); }
   void finish(const Status& s);
   BlockRequest& req() { return req_; }
@@ -32,6 +34,7 @@ class RequestState {
  private:
   PersonalityBase& owner_;
   BlockRequest& req_;
+  SyncBarrier::Ticket ticket_;
   std::atomic<uint32_t> pending_{1};
   std::mutex mu_;
   Status err_;
@@ -51,6 +54,19 @@ class PersonalityBase : public Personality {
     return slots_[slot].present() && !failed_[slot].load(std::memory_order_acquire) &&
            !(host_ && host_->slot_failed(slot));
   }
+  // usable(), and member sectors [lo, hi) already rebuilt when the slot is recovering.
+  bool usable_at(uint32_t slot, uint64_t lo, uint64_t hi) const {
+    (void)lo;
+    return usable(slot) && hi <= valid_below_[slot].load(std::memory_order_acquire);
+  }
+  void attach(uint32_t slot, Slot s, uint64_t valid_below) override;
+  void detach(uint32_t slot) override;
+  uint64_t valid_below(uint32_t slot) const override { return valid_below_[slot].load(std::memory_order_acquire); }
+  SyncBarrier& barrier() { return barrier_; }
+  void sync_arm(bool on) override {
+    if (on) barrier_.arm();
+    else barrier_.disarm();
+  }
   // A member write (or repair write) to `slot` failed with a member-failure error. With a
   // host: the first caller for the slot reports it (member_failed, exactly once per slot),
   // every caller then treats the slot as gone; returns true. Without a host: nothing is
@@ -64,7 +80,7 @@ class PersonalityBase : public Personality {
   uint64_t member_offset(uint32_t slot, uint64_t sector) const { return (slots_[slot].data_offset + sector) * 512; }
   bool has_host() const { return host_ != nullptr; }
   io::Member& member(uint32_t slot) const { return *slots_[slot].dev; }
-  void request_end();
+  void request_end(const SyncBarrier::Ticket& t);
 
  protected:
   // Starts a validated, non-empty request; rs holds the submitter's reference.
@@ -89,6 +105,23 @@ class PersonalityBase : public Personality {
   PersonalityHost* host_;
   uint32_t block_size_ = 512;
   std::unique_ptr<std::atomic<bool>[]> failed_;
+  std::unique_ptr<std::atomic<uint64_t>[]> valid_below_;  // by slot; ~0: in sync
+  SyncBarrier barrier_;
+  AlignedBuffer sync_buf_;  // the sync thread's (one per array, so unshared)
+  uint8_t* sync_buffer(size_t bytes) {
+    if (sync_buf_.size() < bytes) sync_buf_ = AlignedBuffer(bytes);
+    return sync_buf_.data();
+  }
+  // Slots being rebuilt by recovery at member sectors [lo, hi): present, not failed,
+  // and not yet valid there.
+  std::vector<uint32_t> recovering_at(uint64_t lo, uint64_t hi) const {
+    std::vector<uint32_t> out;
+    for (uint32_t s = 0; s < slots_.size(); s++) {
+      if (usable(s) && valid_below_[s].load(std::memory_order_acquire) < hi) out.push_back(s);
+    }
+    (void)lo;
+    return out;
+  }
 
  private:
   std::mutex inflight_mu_;
@@ -114,6 +147,19 @@ void issue_io(io::Member& m, io::IoOp op, bool fua, uint64_t offset, uint64_t le
   m.submit(*io);
 }
 
+// One member I/O of a sync step. run_ios() issues them all at once and returns when
+// every one completed, each with its Status (the sync thread's way to keep every member
+// busy at the same time).
+struct MemberIo {
+  uint32_t slot = 0;
+  io::IoOp op = io::IoOp::read;
+  uint64_t offset = 0;  // bytes on the member
+  uint64_t length = 0;
+  uint8_t* buf = nullptr;
+  Status st;
+};
+void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios);
+
 // A read-only, 4 KiB aligned buffer of zeros: the source of write-zeroes member writes.
 inline constexpr size_t kZeroBytes = 1 << 20;
 const uint8_t* zero_block();
@@ -133,6 +179,9 @@ class MirroredPersonality final : public PersonalityBase {
   MirroredPersonality(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host);
   ~MirroredPersonality() override { quiesce(); }
   Status read(uint64_t sector, uint64_t sectors, uint8_t* out) override;
+  uint64_t sync_sectors(SyncOp op) const override;
+  uint64_t sync_granule() const override;
+  Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
 
  private:
   struct ReadPiece;
@@ -143,6 +192,9 @@ class MirroredPersonality final : public PersonalityBase {
   void read_next_copy(ReadPiece* rp);
   void read_copy_done(ReadPiece* rp, uint32_t copy, Status s);
   void finish_read(ReadPiece* rp, Status s);
+  // Sync of array sectors [lo, hi) (all copies), and recovery of one member range.
+  Status sync_array_range(SyncOp op, uint64_t lo, uint64_t hi, SyncReport* report);
+  Status recover_dev_range(uint32_t slot, uint64_t lo, uint64_t hi);
 
   std::unique_ptr<std::atomic<uint32_t>[]> reads_in_flight_;  // by slot
 };
@@ -158,8 +210,17 @@ class ParityPersonality final : public PersonalityBase {
   const layout::Raid456Geometry& raid() const { return *geo_.as<layout::Raid456Geometry>(); }
   uint32_t tolerated() const { return raid().parity_disks(); }
   StripeLocks& locks() { return locks_; }
+  // usable_at() over the whole chunk row (recovery moves valid_below a row at a time).
+  bool usable_row(uint32_t d, uint64_t row) const {
+    const uint64_t c = geo_.chunk_sectors();
+    return usable_at(d, row * c, (row + 1) * c);
+  }
+  uint64_t sync_sectors(SyncOp op) const override;
+  uint64_t sync_granule() const override { return geo_.chunk_sectors(); }
+  Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
 
  private:
+  Status sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets, SyncReport* report);
   void start(RequestState* rs) override;
   void start_write(RequestState* rs, const uint8_t* src);  // src nullptr: zeros
   void start_read(RequestState* rs);

@@ -57,7 +57,7 @@ Status MirroredPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out
     bool done = false;
     for (size_t c = 0; c < copies.size() && !done; c++) {
       const layout::DevAddr at = copies[c];
-      if (!usable(at.disk)) continue;
+      if (!usable_at(at.disk, at.sector, at.sector + n)) continue;
       last = slots_[at.disk].read(at.sector, n, out);
       done = last.is_ok();
     }
@@ -141,7 +141,7 @@ void MirroredPersonality::start(RequestState* rs) {
       };
       for (const layout::DevAddr& at : copies) {
         const uint32_t disk = at.disk;
-        if (!usable(disk)) continue;
+        if (!usable_at(disk, at.sector, at.sector + n)) continue;
         wp->pending.fetch_add(1, std::memory_order_relaxed);
         issue_io(member(disk), op, req.fua && op == io::IoOp::write, member_offset(disk, at.sector), n * 512, src,
                  [this, wp, disk, op, piece_done](Status s) {
@@ -170,7 +170,7 @@ void MirroredPersonality::read_next_copy(ReadPiece* rp) {
   uint32_t best_load = 0;
   for (size_t c = 0; c < rp->copies.size(); c++) {
     const uint32_t disk = rp->copies[c].disk;
-    if (rp->tried[c] || !usable(disk)) continue;
+    if (rp->tried[c] || !usable_at(disk, rp->copies[c].sector, rp->copies[c].sector + rp->n)) continue;
     const uint32_t load = reads_in_flight_[disk].load(std::memory_order_relaxed);
     if (best < 0 || load < best_load) {
       best = int(c);
@@ -205,7 +205,7 @@ void MirroredPersonality::read_copy_done(ReadPiece* rp, uint32_t copy, Status s)
   rp->repairs_pending.store(1, std::memory_order_relaxed);
   for (uint32_t c : rp->repair) {
     const layout::DevAddr at = rp->copies[c];
-    if (!usable(at.disk)) continue;
+    if (!usable_at(at.disk, at.sector, at.sector + rp->n)) continue;
     rp->repairs_pending.fetch_add(1, std::memory_order_relaxed);
     issue_io(member(at.disk), io::IoOp::write, false, member_offset(at.disk, at.sector), rp->n * 512, rp->out,
              [this, rp, disk = at.disk](Status ws) {

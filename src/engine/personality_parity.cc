@@ -36,7 +36,7 @@ Status ParityPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out) 
     if (place.len == 0) return Status(Err::corrupt, fmt::format("array sector {} maps nowhere", sector));
     const uint64_t n = std::min<uint64_t>(sectors, place.len);
     const Slot& s = slots_[place.disk];
-    Status st = usable(place.disk) ? s.read(place.dev_sector, n, out) : unusable_error(place.disk);
+    Status st = usable_row(place.disk, place.row) ? s.read(place.dev_sector, n, out) : unusable_error(place.disk);
     if (!st.is_ok()) UMD_TRY(reconstruct(g, place, n, out, st));
     out += n * 512;
     sector += n;
@@ -73,7 +73,7 @@ Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const la
       }
     }
     const Slot& s = slots_[d];
-    if (d == place.disk || !usable(d) || !s.read(place.dev_sector, n, buf(d)).is_ok()) {
+    if (d == place.disk || !usable_row(d, place.row) || !s.read(place.dev_sector, n, buf(d)).is_ok()) {
       missing.push_back(block);
     }
   }
@@ -179,7 +179,7 @@ void ParityPersonality::start_read(RequestState* rs) {
       return;
     }
     const uint64_t n = std::min<uint64_t>(sectors, place.len);
-    if (!usable(place.disk)) {
+    if (!usable_row(place.disk, place.row)) {
       degraded_read(rs, place, n, out, false);
     } else {
       auto* bounce = new AlignedBuffer(n * 512);

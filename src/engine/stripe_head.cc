@@ -58,7 +58,7 @@ void StripeHead::run() {
   data_ = all_ & ~parity_;
   uint64_t unusable = 0;
   each_bit(all_, [&](uint32_t d) {
-    if (!p_.usable(d)) unusable |= bit(d);
+    if (!p_.usable_row(d, row_)) unusable |= bit(d);
   });
   for (Segment& s : segs) {
     s.lost = unusable;
@@ -116,7 +116,7 @@ void StripeHead::read_round() {
     Segment& s = segs[i];
     if (!s.err.is_ok()) continue;
     each_bit(s.need & ~s.have & ~s.lost & ~s.bad, [&](uint32_t d) {
-      if (!p_.usable(d)) {
+      if (!p_.usable_row(d, row_)) {
         s.lost |= bit(d);
       } else {
         ios_.push_back({i, d, Status()});
@@ -239,7 +239,7 @@ void StripeHead::write_round() {
       w = s.touched | parity_ | s.bad;
     }
     each_bit(w & ~s.lost, [&](uint32_t d) {
-      if (!p_.usable(d)) {
+      if (!p_.usable_row(d, row_)) {
         s.lost |= bit(d);
       } else {
         ios_.push_back({i, d, Status()});

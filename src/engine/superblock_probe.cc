@@ -38,7 +38,9 @@ std::string ProbedMember::version() const {
   return fmt::format("1.{}", info.metadata_minor);
 }
 
-Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev) {
+Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev) { return probe_member_in_place(dev); }
+
+Result<ProbedMember> probe_member_in_place(std::unique_ptr<io::Member>& dev) {
   const std::string path = dev->name();
   const uint64_t dev_sectors = dev->size() / 512;
   const auto candidates = superblock_locations(dev_sectors);

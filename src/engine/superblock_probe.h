@@ -41,6 +41,8 @@ std::array<SuperblockLocation, 4> superblock_locations(uint64_t dev_sectors);
 // does not decode (the message says which check failed); Err::unsupported for a format
 // umd does not read (a byte-swapped 0.90, unknown feature bits).
 Result<ProbedMember> probe_member(std::unique_ptr<io::Member> dev);
+// The same, but `dev` moves into the result only on success (else the caller keeps it).
+Result<ProbedMember> probe_member_in_place(std::unique_ptr<io::Member>& dev);
 
 // Opens PATH (read-only unless writable) and probes it. Errors name the path.
 Result<ProbedMember> open_and_probe(const std::string& path, bool writable);

@@ -16,13 +16,26 @@ uint64_t now_seconds() {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st) {
+uint16_t sb1_role(int role) {
+  return role >= 0 ? uint16_t(role) : role == MemberInfo::kSpare ? kRoleSpare : kRoleFaulty;
+}
+
+std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st, const SuperblockTarget& t) {
   sb.events = st.events;
   sb.utime = now_seconds() & kSb1TimeSecMask;
   sb.resync_offset = st.clean ? st.resync_offset : 0;
-  for (uint32_t dn : st.faulty_dev_numbers) {
-    if (dn < sb.dev_roles.size()) sb.dev_roles[dn] = kRoleFaulty;
+  for (const auto& [dn, role] : st.roles) {
+    if (dn < sb.dev_roles.size()) sb.dev_roles[dn] = sb1_role(role);
   }
+  if (t.recovery_offset != ~0ull) {
+    sb.feature_map |= kFeatureRecoveryOffset;
+    sb.recovery_offset = t.recovery_offset;
+  } else {
+    sb.feature_map &= ~kFeatureRecoveryOffset;
+    sb.recovery_offset = 0;
+  }
+  if (t.replacement) sb.feature_map |= kFeatureReplacement;
+  else sb.feature_map &= ~kFeatureReplacement;
   return encode_superblock1(sb);
 }
 
@@ -33,7 +46,8 @@ std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
   if (st.clean) sb.state |= kSb0StateClean;
   else sb.state &= ~kSb0StateClean;
   sb.recovery_cp = st.clean && st.resync_offset != ~0ull ? uint32_t(st.resync_offset) : (st.clean ? ~0u : 0u);
-  for (uint32_t dn : st.faulty_dev_numbers) {
+  for (const auto& [dn, role] : st.roles) {
+    if (role != MemberInfo::kFaulty) continue;  // 0.90 arrays: only failures are recorded
     if (dn < sb.disks.size()) {
       sb.disks[dn].state = kDiskFaulty;
       if (sb.this_disk.number == dn) sb.this_disk.state = kDiskFaulty;
@@ -44,14 +58,14 @@ std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
 
 }  // namespace
 
-std::vector<Status> write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state) {
-  std::vector<Status> result(live.size());
-  for (size_t i = 0; i < live.size(); i++) {
-    ProbedMember* m = live[i];
+std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {
+  std::vector<Status> result(targets.size());
+  for (size_t i = 0; i < targets.size(); i++) {
+    ProbedMember* m = targets[i].member;
     std::vector<uint8_t> bytes;
     uint64_t at;
     if (Superblock1* sb = std::get_if<Superblock1>(&m->sb)) {
-      bytes = update_sb1(*sb, state);
+      bytes = update_sb1(*sb, state, targets[i]);
       at = sb->super_offset;
       m->info = from_superblock1(*sb);
     } else {
@@ -62,9 +76,10 @@ std::vector<Status> write_superblocks(const std::vector<ProbedMember*>& live, co
     }
     result[i] = m->dev->write(at * 512, bytes).with_context(fmt::format("{}: writing superblock", m->path));
   }
-  for (size_t i = 0; i < live.size(); i++) {
+  for (size_t i = 0; i < targets.size(); i++) {
     if (result[i].is_ok()) {
-      result[i] = live[i]->dev->flush().with_context(fmt::format("{}: flushing superblock", live[i]->path));
+      ProbedMember* m = targets[i].member;
+      result[i] = m->dev->flush().with_context(fmt::format("{}: flushing superblock", m->path));
     }
   }
   return result;

@@ -18,12 +18,21 @@ struct ArrayState {
   uint64_t events = 0;
   bool clean = true;                   // false while writes may be in flight
   uint64_t resync_offset = ~0ull;      // where a resync must resume (kMaxSector: in sync)
-  std::vector<uint32_t> faulty_dev_numbers;  // members to mark faulty in the role tables
+  // Role table entries to set in every superblock (1.x dev_roles), by dev_number:
+  // a slot, MemberInfo::kSpare or MemberInfo::kFaulty. Entries not named keep their value.
+  std::vector<std::pair<uint32_t, int>> roles;
 };
 
-// Updates, writes and flushes the superblock of each member in `live` (pointers into a
-// MemberSet). Returns one Status per member, in order: a member whose write or flush
-// failed is for the caller to fail (md fails a member whose superblock cannot be written).
-std::vector<Status> write_superblocks(const std::vector<ProbedMember*>& live, const ArrayState& state);
+// One member to write, with what only its own superblock records.
+struct SuperblockTarget {
+  ProbedMember* member = nullptr;
+  uint64_t recovery_offset = ~0ull;  // ~0: in sync; else member sectors rebuilt (feature bit set)
+  bool replacement = false;          // the new member of a --replace
+};
+
+// Updates, writes and flushes the superblock of each target. Returns one Status per
+// target, in order: a member whose write or flush failed is for the caller to fail (md
+// fails a member whose superblock cannot be written).
+std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state);
 
 }  // namespace umd::engine

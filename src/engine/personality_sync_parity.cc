@@ -1,0 +1,180 @@
+// Sync for raid4, raid5 and raid6 (the rules are in personality.h, "SYNC"), a chunk row at
+// a time, with the barrier raised over the array sectors of the step's rows.
+//  - Every usable member of the row is read in full (all at once). A member whose read
+//    fails is rebuilt from the rest and rewritten (md's read-error repair).
+//  - recover: the rows' blocks of every recovering slot are rebuilt (parity::recover) and
+//    written.
+//  - resync / check / repair on a row with all members: P (and Q) are recomputed and
+//    compared per 4 KiB block; each block that disagrees counts 8 sectors. resync and
+//    repair write the recomputed parity (md). On raid6, repair first asks
+//    parity::find_culprit which single member explains a block where P and Q both
+//    disagree; when one data member does, its block is rebuilt from P and the others and
+//    rewritten instead, and check/repair report it as a SyncFinding. A row with a member
+//    missing has no redundancy to compare against and is skipped (md does not resync or
+//    check a degraded raid4/5 either).
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "engine/personality_impl.h"
+#include "parity/parity.h"
+
+namespace umd::engine {
+namespace {
+constexpr size_t kBlockBytes = 4096;
+}
+
+uint64_t ParityPersonality::sync_sectors(SyncOp) const { return raid().component_sectors(); }
+
+Status ParityPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+  const auto& g = raid();
+  const uint64_t chunk = g.chunk_sectors();
+  const uint64_t end = std::min(pos + n, sync_sectors(op));
+  if (pos >= end) return Status::ok();
+  const uint64_t r0 = pos / chunk, r1 = (end + chunk - 1) / chunk;
+  std::vector<uint32_t> targets;
+  if (op == SyncOp::recover) {
+    for (uint32_t slot : recovering_at(pos, end)) {
+      if (valid_below_[slot].load() >= r0 * chunk) targets.push_back(slot);
+    }
+    if (targets.empty()) return Status::ok();
+  }
+  const uint64_t span = uint64_t(g.data_disks()) * chunk;
+  barrier_.raise(r0 * span, r1 * span);
+  Status st;
+  for (uint64_t row = r0; row < r1 && st.is_ok(); row++) st = sync_row(op, row, targets, report);
+  if (st.is_ok()) {
+    for (uint32_t slot : targets) {
+      if (usable(slot)) valid_below_[slot].store(r1 >= g.rows() ? ~0ull : r1 * chunk, std::memory_order_release);
+    }
+  }
+  barrier_.lower();
+  return st;
+}
+
+Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets,
+                                   SyncReport* report) {
+  const auto& g = raid();
+  const layout::StripeMap map = g.stripe(row);
+  const uint32_t disks = g.raid_disks();
+  const uint64_t chunk = g.chunk_sectors();
+  const size_t len = chunk * 512;
+  const bool has_q = map.qd_idx >= 0;
+  uint8_t* mem = sync_buffer(len * (disks + 2));
+  auto buf = [&](uint32_t d) { return mem + len * d; };
+  uint8_t* new_p = buf(disks);
+  uint8_t* new_q = buf(disks + 1);
+
+  uint64_t lost = 0, bad = 0;
+  for (uint32_t d = 0; d < disks; d++) {
+    if (!usable_row(d, row)) lost |= 1ull << d;
+  }
+  std::vector<MemberIo> ios;
+  for (uint32_t d = 0; d < disks; d++) {
+    if (!(lost >> d & 1)) ios.push_back({d, io::IoOp::read, member_offset(d, row * chunk), len, buf(d), {}});
+  }
+  run_ios(*this, ios);
+  for (const MemberIo& io : ios) {
+    if (io.st.is_ok()) continue;
+    if (!is_member_failure(io.st)) return io.st;
+    bad |= 1ull << io.slot;
+  }
+  const uint64_t gone = lost | bad;
+  const uint32_t ngone = uint32_t(__builtin_popcountll(gone));
+  if (ngone > tolerated()) {
+    return Status(Err::io, fmt::format("sync: row {} has {} members missing or unreadable; {} tolerates {}", row,
+                                       ngone, g.level() == 6 ? "raid6" : "raid5", tolerated()));
+  }
+
+  // The syndrome view of the row (as reconstruct() builds it).
+  std::vector<uint8_t*> slots(has_q ? map.syndrome_width : map.ndata, nullptr);
+  uint8_t* p = nullptr;
+  uint8_t* q = nullptr;
+  std::vector<int> missing;
+  std::vector<int> block_of(disks);
+  for (uint32_t d = 0; d < disks; d++) {
+    int block;
+    switch (map.role[d]) {
+      case layout::DiskRole::p: p = buf(d); block = parity::kBlockP; break;
+      case layout::DiskRole::q: q = buf(d); block = parity::kBlockQ; break;
+      default: {
+        const uint16_t s = has_q ? map.q_slot[d] : map.data_index[d];
+        slots[s] = buf(d);
+        block = int(s);
+        break;
+      }
+    }
+    block_of[d] = block;
+    if (gone >> d & 1) missing.push_back(block);
+  }
+
+  uint64_t write = 0;  // members whose buffer is written back whole
+  if (ngone > 0) {
+    UMD_TRY(parity::recover(slots, p, q, len, missing).with_context(fmt::format("sync: rebuilding row {}", row)));
+    write |= bad;
+    for (uint32_t t : targets) {
+      if (lost >> t & 1) write |= 1ull << t;
+    }
+  } else if (op != SyncOp::recover) {
+    std::vector<const uint8_t*> cslots(slots.begin(), slots.end());
+    if (has_q) parity::gen_pq(cslots, new_p, new_q, len);
+    else parity::gen_p(cslots, new_p, len);
+    const bool fix = op != SyncOp::check;
+    for (size_t off = 0; off < len; off += kBlockBytes) {
+      const size_t bl = std::min(kBlockBytes, len - off);
+      const bool p_bad = std::memcmp(p + off, new_p + off, bl) != 0;
+      const bool q_bad = has_q && std::memcmp(q + off, new_q + off, bl) != 0;
+      if (!p_bad && !q_bad) continue;
+      if (report) report->mismatch_sectors += bl / 512;
+      bool culprit_fixed = false;
+      if (has_q && p_bad && q_bad && op != SyncOp::resync) {
+        std::vector<const uint8_t*> bs(slots.size(), nullptr);
+        for (size_t i = 0; i < slots.size(); i++) bs[i] = slots[i] ? slots[i] + off : nullptr;
+        Result<parity::Culprit> c = parity::find_culprit(bs, p + off, q + off, bl);
+        if (c.is_ok() && c->kind == parity::Culprit::Kind::slot) {
+          uint32_t disk = 0;
+          for (uint32_t d = 0; d < disks; d++) {
+            if (block_of[d] == c->slot) disk = d;
+          }
+          SyncFinding f{disk, row * chunk + off / 512, uint32_t(bl / 512), fix};
+          if (report) report->findings.push_back(f);
+          if (fix) {
+            // Rebuild the culprit's block from the stored P/Q and the other members.
+            std::vector<uint8_t*> ms(slots.size(), nullptr);
+            for (size_t i = 0; i < slots.size(); i++) ms[i] = slots[i] ? slots[i] + off : nullptr;
+            const int miss[] = {c->slot};
+            UMD_TRY(parity::recover(ms, p + off, q + off, bl, miss));
+            write |= 1ull << disk;
+          }
+          culprit_fixed = true;
+        }
+      }
+      if (!culprit_fixed && fix) {
+        if (p_bad) {
+          std::memcpy(p + off, new_p + off, bl);
+          write |= 1ull << map.pd_idx;
+        }
+        if (q_bad) {
+          std::memcpy(q + off, new_q + off, bl);
+          write |= 1ull << map.qd_idx;
+        }
+      }
+    }
+  }
+  if (write == 0 || !has_host()) return Status::ok();
+  ios.clear();
+  for (uint32_t d = 0; d < disks; d++) {
+    if ((write >> d & 1) && usable(d)) {
+      ios.push_back({d, io::IoOp::write, member_offset(d, row * chunk), len, buf(d), {}});
+    }
+  }
+  run_ios(*this, ios);
+  for (const MemberIo& io : ios) {
+    if (io.st.is_ok()) continue;
+    if (!is_member_failure(io.st)) return io.st;
+    fail_slot(io.slot, io.st);
+  }
+  return Status::ok();
+}
+
+}  // namespace umd::engine

@@ -1,0 +1,60 @@
+// SyncBarrier: keeps client requests and the sync thread (resync, check, repair,
+// recovery) off the same array sectors at the same time. md's raid1 has its barrier
+// buckets and raid5 its stripe states for this; umd has one rule for every level.
+//
+// PROTOCOL
+//  - Client side: every request enters with its array range [lo, hi) before it touches
+//    a member and leaves after its last member I/O completed (PersonalityBase does both).
+//  - Sync side: the sync thread arms the barrier for the whole run, then for each step
+//    raises a window [lo, hi): raise() returns once no client request overlapping the
+//    window is inside, and until lower() every client request overlapping it waits at
+//    enter(). Requests outside the window run on.
+//  - Fast path: while disarmed (no sync running, nearly always), enter() and leave() touch
+//    one atomic counter, no lock. arm() flips the flag and waits for the fast-path
+//    requests already inside to leave; from then on enter() registers each request under
+//    the mutex, so the sync side can see the ranges in flight.
+//    (Dekker's pattern: enter increments then re-reads `armed_`; arm sets `armed_` then
+//    reads the counter; both seq_cst, so one of them sees the other.)
+//  - A request waits only at enter(), on the submitting thread; it never waits while
+//    holding a member I/O, so the sync side cannot deadlock with it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+namespace umd::engine {
+
+class SyncBarrier {
+ public:
+  // What enter() returns and leave() takes back.
+  struct Ticket {
+    bool registered = false;
+    uint64_t id = 0;
+  };
+
+  Ticket enter(uint64_t lo, uint64_t hi);
+  void leave(const Ticket& t);
+
+  void arm();     // before a sync run; waits for fast-path requests to drain
+  void disarm();  // after it
+  void raise(uint64_t lo, uint64_t hi);
+  void lower();
+
+ private:
+  bool overlaps_window(uint64_t lo, uint64_t hi) const { return raised_ && lo < win_hi_ && win_lo_ < hi; }
+  bool window_busy() const;
+
+  std::atomic<bool> armed_{false};
+  std::atomic<uint64_t> fast_inside_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool raised_ = false;
+  uint64_t win_lo_ = 0, win_hi_ = 0;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> inside_;  // id -> [lo, hi)
+};
+
+}  // namespace umd::engine
