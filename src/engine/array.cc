@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "engine/replacing_member.h"
 #include "engine/superblock_writer.h"
+#include "format/superblock1.h"
 #include "io/uring_queue.h"
 #include "layout/layout_names.h"
 
@@ -138,6 +140,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
       fresh_role = ms.ref.roles_of_dev_numbers[mi.dev_number];
     }
     Held& h = a->held_[i];
+    if (mi.metadata_major == 1 && (mi.feature_map & kFeatureReplacement)) fresh_role = MemberInfo::kSpare;
     h.state = fresh_role == MemberInfo::kSpare ? Held::State::spare
               : fresh_role == MemberInfo::kFaulty ? Held::State::faulty
                                                   : Held::State::removed;  // stale or foreign: left out
@@ -169,6 +172,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
 Array::~Array() {
   Status s = stop();
   (void)s;
+  if (personality_) personality_.reset();  // before replacing_, which it may point into
 }
 
 uint64_t Array::size_bytes() const { return set_->geometry.array_sectors() * 512; }
@@ -265,8 +269,13 @@ Status Array::write_state(bool clean) {
             targets.push_back({&m, ~0ull, false});
             target_slot.push_back(-1);
             break;
-          case Held::State::faulty: st.roles.emplace_back(dn, MemberInfo::kFaulty); break;
-          case Held::State::removed: break;
+          case Held::State::replacement:
+            st.roles.emplace_back(dn, h.slot);
+            targets.push_back({&m, replacing_ ? replacing_->dev->valid_below() : 0, true});
+            target_slot.push_back(-1);
+            break;
+          case Held::State::faulty:
+          case Held::State::removed: st.roles.emplace_back(dn, MemberInfo::kFaulty); break;
         }
       }
     }
@@ -525,6 +534,11 @@ ArrayDetail Array::detail() const {
         md.state = md.recovery_offset == ~0ull ? "active sync" : "spare rebuilding";
         break;
       case Held::State::spare: md.state = "spare"; break;
+      case Held::State::replacement:
+        md.slot = h.slot;
+        md.state = "replacement";
+        md.recovery_offset = replacing_ ? replacing_->dev->valid_below() : 0;
+        break;
       case Held::State::faulty:
         md.slot = h.slot;
         md.state = "faulty";

@@ -150,10 +150,19 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
 
   // What the array knows of each member, by index into set_->members (guarded by mu_).
   struct Held {
-    enum class State : uint8_t { active, spare, faulty, removed };
+    enum class State : uint8_t { active, spare, faulty, removed, replacement };
     State state = State::spare;
-    int slot = -1;  // active: its slot (maybe still recovering); faulty: the slot it held
+    // active: its slot (maybe still recovering); faulty: the slot it held; replacement:
+    // the slot it is being copied into (--replace)
+    int slot = -1;
   };
+  // A --replace under way: the slot's member is wrapped (replacing_member.h).
+  struct Replacing {
+    uint32_t slot = 0;
+    size_t old_member = 0, new_member = 0;
+    std::unique_ptr<class ReplacingMember> dev;
+  };
+  void end_replace(bool complete);
   int find_member_locked(const std::string& name) const;  // index, or -1
   std::string member_name(size_t i) const;
   // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.
@@ -204,6 +213,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   uint64_t writes_inflight_ = 0;
   std::chrono::steady_clock::time_point last_write_done_{};
   std::vector<Held> held_;
+  std::unique_ptr<Replacing> replacing_;
   std::unique_ptr<SyncEngine> sync_;
   bool paused_ = false;
   uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait

@@ -22,6 +22,7 @@
 #include <random>
 
 #include "engine/array.h"
+#include "engine/replacing_member.h"
 #include "engine/superblock_writer.h"
 #include "format/superblock1.h"
 #include "io/uring_queue.h"
@@ -318,9 +319,112 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
 }
 
 Status Array::replace_member(const std::string& member, const std::string& with) {
-  (void)with;
-  return Status(Err::unsupported, fmt::format("--replace {}: not supported yet (use --add, then --fail and --remove)",
-                                              member));
+  if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  if (personality_->sync_sectors(SyncOp::replace) == 0) {
+    return Status(Err::invalid, fmt::format("--replace {}: {} has no redundancy to copy with", member, name_));
+  }
+  int spare = -1;
+  if (!with.empty()) {
+    int w;
+    {
+      std::lock_guard l(mu_);
+      w = find_member_locked(with);
+    }
+    if (w < 0) UMD_TRY(add_member(with, false));
+    std::lock_guard l(mu_);
+    spare = find_member_locked(with);
+    if (spare < 0 || held_[spare].state != Held::State::spare) {
+      return Status(Err::busy, fmt::format("--replace {} --with {}: {} is not a spare of {}", member, with, with, name_));
+    }
+  }
+  uint32_t slot;
+  size_t old_idx;
+  {
+    std::lock_guard l(mu_);
+    const int idx = find_member_locked(member);
+    if (idx < 0) return Status(Err::not_found, fmt::format("{} is not a member of {}", member, name_));
+    const Held& h = held_[idx];
+    if (h.state != Held::State::active || failed_[h.slot].load() ||
+        personality_->valid_below(uint32_t(h.slot)) != ~0ull) {
+      return Status(Err::busy, fmt::format("cannot replace {}: it is not an in-sync member of {}", member, name_));
+    }
+    if (replacing_) {
+      return Status(Err::busy, fmt::format("cannot replace {}: slot {} is being replaced already", member,
+                                           replacing_->slot));
+    }
+    if (spare < 0) {
+      for (size_t i = 0; i < held_.size() && spare < 0; i++) {
+        if (held_[i].state == Held::State::spare && set_->members[i].dev) spare = int(i);
+      }
+    }
+    if (spare < 0) {
+      return Status(Err::not_found, fmt::format("cannot replace {}: {} has no spare (--add one, or give --with)",
+                                                member, name_));
+    }
+    slot = uint32_t(h.slot);
+    old_idx = size_t(idx);
+  }
+  if (sync_) sync_->interrupt();  // whatever runs restarts from its checkpoint afterwards
+  pause_io();
+  {
+    std::lock_guard l(mu_);
+    ProbedMember& o = set_->members[old_idx];
+    ProbedMember& n = set_->members[size_t(spare)];
+    auto r = std::make_unique<Replacing>();
+    r->slot = slot;
+    r->old_member = old_idx;
+    r->new_member = size_t(spare);
+    r->dev = std::make_unique<ReplacingMember>(o.dev.get(), n.dev.get(),
+                                               (int64_t(n.info.data_offset) - int64_t(o.info.data_offset)) * 512);
+    personality_->attach(slot, Slot{r->dev.get(), o.info.data_offset}, ~0ull);
+    held_[size_t(spare)] = Held{Held::State::replacement, int(slot)};
+    replacing_ = std::move(r);
+    warnings_.push_back(fmt::format("{}: {} is being copied onto {}", name_, o.path, n.path));
+  }
+  resume_io();
+  UMD_TRY(write_state_locked_marking(true).with_context(fmt::format("{}: recording the replacement", name_)));
+  if (sync_) sync_->kick();
+  return Status::ok();
+}
+
+// The copy finished (complete) or stopped for good: put a plain member back in the slot.
+void Array::end_replace(bool complete) {
+  pause_io();
+  {
+    std::lock_guard l(mu_);
+    if (!replacing_) {
+      paused_ = false;
+      cv_.notify_all();
+      return;
+    }
+    Replacing& r = *replacing_;
+    ProbedMember& o = set_->members[r.old_member];
+    ProbedMember& n = set_->members[r.new_member];
+    if (complete) {
+      personality_->attach(r.slot, Slot{n.dev.get(), n.info.data_offset}, ~0ull);
+      set_->slot_member[r.slot] = int(r.new_member);
+      held_[r.new_member] = Held{Held::State::active, int(r.slot)};
+      held_[r.old_member] = Held{Held::State::faulty, int(r.slot)};  // md marks the replaced member faulty
+      warnings_.push_back(fmt::format("{}: {} replaced {} in slot {}", name_, n.path, o.path, r.slot));
+    } else {
+      personality_->attach(r.slot, Slot{o.dev.get(), o.info.data_offset}, ~0ull);
+      held_[r.new_member] = Held{r.dev->new_failed() ? Held::State::faulty : Held::State::spare, -1};
+      warnings_.push_back(fmt::format("{}: replacing {} stopped", name_, o.path));
+    }
+  }
+  std::unique_ptr<Replacing> gone;
+  {
+    std::lock_guard l(mu_);
+    gone = std::move(replacing_);
+    paused_ = false;
+    cv_.notify_all();
+  }
+  gone.reset();  // no request can hold it: I/O was paused while the slot changed
+  Status s = write_state_locked_marking(true);
+  if (!s.is_ok()) {
+    std::lock_guard l(mu_);
+    warnings_.push_back(fmt::format("{}: recording the replacement: {}", name_, s.message()));
+  }
 }
 
 }  // namespace umd::engine

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/array.h"
+#include "engine/replacing_member.h"
 
 namespace umd::engine {
 
@@ -17,6 +18,7 @@ std::optional<SyncHost::Need> Array::needed() {
     from = std::min(from, personality_->valid_below(s));
   }
   if (from != ~0ull) return Need{SyncOp::recover, from};
+  if (replacing_) return Need{SyncOp::replace, replacing_->dev->valid_below()};
   if (resync_offset_ != kMaxSector) return Need{SyncOp::resync, resync_offset_};
   return std::nullopt;
 }
@@ -50,6 +52,21 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
     }
   }
   if (op == SyncOp::check || op == SyncOp::repair) return;
+  if (op == SyncOp::replace) {
+    bool failed_new = false;
+    {
+      std::lock_guard l(mu_);
+      failed_new = replacing_ && replacing_->dev->new_failed();
+    }
+    if (complete && !failed_new) {
+      end_replace(true);
+      return;
+    }
+    if (failed_new || broken_) {
+      end_replace(false);
+      return;
+    }
+  }
   sync_checkpoint(op, pos);
 }
 

@@ -1,5 +1,7 @@
 #include "engine/member_set.h"
 
+#include "format/superblock1.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,6 +80,11 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
       }
     }
     if (role < 0) continue;  // spare, faulty, journal: no data of the array
+    if (mi.metadata_major == 1 && (mi.feature_map & kFeatureReplacement)) {
+      warnings.push_back(fmt::format("{}: a --replace into slot {} was under way; it stays a spare",
+                                     members[i].path, role));
+      continue;
+    }
     if (mi.events < ref.events) {
       std::string msg = fmt::format("{} is stale: events {}, {} has {}", members[i].path, mi.events,
                                     members[fresh].path, ref.events);

@@ -106,6 +106,7 @@ const char* sync_op_name(SyncOp op) {
     case SyncOp::check: return "check";
     case SyncOp::repair: return "repair";
     case SyncOp::recover: return "recover";
+    case SyncOp::replace: return "recover";  // md's word for both
   }
   return "?";
 }

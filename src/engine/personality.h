@@ -81,10 +81,13 @@ class PersonalityHost {
 //    at, when one does; md would rewrite P and Q). recover: rebuild every slot attached
 //    with attach() whose valid_below() lies inside the step, then move valid_below() past
 //    the step.
+//  - replace: for every slot whose member is a ReplacingMember (a --replace), copy the
+//    step's member sectors from the old member to the new one (sync_sectors(replace) ==
+//    sync_sectors(recover): member sectors). md shows it as "recover".
 //  - Mismatches are counted in 8-sector (4 KiB) blocks, md's STRIPE_SECTORS.
 //  - A member read error inside a step is repaired like a client read error (rebuilt and
 //    rewritten); a member write error fails the member (host->member_failed).
-enum class SyncOp : uint8_t { resync, check, repair, recover };
+enum class SyncOp : uint8_t { resync, check, repair, recover, replace };
 const char* sync_op_name(SyncOp op);
 
 struct SyncFinding {

@@ -63,6 +63,14 @@ class PersonalityBase : public Personality {
   void detach(uint32_t slot) override;
   uint64_t valid_below(uint32_t slot) const override { return valid_below_[slot].load(std::memory_order_acquire); }
   SyncBarrier& barrier() { return barrier_; }
+  // SyncOp::replace for every level with redundancy: copies member sectors [pos, pos+n)
+  // of each slot held by a ReplacingMember, with the barrier over array_span() of them.
+  Status sync_replace(uint64_t pos, uint64_t n);
+  // The array sectors that member sectors [lo, hi) of `slot` hold (a bounding range).
+  virtual std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const {
+    (void)slot, (void)lo, (void)hi;
+    return {0, array_sectors()};
+  }
   void sync_arm(bool on) override {
     if (on) barrier_.arm();
     else barrier_.disarm();
@@ -182,6 +190,7 @@ class MirroredPersonality final : public PersonalityBase {
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override;
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
+  std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
 
  private:
   struct ReadPiece;
@@ -218,6 +227,7 @@ class ParityPersonality final : public PersonalityBase {
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override { return geo_.chunk_sectors(); }
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
+  std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
 
  private:
   Status sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets, SyncReport* report);

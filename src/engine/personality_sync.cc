@@ -1,8 +1,11 @@
 // What every level's sync shares: issuing a step's member I/Os together.
+#include <fmt/format.h>
+
 #include <condition_variable>
 #include <mutex>
 
 #include "engine/personality_impl.h"
+#include "engine/replacing_member.h"
 
 namespace umd::engine {
 
@@ -19,6 +22,25 @@ void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios) {
   }
   std::unique_lock l(mu);
   cv.wait(l, [&] { return pending == 0; });
+}
+
+Status PersonalityBase::sync_replace(uint64_t pos, uint64_t n) {
+  const uint64_t end = std::min(pos + n, sync_sectors(SyncOp::replace));
+  for (uint32_t s = 0; s < slots_.size(); s++) {
+    auto* rm = dynamic_cast<ReplacingMember*>(slots_[s].dev);
+    if (!rm || !usable(s) || rm->valid_below() < pos || pos >= end) continue;
+    if (rm->new_failed()) return Status(Err::io, fmt::format("replace: the new member of slot {} failed", s));
+    const auto [lo, hi] = array_span(s, pos, end);
+    barrier_.raise(lo, hi);
+    uint8_t* buf = sync_buffer((end - pos) * 512);
+    Status st = rm->copy(member_offset(s, pos), {buf, size_t(end - pos) * 512});
+    if (st.is_ok()) rm->set_valid_below(end);
+    barrier_.lower();
+    if (!st.is_ok()) {
+      return st.with_context(fmt::format("replace: copying member sectors {}..{} of slot {}", pos, end, s));
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace umd::engine

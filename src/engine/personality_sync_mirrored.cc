@@ -22,8 +22,23 @@ constexpr uint64_t kBlock = 8;  // sectors compared and counted together (4 KiB)
 }
 
 uint64_t MirroredPersonality::sync_sectors(SyncOp op) const {
-  if (const auto* r10 = geo_.as<layout::Raid10Geometry>(); r10 && op == SyncOp::recover) return r10->dev_sectors();
+  const bool member_space = op == SyncOp::recover || op == SyncOp::replace;
+  if (const auto* r10 = geo_.as<layout::Raid10Geometry>(); r10 && member_space) return r10->dev_sectors();
   return array_sectors();
+}
+
+std::pair<uint64_t, uint64_t> MirroredPersonality::array_span(uint32_t slot, uint64_t lo, uint64_t hi) const {
+  const auto* r10 = geo_.as<layout::Raid10Geometry>();
+  if (!r10) return {lo, hi};
+  const uint64_t chunk = r10->chunk_sectors();
+  uint64_t a_lo = ~0ull, a_hi = 0;
+  for (uint64_t s = lo / chunk * chunk; s < hi; s += chunk) {
+    if (auto a = r10->to_array({slot, s})) {
+      a_lo = std::min(a_lo, *a / chunk * chunk);
+      a_hi = std::max(a_hi, *a / chunk * chunk + chunk);
+    }
+  }
+  return a_lo == ~0ull ? std::pair<uint64_t, uint64_t>{0, 0} : std::pair<uint64_t, uint64_t>{a_lo, a_hi};
 }
 
 uint64_t MirroredPersonality::sync_granule() const {
@@ -31,6 +46,7 @@ uint64_t MirroredPersonality::sync_granule() const {
 }
 
 Status MirroredPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+  if (op == SyncOp::replace) return sync_replace(pos, n);
   const uint64_t end = std::min(pos + n, sync_sectors(op));
   if (pos >= end) return Status::ok();
   if (op == SyncOp::recover && geo_.as<layout::Raid10Geometry>()) {

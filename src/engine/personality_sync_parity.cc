@@ -26,7 +26,14 @@ constexpr size_t kBlockBytes = 4096;
 
 uint64_t ParityPersonality::sync_sectors(SyncOp) const { return raid().component_sectors(); }
 
+std::pair<uint64_t, uint64_t> ParityPersonality::array_span(uint32_t, uint64_t lo, uint64_t hi) const {
+  const uint64_t chunk = raid().chunk_sectors();
+  const uint64_t span = uint64_t(raid().data_disks()) * chunk;
+  return {lo / chunk * span, (hi + chunk - 1) / chunk * span};
+}
+
 Status ParityPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+  if (op == SyncOp::replace) return sync_replace(pos, n);
   const auto& g = raid();
   const uint64_t chunk = g.chunk_sectors();
   const uint64_t end = std::min(pos + n, sync_sectors(op));
