@@ -103,6 +103,44 @@ INSTANTIATE_TEST_SUITE_P(Levels, RecoveryTest,
                                            LevelCase{"10", 4}),
                          [](const auto& i) { return std::string("raid") + i.param.level; });
 
+TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
+  const LevelCase c = GetParam();
+  auto paths = make_array(c.level, c.n, 8);
+  const std::string fresh = make_image(dir_, "new.img", 8);
+  std::vector<io::FaultyMember*> fms;
+  auto a = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(a);
+  const uint64_t size = a->size_bytes();
+  auto data = pattern(size, 5);
+  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  ASSERT_TRUE(a->set_attr("sync_speed_max", "20000").is_ok());  // slow enough to write while it copies
+  ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
+  EXPECT_EQ(a->replace_member("d2.img", "").code(), Err::busy);  // one at a time
+  EXPECT_EQ(attr(*a, "sync_action"), "recover");
+  // Writes during the copy reach both the old and the new member.
+  auto more = pattern(1 << 20, 9);
+  ASSERT_TRUE(io(*a, BlockOp::write, size / 2, more.size(), more.data()).is_ok());
+  std::copy(more.begin(), more.end(), data.begin() + long(size / 2));
+  ASSERT_TRUE(a->set_attr("sync_speed_max", "system").is_ok());
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr(*a, "dev-new.img/slot"), "1");
+  EXPECT_EQ(attr(*a, "dev-new.img/state"), "in_sync");
+  EXPECT_EQ(attr(*a, "dev-d1.img/state"), "faulty");
+  EXPECT_EQ(attr(*a, "degraded"), "0");
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  EXPECT_EQ(info_of(fresh).role, 1);
+  EXPECT_EQ(info_of(fresh).feature_map & kFeatureReplacement, 0u);
+  std::vector<std::string> now = paths;
+  now[1] = fresh;
+  EXPECT_EQ(dump(now, 0, size), data);
+  if (std::string(c.level) != "10") {
+    std::vector<std::string> only_new = now;
+    only_new.erase(only_new.begin());  // slot 0 dropped: slot 1's data must come from the new member
+    EXPECT_EQ(dump(only_new, 0, size), data);
+  }
+}
+
 TEST_F(SyncTest, RecoveryResumesFromTheSuperblockCheckpoint) {
   auto paths = make_array("5", 4, 32);
   const std::string spare = make_image(dir_, "spare.img", 32);
