@@ -48,6 +48,7 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   }
 
   Args a;
+  UMD_ASSIGN_OR_RETURN(a.manage, extract_manage_ops(&argl));
   CLI::App app{"umd: Linux md software RAID in userspace", "umd"};
   app.set_version_flag("-V,--version", "umd 0.1 (md superblocks 0.90, 1.0, 1.1, 1.2)");
   app.set_help_flag("-h,--help", "Show this help");
@@ -79,6 +80,14 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
       ->allow_extra_args(false);
   app.add_flag("--foreground", a.foreground, "--assemble: stay in the foreground instead of daemonizing");
   app.add_flag("--readonly", a.readonly, "--assemble: serve the array read-only");
+  app.add_option("--fuse", a.fuse, "--assemble: mount DIR with DIR/data (the array) and DIR/md/* (attributes)");
+  // --manage's --fail/--remove/--add/--re-add/--replace/--with: extract_manage_ops (args_manage.cc).
+  app.add_option("--program,--alert", a.program, "--monitor: run CMD EVENT ARRAY [MEMBER] for each event");
+  app.add_flag("--oneshot", a.oneshot, "--monitor: look once, report, exit");
+  app.add_flag("-t,--test", a.test, "--monitor: a TestMessage event for each array at start");
+  app.add_flag("-s,--scan", a.scan, "--monitor: every running array (the default without NAMEs)");
+  app.add_option("-d,--delay", a.delay, "--monitor: seconds between looks (default 60)");
+  app.add_option("--increment", a.increment, "--monitor: RebuildNN every N percent (default 20)");
 
   std::vector<std::string> rev(argl.rbegin(), argl.rend());
   try {
@@ -103,6 +112,12 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
       modes++;
       chosen = &kModes[i];
     }
+  }
+  if (modes == 0 && !a.manage.empty()) {  // mdadm's `umd NAME --fail M`
+    for (const auto& m : kModes) {
+      if (m.mode == Mode::manage) chosen = &m;
+    }
+    modes = 1;
   }
   if (modes == 0) {
     return Result<Args>(Err::invalid, "no mode given: use --create, --examine, --dump, ... (see --help)");
@@ -148,6 +163,21 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   UMD_TRY(only_for(!a.serve.empty(), "--serve", {Mode::assemble}));
   UMD_TRY(only_for(a.foreground, "--foreground", {Mode::assemble}));
   UMD_TRY(only_for(a.readonly, "--readonly", {Mode::assemble}));
+  UMD_TRY(only_for(a.fuse.has_value(), "--fuse", {Mode::assemble}));
+  if (!a.manage.empty()) UMD_TRY(only_for(true, ("--" + a.manage.front().action).c_str(), {Mode::manage}));
+  for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
+           {a.program.has_value(), "--program"},
+           {a.oneshot, "--oneshot"},
+           {a.test, "--test"},
+           {a.scan, "--scan"},
+           {a.delay.has_value(), "--delay"},
+           {a.increment.has_value(), "--increment"}}) {
+    UMD_TRY(only_for(present, opt, {Mode::monitor}));
+  }
+  if (a.delay && !(*a.delay > 0)) return Result<Args>(Err::invalid, "--delay must be a positive number of seconds");
+  if (a.increment && (*a.increment == 0 || *a.increment > 99)) {
+    return Result<Args>(Err::invalid, "--increment must be a percentage between 1 and 99");
+  }
   return a;
 }
 

@@ -40,12 +40,38 @@ struct Args {
 
   // --assemble
   std::vector<std::string> serve;  // --serve SPEC, repeatable
+  std::optional<std::string> fuse;  // --fuse DIR
   bool foreground = false;
   bool readonly = false;
+
+  // --manage: in command-line order. action: fail, remove, add, re-add, replace.
+  struct ManageOp {
+    std::string action;
+    std::string member;
+    std::string with;  // --replace M --with M2
+  };
+  std::vector<ManageOp> manage;
+
+  // --monitor
+  std::optional<std::string> program;  // --program/--alert CMD
+  bool oneshot = false;
+  bool test = false;
+  bool scan = false;                    // accepted as mdadm's --scan: the default without NAMEs
+  std::optional<double> delay;          // seconds; default 60
+  std::optional<unsigned> increment;    // RebuildNN step in percent; default 20
 };
+
+// Takes --fail/--remove/--add/--re-add/--replace/--with (and their --opt=VALUE forms) out
+// of argl, in order. Each takes one or more values (`--add d3 d4`), up to the next
+// option. Usage errors: an action without a member, --with not after --replace.
+Result<std::vector<Args::ManageOp>> extract_manage_ops(std::vector<std::string>* argl);
 
 // Parses argv. Usage errors come back as Err::invalid with one line naming the problem;
 // --help and --version print and set *exit_now.
+//
+// --manage's actions keep their order (`--fail d1 --remove d1`), so they are taken out of
+// argv before CLI11 sees it (args_manage.cc); `umd NAME --fail M` without a mode is
+// --manage too, as in mdadm.
 Result<Args> parse_args(int argc, char** argv, bool* exit_now);
 
 }  // namespace umd::cli

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/sync_progress.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
 #include "util/units.h"
@@ -18,8 +19,12 @@ namespace {
 using nlohmann::json;
 
 bool is_faulty(const json& m) { return m.value("state", "").find("faulty") != std::string::npos; }
-bool is_spare(const json& m) { return m.value("slot", -1) < 0 && m.value("state", "").find("spare") != std::string::npos; }
-bool is_active(const json& m) { return m.value("slot", -1) >= 0 && !is_faulty(m); }
+// In a slot and in sync (md's In_sync): "active sync". A spare being rebuilt into a slot
+// is not, nor is a replacement being copied.
+bool is_in_sync(const json& m) {
+  return m.value("slot", -1) >= 0 && !is_faulty(m) && m.value("state", "").find("sync") != std::string::npos;
+}
+bool in_slot(const json& m) { return m.value("slot", -1) >= 0 && !is_faulty(m); }
 
 std::string detail_text(const std::string& name, const json& r) {
   const json& a = r.at("array");
@@ -33,14 +38,19 @@ std::string detail_text(const std::string& name, const json& r) {
   const uint64_t array_sectors = a.value("array_sectors", uint64_t(0));
   const uint64_t component = a.value("component_sectors", uint64_t(0));
   const int level = a.value("level", 0);
-  size_t active = 0, working = 0, failed = 0, spare = 0;
+  // md's counts (get_array_info): active = in sync; working = not faulty; failed =
+  // faulty members still in the array; spare = working but not in sync (a spare being
+  // rebuilt counts here, as in mdadm).
+  size_t active = 0, working = 0, failed = 0;
   for (const json& m : members) {
-    active += is_active(m);
+    active += is_in_sync(m);
     working += !is_faulty(m);
     failed += is_faulty(m);
-    spare += is_spare(m);
   }
-  failed = std::max<size_t>(failed, a.value("failed", 0u));
+  const size_t spare = working - active;
+  const std::string action = a.value("sync_action", std::string("idle"));
+  const bool syncing = sync_running(a);
+  const bool pending = !syncing && a.contains("resync_offset") && a["resync_offset"].is_number();
 
   line("Version", a.value("version", ""));
   line("Raid Level", a.value("raid_level", ""));
@@ -53,6 +63,8 @@ std::string detail_text(const std::string& name, const json& r) {
   out += "\n";
   std::string state = a.value("state", "");
   if (a.value("degraded", false)) state += ", degraded";
+  if (syncing) state += detail_state_suffix(action);
+  if (pending) state += " (PENDING)";
   if (a.value("read_only", false) && state.find("readonly") == std::string::npos) state += " (read-only)";
   line("State", state);
   line("Active Devices", std::to_string(active));
@@ -63,6 +75,10 @@ std::string detail_text(const std::string& name, const json& r) {
   if (!a.value("layout", "").empty()) line("Layout", a.value("layout", ""));
   if (level != 1 && a.value("chunk_kib", 0u) != 0) line("Chunk Size", fmt::format("{}K", a.value("chunk_kib", 0u)));
   out += "\n";
+  if (syncing) {
+    line((detail_status_kind(action) + " Status").c_str(), fmt::format("{}% complete", sync_percent(a)));
+    out += "\n";
+  }
   line("UUID", a.value("uuid", ""));
   line("Events", std::to_string(a.value("events", uint64_t(0))));
   out += "\n";
@@ -70,24 +86,24 @@ std::string detail_text(const std::string& name, const json& r) {
   // Slots in order (a missing one as "removed"), then spares and faulty members.
   out += "    Number   Major   Minor   RaidDevice State\n";
   const unsigned raid_disks = a.value("raid_disks", 0u);
-  auto row = [&](const std::string& number, const json* m, const std::string& raid_device, const std::string& st) {
+  auto row = [&](const std::string& num, const json* m, const std::string& raid_device, const std::string& st) {
     unsigned maj = m ? m->value("major", 0u) : 0, min = m ? m->value("minor", 0u) : 0;
     std::string path = m ? m->value("path", "") : "";
-    std::string l = fmt::format("   {:>5}   {:>5}    {:>5}    {:>5}      {:<13} {}", number, maj, min, raid_device, st, path);
+    std::string l = fmt::format("   {:>5}   {:>5}    {:>5}    {:>5}      {:<13} {}", num, maj, min, raid_device, st, path);
     out += l.substr(0, l.find_last_not_of(' ') + 1) + "\n";
   };
-  for (unsigned s = 0; s < raid_disks; s++) {
-    auto it = std::find_if(members.begin(), members.end(),
-                           [&](const json& m) { return m.value("slot", -1) == int(s) && !is_faulty(m); });
-    if (it == members.end()) {
-      row("-", nullptr, std::to_string(s), "removed");
-    } else {
-      row(std::to_string(s), &*it, std::to_string(s), it->value("state", ""));
-    }
-  }
   unsigned number = raid_disks;
+  for (unsigned s = 0; s < raid_disks; s++) {
+    bool any = false;
+    for (const json& m : members) {  // the member in the slot, then a replacement for it
+      if (m.value("slot", -1) != int(s) || is_faulty(m)) continue;
+      row(std::to_string(any ? number++ : s), &m, std::to_string(s), m.value("state", ""));
+      any = true;
+    }
+    if (!any) row("-", nullptr, std::to_string(s), "removed");
+  }
   for (const json& m : members) {
-    if (is_active(m)) continue;
+    if (in_slot(m)) continue;
     row(std::to_string(number++), &m, "-", m.value("state", ""));
   }
 
@@ -104,6 +120,9 @@ std::string detail_text(const std::string& name, const json& r) {
           s.value("bytes_read", 0ull), s.value("writes", 0ull), s.value("bytes_written", 0ull),
           s.value("flushes", 0ull), s.value("trims", 0ull), s.value("errors", 0ull));
     }
+  }
+  if (r.contains("fuse") && r["fuse"].is_string()) {
+    out += fmt::format("\n    Mounted (FUSE) at\n       {}\n", r["fuse"].get<std::string>());
   }
   out += fmt::format("\n    Daemon pid {}\n", r.value("pid", 0));
   return out;

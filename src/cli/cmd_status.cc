@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/sync_progress.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
 
@@ -59,15 +60,22 @@ std::string mdstat_entry(const std::string& name, const json& a) {
   out += " " + a.value("raid_level", std::string("unknown"));
   std::string slots(raid_disks, '_');
   unsigned up = 0;
-  for (size_t i = 0; i < members.size(); i++) {
+  // The kernel lists members newest first (each is added at the head of the list).
+  for (size_t i = members.size(); i-- > 0;) {
     const json& m = members[i];
     const int slot = m.value("slot", -1);
     const std::string state = m.value("state", "");
     const bool faulty = state.find("faulty") != std::string::npos;
-    out += fmt::format(" {}[{}]", basename_of(m.value("path", "")), slot >= 0 ? unsigned(slot) : raid_disks + unsigned(i));
-    if (faulty) out += "(F)";
-    else if (slot < 0) out += "(S)";
-    if (!faulty && slot >= 0 && unsigned(slot) < raid_disks && state.find("sync") != std::string::npos) {
+    std::string member_name = m.value("name", std::string());
+    if (member_name.empty()) member_name = basename_of(m.value("path", ""));
+    out += fmt::format(" {}[{}]", member_name, slot >= 0 ? unsigned(slot) : raid_disks + unsigned(i));
+    if (faulty) {
+      out += "(F)";
+      continue;
+    }
+    if (slot < 0) out += "(S)";
+    if (state == "replacement") out += "(R)";
+    if (slot >= 0 && unsigned(slot) < raid_disks && state.find("sync") != std::string::npos) {
       if (slots[slot] == '_') up++;
       slots[slot] = 'U';
     }
@@ -89,7 +97,13 @@ std::string mdstat_entry(const std::string& name, const json& a) {
     case 10: out += fmt::format(" {}K chunks", chunk) + raid10_copies(a.value("layout", "")) + status; break;
     default: break;
   }
-  return out + "\n\n";
+  out += "\n";
+  // Levels with a sync thread get the progress line (md's status_resync).
+  if (level == 1 || level == 4 || level == 5 || level == 6 || level == 10) {
+    const std::string progress = mdstat_progress(a);
+    if (!progress.empty()) out += "      " + progress + "\n";
+  }
+  return out + "\n";
 }
 
 }  // namespace

@@ -14,6 +14,13 @@ int cmd_assemble(const Args& a);
 int cmd_stop(const Args& a);
 int cmd_detail(const Args& a);
 int cmd_status(const Args& a);
+int cmd_manage(const Args& a);
+int cmd_action(const Args& a);
+int cmd_attr(const Args& a);
+int cmd_monitor(const Args& a);
+
+// 0 when a daemon holds NAME; else prints "NAME is not assembled" and returns 1.
+int check_assembled(const std::string& name);
 
 // Prints "umd: <message>" on stderr and returns the exit status for the error kind.
 int fail(const Status& s);

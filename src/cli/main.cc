@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
     case Mode::stop: return cmd_stop(*args);
     case Mode::detail: return cmd_detail(*args);
     case Mode::status: return cmd_status(*args);
+    case Mode::manage: return cmd_manage(*args);
+    case Mode::action: return cmd_action(*args);
+    case Mode::attr: return cmd_attr(*args);
+    case Mode::monitor: return cmd_monitor(*args);
     default: break;
   }
   return fail(umd::Status(umd::Err::unsupported, "this mode is not implemented yet"));

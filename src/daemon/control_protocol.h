@@ -1,4 +1,4 @@
-// CONTROL PROTOCOL: how `umd --stop/--detail/--status` (and later --manage, --attr, ...)
+// CONTROL PROTOCOL: how `umd --stop/--detail/--status/--manage/--action/--attr/--monitor`
 // talk to the daemon that holds a running array.
 //
 // Transport: a Unix stream socket, RUNDIR/control (runtime_dir.h), mode 0600 in a 0700
@@ -13,7 +13,8 @@
 //   {"op":"ping"}    -> {"ok":true,"name":"md0","pid":1234}
 //   {"op":"detail"}  -> {"ok":true,"name":"md0","pid":1234,"array":{...},"nbd":[...]}
 //                       "array": the array's detail (see daemon/served_array.h);
-//                       "nbd": one object per endpoint: {"spec","uri","stats":{...}}.
+//                       "nbd": one object per endpoint: {"spec","uri","stats":{...}};
+//                       "fuse": the mountpoint of --fuse DIR (absent without).
 //   {"op":"stop"}    -> {"ok":true} once the NBD servers have drained and the array has
 //                       stopped (members flushed, superblocks clean); then the daemon
 //                       removes its sockets and exits. Several stops may wait together.
@@ -26,7 +27,22 @@
 //                       (undoes vanish), "fail-writes" / "fail-reads" (every write / read
 //                       fails with EIO), "clear" (drops the fail-* faults). The array
 //                       notices on its next I/O to the member.
-//   later: {"op":"attr","attr":"array_state"[,"value":"..."]}, "manage", "action", ...
+//   {"op":"attr"}    -> {"ok":true,"names":["array_state","level",...,"dev-d1.img/state",...]}
+//                       every attribute readable now (md's /sys/block/mdX/md/ names).
+//   {"op":"attr","attr":"sync_speed_max"}  -> {"ok":true,"value":"200000 (system)"}
+//                       the value as sysfs prints it, without the trailing newline.
+//   {"op":"attr","attr":"sync_speed_max","value":"5000"}  -> {"ok":true}
+//                       sets it, with sysfs's syntax and rules (a read-only or unknown
+//                       attribute, or a value it refuses, is an error naming it).
+//   {"op":"manage","action":"fail"|"remove"|"add"|"re-add"|"replace","member":M[,"with":M2]}
+//                       -> {"ok":true} — mdadm --manage, one action per request. M: a
+//                       member's absolute path (the CLI makes paths absolute: the daemon's
+//                       cwd differs), its base name ("d1.img") or "dev-d1.img"; "with" only
+//                       for replace (M2: the member that takes M's place; empty: a spare).
+//                       An error names the member and the reason and changes nothing.
+//   {"op":"action","action":"check"|"repair"|"resync"|"recover"|"idle"|"frozen"}
+//                       -> {"ok":true} — md's sync_action (the same as setting the
+//                       attribute "sync_action").
 // Responses: {"ok":true, ...fields} or {"ok":false,"error":"one line naming the problem"}.
 // An unknown op, a missing op, or a line that is not a JSON object gets an error response.
 #pragma once

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "daemon/control_ops.h"
 #include "daemon/runtime_dir.h"
 
 namespace umd::daemon {
@@ -111,6 +112,18 @@ std::vector<std::string> absolute_members(const std::vector<std::string>& member
   return out;
 }
 
+// The array's attributes as the FUSE filesystem reads them.
+class ServedAttrs final : public fusefs::AttrSource {
+ public:
+  explicit ServedAttrs(ServedArray& a) : a_(a) {}
+  std::vector<std::string> attr_names() const override { return a_.attr_names(); }
+  Result<std::string> attr(const std::string& name) const override { return a_.attr(name); }
+  Status set_attr(const std::string& name, const std::string& value) override { return a_.set_attr(name, value); }
+
+ private:
+  ServedArray& a_;
+};
+
 void redirect_stdio_to_null() {
   int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (fd < 0) return;
@@ -151,7 +164,7 @@ int serve(const DaemonOptions& opts, RuntimeDir& rd, const std::vector<ServeSpec
   int rc = 0;
   {
     Daemon d(opts.name, std::move(*array), rd.control_socket());
-    Status s = d.start(serves);
+    Status s = d.start(serves, opts.fuse_dir);
     if (!s.is_ok()) {
       rep.error(s.message());
       ::close(sfd);
@@ -159,6 +172,7 @@ int serve(const DaemonOptions& opts, RuntimeDir& rd, const std::vector<ServeSpec
     }
     std::string where;
     for (const std::string& e : d.endpoints()) where += (where.empty() ? "" : ", ") + e;
+    if (!opts.fuse_dir.empty()) where += ", fuse " + opts.fuse_dir;
     rep.ready(opts.name + " is running (pid " + std::to_string(::getpid()) + "): " + where);
     if (rep.daemonized()) {
       redirect_stdio_to_null();
@@ -195,7 +209,7 @@ Daemon::~Daemon() {
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
-Status Daemon::start(const std::vector<ServeSpec>& serves) {
+Status Daemon::start(const std::vector<ServeSpec>& serves, const std::string& fuse_dir) {
   if (stop_fd_ < 0) return Status::from_errno(errno, "eventfd");
   for (const ServeSpec& spec : serves) {
     nbd::ServerOptions so;
@@ -216,6 +230,17 @@ Status Daemon::start(const std::vector<ServeSpec>& serves) {
     }
     servers_.push_back(std::move(server));
     serves_.push_back(spec);
+  }
+  if (!fuse_dir.empty()) {
+    fuse_attrs_ = std::make_unique<ServedAttrs>(*array_);
+    fuse_ = std::make_unique<fusefs::FuseServer>(array_->target(), *fuse_attrs_,
+                                                 fusefs::FuseOptions{fuse_dir, "umd:" + name_});
+    Status s = fuse_->start();
+    if (!s.is_ok()) {
+      fuse_.reset();
+      (void)stop();
+      return s;
+    }
   }
   control_ = std::make_unique<ControlServer>(control_path_, [this](const json& r) { return handle(r); });
   Status s = control_->start();
@@ -254,6 +279,7 @@ Status Daemon::stop() {
   std::lock_guard lk(stop_mu_);
   if (stopped_) return stop_status_;
   for (auto& server : servers_) server->stop();
+  if (fuse_) fuse_->stop();
   stop_status_ = array_->stop();
   stopped_ = true;
   stop_promise_.set_value(stop_status_);
@@ -273,6 +299,7 @@ json Daemon::handle(const json& request) {
     if (!s.is_ok()) return error_response("stopping " + name_ + ": " + s.message());
     return ok_response({{"name", name_}});
   }
+  if (auto r = handle_array_op(*array_, op, request)) return *r;
   if (op == "fault") {
     auto action = request.find("action");
     const std::string act = action != request.end() && action->is_string() ? action->get<std::string>() : "";
@@ -289,7 +316,9 @@ json Daemon::detail_response() const {
     nbd.push_back({{"spec", serves_[i].text}, {"uri", serves_[i].uri(name_, servers_[i]->tcp_port())},
                    {"stats", stats_json(servers_[i]->stats())}});
   }
-  return ok_response({{"name", name_}, {"pid", ::getpid()}, {"array", array_->detail()}, {"nbd", nbd}});
+  json r = {{"name", name_}, {"pid", ::getpid()}, {"array", array_->detail()}, {"nbd", nbd}};
+  if (fuse_) r["fuse"] = fuse_->mountpoint();
+  return ok_response(r);
 }
 
 int run_assemble(const DaemonOptions& opts) {

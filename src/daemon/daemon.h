@@ -8,9 +8,11 @@
 //      setsid()s and, once ready, points stdin/stdout/stderr at /dev/null.
 //   3. SIGTERM, SIGINT and SIGHUP are blocked in every thread and read from a signalfd.
 //   4. The array is assembled; one NbdServer per --serve starts (default: an NBD socket in
-//      the runtime directory), export name NAME; then the control server.
+//      the runtime directory), export name NAME; then the FUSE filesystem with --fuse DIR
+//      (frontend/fuse/fuse_server.h, its loop on its own thread); then the control server.
 //   5. A "stop" request or a signal starts the graceful stop, in this order:
-//        a. every NbdServer::stop() (no new requests; in-flight ones answered),
+//        a. every NbdServer::stop() (no new requests; in-flight ones answered), then the
+//           FUSE loop ends and DIR is unmounted,
 //        b. ServedArray::stop() (drain, flush members, clean superblocks),
 //        c. the waiting "stop" requests get their answer,
 //        d. the control server stops, the runtime directory is released,
@@ -25,6 +27,7 @@
 #include "daemon/control_server.h"
 #include "daemon/serve_spec.h"
 #include "daemon/served_array.h"
+#include "frontend/fuse/fuse_server.h"
 #include "frontend/nbd/server.h"
 
 namespace umd::daemon {
@@ -34,6 +37,7 @@ struct DaemonOptions {
   std::vector<std::string> members;
   std::vector<ServeSpec> serves;  // empty: nbd:unix:RUNDIR/nbd.sock
   ServeArrayOptions array;
+  std::string fuse_dir;  // --fuse DIR (absolute); empty: none
   bool foreground = false;
 };
 
@@ -44,9 +48,9 @@ class Daemon {
   Daemon(std::string name, std::unique_ptr<ServedArray> array, std::string control_socket);
   ~Daemon();  // stop() when still running
 
-  // Starts the NBD servers, then the control server. On error everything started is
-  // stopped again (the array too).
-  Status start(const std::vector<ServeSpec>& serves);
+  // Starts the NBD servers, the FUSE filesystem at fuse_dir (when not empty), then the
+  // control server. On error everything started is stopped again (the array too).
+  Status start(const std::vector<ServeSpec>& serves, const std::string& fuse_dir = "");
   // The URIs clients use, one per --serve.
   std::vector<std::string> endpoints() const;
   // Waits for a "stop" request, or a signal on signal_fd (a signalfd; -1: none), then
@@ -69,6 +73,8 @@ class Daemon {
   std::string control_path_;
   std::vector<ServeSpec> serves_;
   std::vector<std::unique_ptr<nbd::NbdServer>> servers_;
+  std::unique_ptr<fusefs::AttrSource> fuse_attrs_;
+  std::unique_ptr<fusefs::FuseServer> fuse_;
   std::unique_ptr<ControlServer> control_;
   int stop_fd_ = -1;  // eventfd
   std::mutex stop_mu_;

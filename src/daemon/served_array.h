@@ -7,8 +7,14 @@
 //   {"name","uuid","version","level":5,"raid_level":"raid5","layout":"left-symmetric",
 //    "layout_number":2,"chunk_kib":64,"raid_disks":3,"array_sectors","component_sectors",
 //    "state":"clean","degraded":false,"failed":0,"events":17,"read_only":false,
-//    "members":[{"path","slot","state","events","major","minor"}]}
+//    "sync_action":"recover","sync_pos":14592,"sync_end":65024,"sync_speed_kibs":40960,
+//    "mismatch_cnt":0,"resync_offset":null,
+//    "members":[{"path","name","slot","state","events","major","minor","recovery_offset"}]}
 // major/minor are the member's device numbers when it is a block device, else 0.
+// The sync fields are engine::ArrayDetail's (engine/array.h): sync_pos/sync_end in the
+// action's sectors, 0/0 when idle. resync_offset and recovery_offset are sectors, null for
+// md's "none" (in sync). A member's state is mdadm's word: "active sync", "spare
+// rebuilding", "faulty", "spare", "replacement", "removed" (left out at assembly).
 #pragma once
 
 #include <memory>

@@ -1,24 +1,29 @@
-// The daemon's array: engine::Array, read-write.
+// The daemon's array: engine::Array, read-write, with its control plane.
 #include <cstdlib>
-#include <filesystem>
-#include <limits>
+#include <mutex>
 
+#include "daemon/fault_hooks.h"
 #include "daemon/served_array.h"
 #include "engine/array.h"
 #include "engine/member_set.h"
-#include "io/fault_member.h"
 #include "io/member.h"
 #include "layout/layout_names.h"
 
 namespace umd::daemon {
 namespace {
 
+constexpr uint64_t kNone = ~0ull;
+
+// ~0 (md's "none") as null.
+nlohmann::json sectors_or_null(uint64_t v) { return v == kNone ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
 nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
   nlohmann::json members = nlohmann::json::array();
   for (const engine::MemberDetail& m : d.members) {
     auto [maj, min] = device_numbers(m.path);
-    members.push_back({{"path", m.path}, {"slot", m.slot}, {"state", m.state}, {"events", m.events},
-                       {"major", maj}, {"minor", min}});
+    members.push_back({{"path", m.path}, {"name", m.name}, {"slot", m.slot}, {"state", m.state},
+                       {"events", m.events}, {"major", maj}, {"minor", min},
+                       {"recovery_offset", sectors_or_null(m.recovery_offset)}});
   }
   int layout_number = -1;
   if (!d.layout.empty()) {
@@ -29,39 +34,59 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
           {"raid_level", engine::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
           {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", d.degraded},
-          {"failed", d.failed}, {"events", d.events}, {"read_only", read_only}, {"members", members}};
-}
-
-// A member opened for fault injection: the array owns it, this is a view.
-struct FaultHook {
-  std::string path;
-  io::FaultyMember* member;
-};
-
-std::string normal_path(const std::string& p) {
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(p, ec);
-  return ec ? p : abs.lexically_normal().string();
+          {"failed", d.failed}, {"events", d.events}, {"read_only", read_only},
+          {"sync_action", d.sync_action}, {"sync_pos", d.sync_pos}, {"sync_end", d.sync_end},
+          {"sync_speed_kibs", d.sync_speed_kibs}, {"mismatch_cnt", d.mismatch_cnt},
+          {"resync_offset", sectors_or_null(d.resync_offset)}, {"members", members}};
 }
 
 class EngineArray final : public ServedArray {
  public:
-  EngineArray(std::unique_ptr<engine::Array> a, std::vector<FaultHook> hooks, bool faults)
-      : a_(std::move(a)), hooks_(std::move(hooks)), faults_(faults) {}
+  EngineArray(std::unique_ptr<engine::Array> a, std::unique_ptr<FaultHooks> hooks)
+      : a_(std::move(a)), hooks_(std::move(hooks)) {}
   engine::BlockTarget& target() override { return *a_; }
   Status stop() override { return a_->stop(); }
   nlohmann::json detail() const override { return detail_json(a_->detail(), a_->read_only()); }
   std::vector<std::string> warnings() const override { return a_->warnings(); }
+  std::vector<std::string> attr_names() const override { return a_->attr_names(); }
+  Result<std::string> attr(const std::string& name) const override { return a_->attr(name); }
+  Status set_attr(const std::string& name, const std::string& value) override { return a_->set_attr(name, value); }
+  Status manage(const std::string& op, const std::string& member, const std::string& with) override;
   Status inject_fault(const nlohmann::json& member, const std::string& action) override;
 
  private:
+  Status add(const std::string& path, bool re_add);
+
   std::unique_ptr<engine::Array> a_;
-  std::vector<FaultHook> hooks_;
-  bool faults_ = false;
+  std::unique_ptr<FaultHooks> hooks_;  // null unless UMD_TEST_FAULTS=1
+  std::mutex add_mu_;                  // one add at a time (the hooks' pending member)
 };
 
+Status EngineArray::manage(const std::string& op, const std::string& member, const std::string& with) {
+  if (member.empty()) return Status(Err::invalid, "--" + op + " needs a member");
+  if (op == "fail") return a_->fail_member(member);
+  if (op == "remove") return a_->remove_member(member);
+  if (op == "add" || op == "re-add") return add(member, op == "re-add");
+  if (op == "replace") return a_->replace_member(member, with);
+  return Status(Err::invalid, "unknown manage action \"" + op + "\" (fail, remove, add, re-add, replace)");
+}
+
+Status EngineArray::add(const std::string& path, bool re_add) {
+  if (!hooks_) return a_->add_member(path, re_add);
+  std::lock_guard lk(add_mu_);
+  auto dev = hooks_->open(path, a_->read_only());
+  if (!dev.is_ok()) return dev.status();
+  Status s = a_->add_member(std::move(*dev), normal_path(path), re_add);
+  if (s.is_ok()) {
+    hooks_->commit();
+  } else {
+    hooks_->abandon();
+  }
+  return s;
+}
+
 Status EngineArray::inject_fault(const nlohmann::json& member, const std::string& action) {
-  if (!faults_) return ServedArray::inject_fault(member, action);
+  if (!hooks_) return ServedArray::inject_fault(member, action);
   std::string path;
   const std::string text = member.is_string() ? member.get<std::string>() : "";
   const bool slot_text = !text.empty() && text.size() < 10 && text.find_first_not_of("0123456789") == std::string::npos;
@@ -76,48 +101,26 @@ Status EngineArray::inject_fault(const nlohmann::json& member, const std::string
   } else {
     return Status(Err::invalid, "fault: \"member\" must be a path or a slot number");
   }
-  io::FaultyMember* fm = nullptr;
-  for (const FaultHook& h : hooks_) {
-    if (h.path == path) fm = h.member;
-  }
-  if (fm == nullptr) return Status(Err::not_found, "fault: " + path + " is not a member");
-  constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
-  if (action == "vanish") {
-    fm->vanish();
-  } else if (action == "reappear") {
-    fm->reappear();
-  } else if (action == "fail-writes") {
-    fm->fail_writes(0, kAll);
-  } else if (action == "fail-reads") {
-    fm->fail_reads(0, kAll);
-  } else if (action == "clear") {
-    fm->clear_faults();
-  } else {
-    return Status(Err::invalid, "fault: unknown action \"" + action +
-                                    "\" (vanish, reappear, fail-writes, fail-reads, clear)");
-  }
-  return Status::ok();
+  return hooks_->inject(path, action);
 }
 
 // UMD_TEST_FAULTS=1: Array::assemble's member opening, each member behind a FaultyMember
 // (write cache off, so flush semantics are the file's own), synchronous I/O (no ring).
 Result<std::unique_ptr<engine::Array>> assemble_with_faults(const std::string& name,
                                                             const std::vector<std::string>& paths,
-                                                            const engine::AssembleOptions& ao,
-                                                            std::vector<FaultHook>* hooks) {
+                                                            const engine::AssembleOptions& ao, FaultHooks* hooks) {
   std::vector<std::unique_ptr<io::Member>> devs;
   for (const std::string& p : paths) {
-    io::OpenOptions oo;
-    oo.read_only = ao.read_only;
-    oo.direct = true;
-    oo.exclusive = true;
-    UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(p, oo));
-    auto fm = std::make_unique<io::FaultyMember>(std::move(dev));
-    UMD_TRY(fm->set_write_cache(false));
-    hooks->push_back({normal_path(p), fm.get()});
-    devs.push_back(std::move(fm));
+    UMD_ASSIGN_OR_RETURN(auto dev, hooks->open(p, ao.read_only));
+    devs.push_back(std::move(dev));
   }
-  return engine::Array::assemble_members(name, std::move(devs), ao);
+  auto a = engine::Array::assemble_members(name, std::move(devs), ao);
+  if (a.is_ok()) {
+    hooks->commit();
+  } else {
+    hooks->abandon();
+  }
+  return a;
 }
 
 }  // namespace
@@ -131,10 +134,10 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
   ao.run = opts.run;
   const char* faults_env = std::getenv("UMD_TEST_FAULTS");
   const bool faults = faults_env != nullptr && std::string(faults_env) == "1";
-  std::vector<FaultHook> hooks;
-  UMD_ASSIGN_OR_RETURN(std::unique_ptr<engine::Array> a,
-                       faults ? assemble_with_faults(name, paths, ao, &hooks) : engine::Array::assemble(name, paths, ao));
-  return std::unique_ptr<ServedArray>(new EngineArray(std::move(a), std::move(hooks), faults));
+  std::unique_ptr<FaultHooks> hooks = faults ? std::make_unique<FaultHooks>() : nullptr;
+  UMD_ASSIGN_OR_RETURN(std::unique_ptr<engine::Array> a, faults ? assemble_with_faults(name, paths, ao, hooks.get())
+                                                                 : engine::Array::assemble(name, paths, ao));
+  return std::unique_ptr<ServedArray>(new EngineArray(std::move(a), std::move(hooks)));
 }
 
 }  // namespace umd::daemon

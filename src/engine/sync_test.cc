@@ -115,7 +115,7 @@ TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
   ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
   ASSERT_TRUE(a->set_attr("sync_speed_max", "20000").is_ok());  // slow enough to write while it copies
   ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
-  EXPECT_EQ(a->replace_member("d2.img", "").code(), Err::busy);  // one at a time
+  EXPECT_EQ(a->replace_member("d0.img", "").code(), Err::busy);  // one at a time
   EXPECT_EQ(attr(*a, "sync_action"), "recover");
   // Writes during the copy reach both the old and the new member.
   auto more = pattern(1 << 20, 9);
