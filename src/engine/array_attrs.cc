@@ -13,7 +13,8 @@
 //                     "spare", as in md); writing "faulty" fails it, "remove" removes it
 //   dev-NAME/slot     its slot, or "none";  dev-NAME/recovery_start  "none" or sectors
 //   dev-NAME/offset   data offset (sectors);  dev-NAME/size  KiB of data
-//   umd/sync_stats    beyond md: sync_completed publications and ms waited at sync_max
+//   umd/sync_stats    beyond md: "publishes N waited_ms M done_sectors D": sync_completed
+//                     publications, ms waited at sync_max, sectors synced since assembly
 //   umd/findings      beyond md: blocks a raid6 check/repair traced to one member, one
 //                     line each: "slot S sector N sectors K found|fixed"
 // Values carry no trailing newline; written values may have one.

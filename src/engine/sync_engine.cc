@@ -280,8 +280,8 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   }
   if (name == "mismatch_cnt") return std::to_string(mismatches_);
   if (name == "umd/sync_stats") {
-    return fmt::format("publishes {} waited_ms {}", publishes_,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count());
+    return fmt::format("publishes {} waited_ms {} done_sectors {}", publishes_,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(), done_sectors_);
   }
   return Result<std::string>(Err::not_found, "no attribute " + name);
 }
