@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Healing a served array while clients use it (issue 4).
+
+SpareTakeoverTest: a member is failed with `umd --manage --fail` while fio writes with
+  crc32c verify; the spare added before takes its slot, recovery runs beside fio, fio
+  reports no error, a second verify pass is clean, and after --stop the members with the
+  spare in the failed one's place read what the clients wrote.
+ResumeTest: the daemon is killed with SIGKILL in the middle of a rebuild; the spare's
+  superblock holds a recovery checkpoint (mdadm --examine: Recovery Offset), and on
+  reassembly umd rebuilds exactly the sectors past it (umd/sync_stats), not from zero.
+"""
+import json
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
+import umdtest  # noqa: E402
+from serve_test import ArrayTestBase, MiB, first_diff, have_tools  # noqa: E402
+
+
+class RebuildBase(ArrayTestBase):
+    def setUp(self):
+        if not have_tools():
+            self.skipTest("needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
+        super().setUp()
+
+    def attr(self, a, name="md0"):
+        return umdtest.umd("--attr", name, a).stdout.strip()
+
+    def wait_synced(self, timeout=180):
+        umdtest.wait_until(lambda: self.attr("sync_action") == "idle" and self.attr("degraded") == "0",
+                           timeout=timeout, what="the rebuild to finish")
+
+
+class SpareTakeoverTest(RebuildBase):
+    def check_takeover(self, level, n):
+        paths = self.images(n)
+        spare = umdtest.make_images(self.tmp, [("spare.img", 24 * MiB)])[0]
+        self.create(level, paths)
+        self.assemble(*paths)
+        umdtest.umd("--manage", "md0", "--add", spare)
+        uri = self.uri()
+        size = self.nbd_size(uri)
+        fio_size = min(16 * MiB, size) // MiB * MiB
+        proc = self.fio(uri, fio_size, extra=["--rate=,4m"], background=True)
+        try:
+            umdtest.wait_until(lambda: self.detail()["nbd"][0]["stats"]["bytes_written"] >= fio_size // 3,
+                               timeout=120, what="fio to write a third")
+            self.assertIsNone(proc.poll(), "fio ended before the failure")
+            umdtest.umd("--manage", "md0", "--fail", paths[1])
+            out, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.check_fio(proc.returncode, out, err)
+        self.wait_synced()
+        a = self.detail()["array"]
+        states = {m["path"]: m["state"] for m in a["members"]}
+        self.assertEqual(states[spare], "active sync", a)
+        self.assertEqual(states[paths[1]], "faulty", a)
+        self.assertEqual(self.detail()["nbd"][0]["stats"]["errors"], 0)
+        r = self.fio(uri, fio_size, extra=["--verify_only"], check=False)
+        j = self.check_fio(r.returncode, r.stdout, r.stderr)
+        self.assertGreater(j["jobs"][0]["read"]["io_bytes"], 0, "the verify pass read nothing")
+        snap = self.nbdcopy_out(uri, os.path.join(self.tmp, "snap.raw"))
+        self.stop()
+        now = [paths[0], spare] + paths[2:]
+        got = self.dump(now)
+        self.assertTrue(got == snap, f"--dump with the spare differs from the live array: {first_diff(got, snap)}")
+        # The spare alone stands for slot 1: drop another member and it still reads.
+        got = self.dump([spare] + paths[2:], "dump-deg.raw")
+        self.assertTrue(got == snap, f"--dump without slot 0 differs: {first_diff(got, snap)}")
+
+    def test_raid5_spare_takes_over_under_fio(self):
+        self.check_takeover(5, 4)
+
+    def test_raid1_spare_takes_over_under_fio(self):
+        self.check_takeover(1, 2)
+
+    def test_raid6_spare_takes_over_under_fio(self):
+        self.check_takeover(6, 4)
+
+
+class ResumeTest(RebuildBase):
+    def test_sigkill_mid_rebuild_resumes_from_the_checkpoint(self):
+        paths = self.images(4, 64 * MiB)
+        spare = umdtest.make_images(self.tmp, [("spare.img", 64 * MiB)])[0]
+        self.create(5, paths)
+        self.assemble(*paths)
+        uri = self.uri()
+        size = self.nbd_size(uri)
+        data = os.path.join(self.tmp, "data.raw")
+        with open(data, "wb") as f:
+            f.write(os.urandom(size))
+        umdtest.run(["nbdcopy", data, uri])
+        umdtest.umd("--attr", "md0", "sync_speed_max", "20000")  # KiB/s: ~3 s for the 64 MiB member
+        umdtest.umd("--manage", "md0", "--add", spare)
+        umdtest.umd("--manage", "md0", "--fail", paths[1])
+
+        def checkpointed():
+            ex = umdtest.mdadm_examine(spare)
+            return int(ex.get("Recovery Offset", "0 sectors").split()[0]) > 0
+        umdtest.wait_until(checkpointed, timeout=60, what="a recovery checkpoint in the spare's superblock")
+        pid = self.detail()["pid"]
+        os.kill(pid, signal.SIGKILL)
+        umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
+        self.started.remove("md0")
+        checkpoint = int(umdtest.mdadm_examine(spare)["Recovery Offset"].split()[0])
+        end = int(umdtest.mdadm_examine(spare)["Used Dev Size"].split()[0])
+        self.assertLess(checkpoint, end, "the rebuild was over before the kill: slow it further")
+
+        now = [paths[0], spare, paths[2], paths[3]]
+        self.assemble(*now)
+        self.wait_synced()
+        stats = self.attr("umd/sync_stats").split()
+        done = int(stats[stats.index("done_sectors") + 1])
+        self.assertEqual(done, end - checkpoint,
+                         f"after the kill umd rebuilt {done} sectors; from the checkpoint {checkpoint} it is "
+                         f"{end - checkpoint}")
+        self.stop()
+        with open(data, "rb") as f:
+            want = f.read()
+        got = self.dump(now)
+        self.assertTrue(got == want, f"--dump after the resumed rebuild differs: {first_diff(got, want)}")
+        got = self.dump([spare, paths[2], paths[3]], "dump-deg.raw")
+        self.assertTrue(got == want, f"--dump relying on the rebuilt member differs: {first_diff(got, want)}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
