@@ -170,6 +170,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // Client I/O stops at the door and drains; the personality may then change slots.
   void pause_io();
   void resume_io();
+  bool on_sync_thread() const;
   Status write_state_locked_marking(bool clean);  // takes marking_ itself
 
   // SyncHost

@@ -50,14 +50,20 @@ int Array::find_member_locked(const std::string& name) const {
   return -1;
 }
 
+// Client requests wait at the door and drain; then the sync thread finishes its step and
+// waits too (its step mutex), so the personality's slots can change under nobody.
 void Array::pause_io() {
-  std::unique_lock l(mu_);
-  cv_.wait(l, [&] { return !paused_; });
-  paused_ = true;
-  cv_.wait(l, [&] { return inflight_ == 0; });
+  {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !paused_; });
+    paused_ = true;
+    cv_.wait(l, [&] { return inflight_ == 0; });
+  }
+  if (sync_ && !on_sync_thread()) sync_->step_mutex().lock();
 }
 
 void Array::resume_io() {
+  if (sync_ && !on_sync_thread()) sync_->step_mutex().unlock();
   std::lock_guard l(mu_);
   paused_ = false;
   cv_.notify_all();
@@ -391,10 +397,10 @@ Status Array::replace_member(const std::string& member, const std::string& with)
 void Array::end_replace(bool complete) {
   pause_io();
   {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     if (!replacing_) {
-      paused_ = false;
-      cv_.notify_all();
+      l.unlock();
+      resume_io();
       return;
     }
     Replacing& r = *replacing_;
@@ -416,9 +422,8 @@ void Array::end_replace(bool complete) {
   {
     std::lock_guard l(mu_);
     gone = std::move(replacing_);
-    paused_ = false;
-    cv_.notify_all();
   }
+  resume_io();
   gone.reset();  // no request can hold it: I/O was paused while the slot changed
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) {

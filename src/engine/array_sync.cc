@@ -23,6 +23,8 @@ std::optional<SyncHost::Need> Array::needed() {
   return std::nullopt;
 }
 
+bool Array::on_sync_thread() const { return sync_ && sync_->is_sync_thread(); }
+
 bool Array::client_busy() const {
   std::lock_guard l(mu_);
   return inflight_ > 0;

@@ -63,6 +63,7 @@ void SyncEngine::interrupt() {
 
 void SyncEngine::loop() {
   std::unique_lock l(mu_);
+  thread_id_.store(std::this_thread::get_id());
   kicked_ = true;
   while (!stopping_) {
     if (!kicked_ && !requested_) {
@@ -134,7 +135,11 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
     if (n == 0) continue;
     SyncReport rep;
     l.unlock();
-    Status s = p.sync(op, pos, n, &rep);
+    Status s;
+    {
+      std::lock_guard step(step_mu_);
+      s = p.sync(op, pos, n, &rep);
+    }
     l.lock();
     mismatches_ += rep.mismatch_sectors;
     for (const SyncFinding& f : rep.findings) {

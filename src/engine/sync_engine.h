@@ -28,6 +28,7 @@
 //    holds back.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -92,6 +93,10 @@ class SyncEngine {
   uint64_t publishes() const;
   uint64_t done_sectors() const;  // sectors synced by every run so far
   uint64_t wait_ms() const;
+  // Held by the sync thread around each step; whoever changes the personality's slots
+  // (Array::pause_io) takes it too, so no step runs meanwhile.
+  std::mutex& step_mutex() { return step_mu_; }
+  bool is_sync_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
   // Blocks until nothing runs and nothing is needed (or frozen), or the timeout passes.
   bool wait_idle(std::chrono::milliseconds timeout);
 
@@ -107,8 +112,10 @@ class SyncEngine {
 
   SyncHost& host_;
   mutable std::mutex mu_;
+  std::mutex step_mu_;
   std::condition_variable cv_;
   std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
   bool started_ = false;
   bool stopping_ = false;
   bool interrupt_ = false;
