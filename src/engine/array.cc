@@ -279,11 +279,22 @@ Status Array::write_state(bool clean) {
         }
       }
     }
-    std::vector<Status> res = write_superblocks(targets, st);
+    // Prepared and committed under mu_ (detail() reads the members' superblocks), written
+    // without it (marking_ keeps other writers out, and the member list from changing).
+    std::vector<SuperblockUpdate> updates;
+    {
+      std::lock_guard l(mu_);
+      for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, st));
+    }
+    std::vector<Status> res = store_superblocks(targets, updates);
     Status first;
     bool newly_failed = false;
     {
       std::lock_guard l(mu_);
+      for (size_t i = 0; i < targets.size(); i++) {
+        targets[i].member->sb = std::move(updates[i].sb);
+        targets[i].member->info = std::move(updates[i].info);
+      }
       for (size_t i = 0; i < res.size(); i++) {
         if (res[i].is_ok()) continue;
         if (first.is_ok()) first = res[i];

@@ -58,29 +58,46 @@ std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
 
 }  // namespace
 
-std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {
+SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state) {
+  SuperblockUpdate u;
+  u.sb = m.sb;
+  if (Superblock1* sb = std::get_if<Superblock1>(&u.sb)) {
+    u.bytes = update_sb1(*sb, state, t);
+    u.offset = sb->super_offset * 512;
+    u.info = from_superblock1(*sb);
+  } else {
+    Superblock0& sb0 = std::get<Superblock0>(u.sb);
+    u.bytes = update_sb0(sb0, state);
+    u.offset = superblock0_offset_sectors(m.dev_sectors) * 512;
+    u.info = from_superblock0(sb0, m.dev_sectors);
+  }
+  return u;
+}
+
+std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
+                                      const std::vector<SuperblockUpdate>& updates) {
   std::vector<Status> result(targets.size());
   for (size_t i = 0; i < targets.size(); i++) {
     ProbedMember* m = targets[i].member;
-    std::vector<uint8_t> bytes;
-    uint64_t at;
-    if (Superblock1* sb = std::get_if<Superblock1>(&m->sb)) {
-      bytes = update_sb1(*sb, state, targets[i]);
-      at = sb->super_offset;
-      m->info = from_superblock1(*sb);
-    } else {
-      Superblock0& sb0 = std::get<Superblock0>(m->sb);
-      bytes = update_sb0(sb0, state);
-      at = superblock0_offset_sectors(m->dev_sectors);
-      m->info = from_superblock0(sb0, m->dev_sectors);
-    }
-    result[i] = m->dev->write(at * 512, bytes).with_context(fmt::format("{}: writing superblock", m->path));
+    result[i] = m->dev->write(updates[i].offset, updates[i].bytes)
+                    .with_context(fmt::format("{}: writing superblock", m->path));
   }
   for (size_t i = 0; i < targets.size(); i++) {
     if (result[i].is_ok()) {
       ProbedMember* m = targets[i].member;
       result[i] = m->dev->flush().with_context(fmt::format("{}: flushing superblock", m->path));
     }
+  }
+  return result;
+}
+
+std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {
+  std::vector<SuperblockUpdate> updates;
+  for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, state));
+  std::vector<Status> result = store_superblocks(targets, updates);
+  for (size_t i = 0; i < targets.size(); i++) {
+    targets[i].member->sb = std::move(updates[i].sb);
+    targets[i].member->info = std::move(updates[i].info);
   }
   return result;
 }

@@ -35,4 +35,17 @@ struct SuperblockTarget {
 // fails a member whose superblock cannot be written).
 std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state);
 
+// The same in three steps, for a caller that must not hold its lock across I/O:
+// prepare (pure: the new superblock, its bytes and where they go), store (I/O on the
+// members; nothing in memory changes), then the caller commits sb and info itself.
+struct SuperblockUpdate {
+  std::vector<uint8_t> bytes;
+  uint64_t offset = 0;  // bytes
+  std::variant<Superblock1, Superblock0> sb;
+  MemberInfo info;
+};
+SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state);
+std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
+                                      const std::vector<SuperblockUpdate>& updates);
+
 }  // namespace umd::engine

@@ -207,7 +207,12 @@ void SyncEngine::throttle(std::unique_lock<std::mutex>& l) {
       cv_.wait_for(l, std::chrono::milliseconds(10));
       continue;
     }
-    if (speed > min && host_.client_busy()) cv_.wait_for(l, std::chrono::milliseconds(1));
+    if (speed > min) {
+      l.unlock();  // the host's lock comes before ours
+      const bool busy = host_.client_busy();
+      l.lock();
+      if (busy) cv_.wait_for(l, std::chrono::milliseconds(1));
+    }
     return;
   }
 }
