@@ -10,6 +10,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and clients used by tests and benchmarks
   mdadm qemu-utils libnbd-bin nbdkit fio
+  # the FUSE frontend (--fuse DIR)
+  libfuse3-dev fuse3
   # the kernel oracle (../shared/oracle)
   qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio
 )

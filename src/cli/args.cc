@@ -82,6 +82,11 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_flag("--readonly", a.readonly, "--assemble: serve the array read-only");
   app.add_option("--fuse", a.fuse, "--assemble: mount DIR with DIR/data (the array) and DIR/md/* (attributes)");
   // --manage's --fail/--remove/--add/--re-add/--replace/--with: extract_manage_ops (args_manage.cc).
+  app.footer(
+      "--manage NAME --fail M | --remove M | --add M | --re-add M | --replace M [--with M2] ...\n"
+      "  (in order; `umd NAME --fail M` is --manage too)\n"
+      "--action NAME check|repair|resync|recover|idle|frozen\n"
+      "--attr NAME [ATTR [VALUE]]   (a VALUE starting with '-' after \"--\")");
   app.add_option("--program,--alert", a.program, "--monitor: run CMD EVENT ARRAY [MEMBER] for each event");
   app.add_flag("--oneshot", a.oneshot, "--monitor: look once, report, exit");
   app.add_flag("-t,--test", a.test, "--monitor: a TestMessage event for each array at start");

@@ -1,4 +1,6 @@
 // --assemble: start the daemon that holds and serves the array (daemon/daemon.h).
+#include <filesystem>
+
 #include "cli/commands.h"
 #include "daemon/daemon.h"
 #include "daemon/runtime_dir.h"
@@ -16,6 +18,12 @@ int cmd_assemble(const Args& a) {
   opts.array.read_only = a.readonly;
   opts.array.force = a.force;
   opts.array.run = a.run;
+  if (a.fuse) {  // the daemon leaves our cwd: an absolute path
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(*a.fuse, ec);
+    opts.fuse_dir = ec ? *a.fuse : abs.lexically_normal().string();
+    while (opts.fuse_dir.size() > 1 && opts.fuse_dir.back() == '/') opts.fuse_dir.pop_back();
+  }
   for (const std::string& text : a.serve) {
     auto spec = daemon::parse_serve_spec(text);
     if (!spec.is_ok()) return usage_error(spec.status().message());

@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -30,6 +31,15 @@ int cmd_create(const Args& a) {
   spec.layout = a.layout;
   spec.metadata = a.metadata.value_or("1.2");
   spec.bitmap = a.bitmap.value_or("none");
+  if (a.bitmap_chunk) {
+    auto c = parse_size_kib_default(*a.bitmap_chunk);
+    if (!c.is_ok()) return usage_error(c.status().with_context("--bitmap-chunk").message());
+    spec.bitmap_chunk_bytes = *c;
+  }
+  if (spec.bitmap.find('/') != std::string::npos) {
+    std::error_code ec;
+    spec.bitmap = std::filesystem::absolute(spec.bitmap, ec).lexically_normal().string();
+  }
   spec.assume_clean = a.assume_clean;
   spec.force = a.force;
   spec.members = a.members;

@@ -64,7 +64,7 @@ std::string detail_text(const std::string& name, const json& r) {
   std::string state = a.value("state", "");
   if (a.value("degraded", false)) state += ", degraded";
   if (syncing) state += detail_state_suffix(action);
-  if (pending) state += " (PENDING)";
+  if (pending) state += ", resyncing (PENDING)";  // mdadm reads mdstat's "resync=PENDING"
   if (a.value("read_only", false) && state.find("readonly") == std::string::npos) state += " (read-only)";
   line("State", state);
   line("Active Devices", std::to_string(active));

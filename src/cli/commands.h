@@ -21,6 +21,8 @@ int cmd_monitor(const Args& a);
 
 // 0 when a daemon holds NAME; else prints "NAME is not assembled" and returns 1.
 int check_assembled(const std::string& name);
+// fail() for the daemon's refusal, naming the array when its message does not already.
+int fail_for(const std::string& name, const Status& s);
 
 // Prints "umd: <message>" on stderr and returns the exit status for the error kind.
 int fail(const Status& s);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/args.h"
+#include "cli/cmd_examine_bitmap.h"
 #include "cli/commands.h"
 
 namespace umd::cli {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   switch (args->mode) {
     case Mode::create: return cmd_create(*args);
     case Mode::examine: return cmd_examine(*args);
+    case Mode::examine_bitmap: return cmd_examine_bitmap(args->members, args->json);
     case Mode::zero_superblock: return cmd_zero_superblock(*args);
     case Mode::dump: return cmd_dump(*args);
     case Mode::assemble: return cmd_assemble(*args);

@@ -19,6 +19,7 @@ struct Array::Tracked {
   BlockRequest* outer;
   bool is_write;
   BlockRequest inner;
+  uint64_t s_lo = 0, s_hi = 0;  // the sync-space range a bitmap marked for it
 };
 
 namespace {
@@ -160,6 +161,8 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                          r.slot, m.info.recovery_offset));
     }
   }
+  a->bitmap_recovery_.assign(n, false);
+  if (!a->read_only_) UMD_TRY(a->open_bitmap(opts));
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
   if (!a->read_only_) {
     a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
@@ -282,9 +285,21 @@ Status Array::write_state(bool clean) {
     // Prepared and committed under mu_ (detail() reads the members' superblocks), written
     // without it (marking_ keeps other writers out, and the member list from changing).
     std::vector<SuperblockUpdate> updates;
+    bool degraded = false;
     {
       std::lock_guard l(mu_);
       for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, st));
+      degraded = degraded_locked();
+      refresh_bitmap_copies_locked();
+    }
+    if (bitmap_) {
+      // md_update_sb: the bitmap's superblock (its events) before the members' own.
+      bitmap_->set_degraded(degraded);
+      Status bs = bitmap_->write_super(st.events);
+      if (!bs.is_ok()) {
+        std::lock_guard l(mu_);
+        warnings_.push_back(fmt::format("{}: writing the bitmap superblock: {}", name_, bs.message()));
+      }
     }
     std::vector<Status> res = store_superblocks(targets, updates);
     Status first;
@@ -384,6 +399,13 @@ void Array::submit(BlockRequest& req) {
       finish(t, s.with_context(fmt::format("{}: marking the array active", name_)));
       return;
     }
+    if (bitmap_ && req.length > 0) {
+      // The bits first (write_intent.h): the personality sees the write once they are on disk.
+      std::tie(t->s_lo, t->s_hi) = personality_->sync_span(req.offset / 512, (req.offset + req.length) / 512);
+      if (req.op == BlockOp::trim) bitmap_->discard(t->s_lo, t->s_hi);
+      bitmap_->start_write(t->s_lo, t->s_hi, [this, t] { personality_->submit(t->inner); });
+      return;
+    }
   }
   personality_->submit(t->inner);
 }
@@ -395,6 +417,7 @@ void Array::finish(Tracked* t, Status s) {
   BlockRequest* outer = t->outer;
   const bool write = t->is_write;
   Array* self = t->array;
+  if (write && self->bitmap_ && t->s_hi > t->s_lo) self->bitmap_->end_write(t->s_lo, t->s_hi);
   delete t;
   {
     std::lock_guard l(self->mu_);
@@ -496,7 +519,11 @@ Status Array::stop() {
       Status s = m.dev->flush();
       if (!s.is_ok() && result.is_ok()) result = s.with_context(m.path);
     }
-    if (active_) {
+    if (bitmap_) {
+      Status s = bitmap_->stop();
+      if (!s.is_ok() && result.is_ok()) result = s.with_context(fmt::format("{}: bitmap", name_));
+    }
+    if (active_ || bitmap_) {
       Status s = write_state(true);
       if (s.is_ok()) active_ = false;
       else if (result.is_ok()) result = s;

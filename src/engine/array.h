@@ -35,11 +35,13 @@
 #include "engine/member_set.h"
 #include "engine/personality.h"
 #include "engine/sync_engine.h"
+#include "bitmap/write_intent.h"
 #include "io/member.h"
 
 namespace umd::engine {
 
 struct AssembleOptions {
+  std::string bitmap_file;  // --bitmap=FILE: the array's bitmap lives in this file
   bool read_only = false;
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
@@ -93,9 +95,12 @@ struct ArrayDetail {
 namespace umd::io {
 class UringQueue;
 }  // namespace umd::io
+namespace umd::bitmap {
+class MemberBitmapStore;
+}  // namespace umd::bitmap
 namespace umd::engine {
 
-class Array final : public BlockTarget, private PersonalityHost, private SyncHost {
+class Array final : public BlockTarget, private PersonalityHost, private SyncHost, private bitmap::BitmapHost {
  public:
   static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
                                                  const AssembleOptions& opts);
@@ -179,6 +184,16 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void sync_checkpoint(SyncOp op, uint64_t pos) override;
   void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
   bool client_busy() const override;
+  uint64_t sync_skip(SyncOp op, uint64_t pos, uint64_t end) override;
+  void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) override;
+
+  // bitmap::BitmapHost
+  uint64_t events() const override;
+  Status flush_members() override;
+  Status open_bitmap(const AssembleOptions& opts);
+  bool degraded_locked() const;
+  std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const;
+  void refresh_bitmap_copies_locked();  // internal bitmaps: write to the members holding data now
 
   // PersonalityHost
   void member_failed(uint32_t slot, const Status& why) override;
@@ -214,6 +229,9 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   uint64_t writes_inflight_ = 0;
   std::chrono::steady_clock::time_point last_write_done_{};
   std::vector<Held> held_;
+  std::unique_ptr<bitmap::WriteIntent> bitmap_;
+  bitmap::MemberBitmapStore* bitmap_store_ = nullptr;  // internal bitmaps: the copies (owned by bitmap_)
+  std::vector<bool> bitmap_recovery_;  // by slot: a --re-add that recovers only marked chunks
   std::unique_ptr<Replacing> replacing_;
   std::unique_ptr<SyncEngine> sync_;
   bool paused_ = false;

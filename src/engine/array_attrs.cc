@@ -44,6 +44,10 @@ std::string trim(std::string v) {
 
 std::vector<std::string> Array::attr_names() const {
   std::vector<std::string> out(std::begin(kArrayAttrs), std::end(kArrayAttrs));
+  out.push_back("bitmap_type");
+  if (bitmap_) {
+    for (const std::string& n : bitmap_->attr_names()) out.push_back(n);
+  }
   std::lock_guard l(mu_);
   for (size_t i = 0; i < held_.size(); i++) {
     if (held_[i].state == Held::State::removed) continue;
@@ -54,6 +58,16 @@ std::vector<std::string> Array::attr_names() const {
 
 Result<std::string> Array::attr(const std::string& name) const {
   if (auto r = sync_->attr(name); r.is_ok() || r.status().code() != Err::not_found) return r;
+  if (name == "bitmap_type") {
+    // md 6.18: the kinds it knows, the one in use in brackets.
+    const std::string k = bitmap_ ? bitmap_->kind() : "none";
+    std::string out;
+    for (const char* kind : {"none", "bitmap", "llbitmap"}) {
+      out += (out.empty() ? "" : " ") + (k == kind ? "[" + std::string(kind) + "]" : std::string(kind));
+    }
+    return out;
+  }
+  if (bitmap_ && (name.rfind("bitmap/", 0) == 0 || name.rfind("llbitmap/", 0) == 0)) return bitmap_->attr(name);
   const ArrayDetail d = detail();
   std::lock_guard l(mu_);
   const MemberInfo& ref = set_->ref;
@@ -75,7 +89,9 @@ Result<std::string> Array::attr(const std::string& name) const {
   if (name == "resync_start") return resync_offset_ == kMaxSector ? std::string("none") : std::to_string(resync_offset_);
   if (name == "reshape_position") return std::string("none");
   if (name == "safe_mode_delay") return fmt::format("{:.3f}", double(safe_mode_delay_.count()) / 1000);
-  if (name == "consistency_policy") return std::string(personality_->sync_sectors(SyncOp::check) ? "resync" : "none");
+  if (name == "consistency_policy") {
+    return std::string(bitmap_ ? "bitmap" : personality_->sync_sectors(SyncOp::check) ? "resync" : "none");
+  }
   if (name == "suspend_lo") return std::to_string(suspend_lo_);
   if (name == "suspend_hi") return std::to_string(suspend_hi_);
   if (name == "umd/findings") {
@@ -115,6 +131,9 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
       return Status(Err::invalid, fmt::format("{} is read-only", name_));
     }
     return s;
+  }
+  if (bitmap_ && (name.rfind("bitmap/", 0) == 0 || name.rfind("llbitmap/", 0) == 0)) {
+    return bitmap_->set_attr(name, v);
   }
   if (name == "suspend_lo" || name == "suspend_hi") {
     uint64_t x = 0;

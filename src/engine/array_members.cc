@@ -111,6 +111,7 @@ void Array::activate_spares() {
     for (const Move& m : moves) {
       ProbedMember& pm = set_->members[m.member];
       personality_->attach(m.slot, Slot{pm.dev.get(), pm.info.data_offset}, 0);
+      bitmap_recovery_[m.slot] = false;
       set_->slot_member[m.slot] = int(m.member);
       held_[m.member] = Held{Held::State::active, int(m.slot)};
       failed_[m.slot].store(false);
@@ -310,11 +311,16 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
       std::lock_guard l(mu_);
       ProbedMember& m = set_->members[idx];
       personality_->attach(uint32_t(old_slot), Slot{m.dev.get(), m.info.data_offset}, in_sync ? ~0ull : 0);
+      // With a bitmap, a member that left after the bits were last cleared misses only
+      // the chunks still marked: recovery visits those alone.
+      bitmap_recovery_[old_slot] = bitmap_ && !in_sync && m.info.events >= bitmap_->events_cleared();
       set_->slot_member[old_slot] = int(idx);
       held_[idx] = Held{Held::State::active, old_slot};
       failed_[old_slot].store(false);
       warnings_.push_back(fmt::format("{}: {} re-added to slot {}{}", name_, path, old_slot,
-                                      in_sync ? " (in sync)" : "; recovery starts"));
+                                      in_sync                    ? " (in sync)"
+                                      : bitmap_recovery_[old_slot] ? "; recovery of the chunks the bitmap marks starts"
+                                                                   : "; recovery starts"));
     }
     resume_io();
   }

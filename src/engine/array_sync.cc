@@ -48,6 +48,7 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
     std::lock_guard l(mu_);
     if (!err.is_ok()) warnings_.push_back(fmt::format("{}: {} stopped at {}: {}", name_, sync_op_name(op), pos, err.message()));
     else if (complete) warnings_.push_back(fmt::format("{}: {} finished", name_, sync_op_name(op)));
+    if (op == SyncOp::recover && complete) std::fill(bitmap_recovery_.begin(), bitmap_recovery_.end(), false);
     if (op == SyncOp::resync) {
       if (complete) resync_offset_ = kMaxSector;
       else if (resync_offset_ != kMaxSector) resync_offset_ = std::max(resync_offset_, pos);

@@ -1,11 +1,13 @@
 #include "engine/create.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -13,6 +15,8 @@
 #include "engine/superblock_probe.h"
 #include "engine/zero_superblock.h"
 #include "format/member_info.h"
+#include "bitmap/bitmap_super.h"
+#include "bitmap/classic_bits.h"
 #include "format/placement.h"
 #include "format/superblock1.h"
 #include "layout/geometry.h"
@@ -20,6 +24,9 @@
 #include "layout/level_limits.h"
 
 namespace umd::engine {
+namespace {
+enum class BitmapKind : uint8_t { none, internal, lockless, file };
+}  // namespace
 namespace {
 
 constexpr uint32_t kCreateMaxDev = 128;  // what the kernel writes for small arrays
@@ -85,9 +92,21 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   } else {
     return Result<CreateReport>(Err::invalid, fmt::format("--metadata: unknown version '{}' (1.2, 1.1, 1.0)", spec.metadata));
   }
-  if (spec.bitmap != "none") {
-    return Result<CreateReport>(Err::unsupported, fmt::format("--bitmap={}: write-intent bitmaps are not supported yet",
-                                                              spec.bitmap));
+  const BitmapKind bitmap_kind = spec.bitmap == "none"       ? BitmapKind::none
+                                 : spec.bitmap == "internal" ? BitmapKind::internal
+                                 : spec.bitmap == "lockless" ? BitmapKind::lockless
+                                                             : BitmapKind::file;
+  if (bitmap_kind == BitmapKind::file && spec.bitmap.find('/') == std::string::npos) {
+    return Result<CreateReport>(Err::invalid, fmt::format("--bitmap={}: none, internal, lockless, or a file path "
+                                                          "(with a '/')", spec.bitmap));
+  }
+  if (bitmap_kind != BitmapKind::none && (level == layout::kLevelLinear || level == layout::kLevelRaid0)) {
+    return Result<CreateReport>(Err::invalid, fmt::format("--bitmap={}: a {} has no redundancy for a bitmap to track",
+                                                          spec.bitmap, level == layout::kLevelRaid0 ? "raid0" : "linear"));
+  }
+  if (bitmap_kind == BitmapKind::file && ::access(spec.bitmap.c_str(), F_OK) == 0 && !spec.force) {
+    return Result<CreateReport>(Err::busy, fmt::format("--bitmap={}: the file exists; use --force to overwrite it",
+                                                       spec.bitmap));
   }
   uint32_t layout_word = layout::default_layout(level);
   if (spec.layout) {
@@ -146,7 +165,8 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     // Size first: a member too small for any superblock is "too small", whatever the
     // probe makes of it (it calls such a device corrupt).
     const uint64_t dev_sectors = (*dev)->size() / 512;
-    auto place = mdadm_placement(minor, dev_sectors, rounding, false, size_hint);
+    const bool internal = bitmap_kind == BitmapKind::internal || bitmap_kind == BitmapKind::lockless;
+    auto place = mdadm_placement(minor, dev_sectors, rounding, internal, size_hint);
     if (!place.is_ok()) {
       return Result<CreateReport>(place.status().code(),
                                   fmt::format("{} is too small for a {} member ({} sectors): {}", path, lname,
@@ -247,7 +267,68 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     sb.bblog_offset = pl.bblog_offset;
     sb.dev_number = uint32_t(i);
     sb.device_uuid = random_uuid();
+    if (pl.bitmap_offset != 0) {
+      sb.feature_map |= kFeatureBitmapOffset;
+      sb.bitmap_offset = pl.bitmap_offset;
+    }
     images.push_back(encode_superblock1(sb));
+  }
+  // The bitmap: every bit set when a resync is pending (so it visits everything), none
+  // with --assume-clean, as mdadm writes it. The lockless one is only a header: the
+  // kernel (and umd) lay out its state bytes at first assembly.
+  std::vector<uint8_t> bitmap_image;
+  if (bitmap_kind != BitmapKind::none) {
+    bitmap::BitmapSuper bs;
+    bs.uuid = uuid;
+    bs.events = 0;
+    bs.sync_size = level == layout::kLevelRaid10 ? geo->array_sectors() : component;
+    bs.daemon_sleep = 5;
+    const uint64_t reserve = planned.front().place.bitmap_sectors
+                                 ? planned.front().place.bitmap_sectors
+                                 : mdadm_bitmap_reserve_sectors(planned.front().place.data_size);
+    bs.sectors_reserved = uint32_t(reserve);
+    if (bitmap_kind == BitmapKind::lockless) {
+      bs.version = bitmap::kVersionLockless;
+      bs.set_state(bitmap::kStateFirstUse, true);
+      if (!report.resync_pending) bs.set_state(bitmap::kStateClean, true);
+      bs.chunksize = 0;  // chosen at first assembly
+      auto enc = bitmap::encode_bitmap_super(bs);
+      bitmap_image.assign(enc.begin(), enc.end());
+      bitmap_image.resize(4096, 0);
+    } else {
+      uint64_t chunk = spec.bitmap_chunk_bytes.value_or(planned.front().place.bitmap_chunk_bytes);
+      if (chunk == 0) chunk = 64ull << 20;
+      if (chunk < 4096 || (chunk & (chunk - 1)) != 0) {
+        return Result<CreateReport>(Err::invalid, fmt::format("--bitmap-chunk={}: a power of two of at least 4K", chunk));
+      }
+      // The bits must fit the reserved room (internal bitmaps): double the chunk until they do.
+      while (bitmap_kind == BitmapKind::internal && bitmap::classic_bitmap_bytes(bitmap::classic_chunk_count(
+                                                        bs.sync_size, chunk)) > reserve * 512) {
+        chunk *= 2;
+      }
+      bs.version = bitmap::kVersionLittleEndian;
+      bs.chunksize = uint32_t(chunk);
+      if (bitmap_kind == BitmapKind::file) bs.sectors_reserved = 0;
+      const uint64_t chunks = bitmap::classic_chunk_count(bs.sync_size, chunk);
+      const uint64_t bytes = bitmap::classic_bitmap_bytes(chunks);
+      bitmap_image.assign((bytes + 4095) / 4096 * 4096, 0);
+      auto enc = bitmap::encode_bitmap_super(bs);
+      std::copy(enc.begin(), enc.end(), bitmap_image.begin());
+      if (report.resync_pending) {
+        for (uint64_t c = 0; c < chunks; c++) {
+          bitmap_image[bitmap::kClassicBitsOffset + c / 8] |= uint8_t(1u << (c % 8));
+        }
+      }
+    }
+  }
+  if (bitmap_kind == BitmapKind::file) {
+    const int fd = ::open(spec.bitmap.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return Result<CreateReport>(Err::io, fmt::format("--bitmap={}: {}", spec.bitmap, std::strerror(errno)));
+    const ssize_t w = ::pwrite(fd, bitmap_image.data(), bitmap_image.size(), 0);
+    const int e = errno;
+    const bool ok = w == ssize_t(bitmap_image.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return Result<CreateReport>(Err::io, fmt::format("--bitmap={}: {}", spec.bitmap, std::strerror(e)));
   }
   for (size_t i = 0; i < planned.size(); i++) {
     Planned& p = planned[i];
@@ -255,6 +336,10 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     auto erased = erase_superblocks(*p.dev, p.place.super_offset);
     if (!erased.is_ok()) return erased.status().with_context(p.path);
     UMD_TRY(p.dev->write(p.place.super_offset * 512, images[i]).with_context(p.path));
+    if (p.place.bitmap_offset != 0 && !bitmap_image.empty()) {
+      const uint64_t at = uint64_t(int64_t(p.place.super_offset) + p.place.bitmap_offset) * 512;
+      UMD_TRY(p.dev->write(at, bitmap_image).with_context(fmt::format("{}: writing the bitmap", p.path)));
+    }
   }
   for (Planned& p : planned) UMD_TRY(p.dev->flush().with_context(p.path));
   report.array_uuid = format_uuid_mdadm(uuid);

@@ -20,7 +20,9 @@ struct CreateSpec {
   std::optional<std::string> layout;
   std::string metadata = "1.2";
   std::optional<uint64_t> size_bytes;  // --size: space used on each member
+  // none | internal | lockless | a file path (absolute, or containing '/')
   std::string bitmap = "none";
+  std::optional<uint64_t> bitmap_chunk_bytes;  // --bitmap-chunk (classic bitmaps)
   bool assume_clean = false;
   bool force = false;                  // overwrite members that carry a superblock
   std::vector<std::string> members;    // "missing" stands for an absent member

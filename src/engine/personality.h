@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -138,6 +139,15 @@ class Personality {
   // Takes the member out of `slot` (missing from now on). Same rule.
   virtual void detach(uint32_t slot) = 0;
   virtual uint64_t valid_below(uint32_t slot) const = 0;
+  // The sync-space range that array sectors [lo, hi) fall in (what a write-intent bitmap
+  // marks for a write there): itself for raid1/10, whole chunk rows for raid4/5/6.
+  virtual std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const { return {lo, hi}; }
+  // Recovery passing over [pos, to) without rebuilding it (a bitmap says the recovering
+  // members hold it already): with client I/O there held off, asks recheck(pos, to) how
+  // far that is still true, moves valid_below() of the slots being recovered at pos
+  // there, and returns it.
+  virtual uint64_t skip_recovery(uint64_t pos, uint64_t to,
+                                 const std::function<uint64_t(uint64_t, uint64_t)>& recheck) = 0;
   // Around a sync run: from on to off, client requests register their ranges so that
   // sync() can keep out of their way (sync_barrier.h).
   virtual void sync_arm(bool on) = 0;

@@ -66,6 +66,8 @@ class PersonalityBase : public Personality {
   // SyncOp::replace for every level with redundancy: copies member sectors [pos, pos+n)
   // of each slot held by a ReplacingMember, with the barrier over array_span() of them.
   Status sync_replace(uint64_t pos, uint64_t n);
+  uint64_t skip_recovery(uint64_t pos, uint64_t to,
+                         const std::function<uint64_t(uint64_t, uint64_t)>& recheck) override;
   // The array sectors that member sectors [lo, hi) of `slot` hold (a bounding range).
   virtual std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const {
     (void)slot, (void)lo, (void)hi;
@@ -228,6 +230,7 @@ class ParityPersonality final : public PersonalityBase {
   uint64_t sync_granule() const override { return geo_.chunk_sectors(); }
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
   std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
+  std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
 
  private:
   Status sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets, SyncReport* report);

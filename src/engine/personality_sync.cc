@@ -43,4 +43,33 @@ Status PersonalityBase::sync_replace(uint64_t pos, uint64_t n) {
   return Status::ok();
 }
 
+uint64_t PersonalityBase::skip_recovery(uint64_t pos, uint64_t to,
+                                        const std::function<uint64_t(uint64_t, uint64_t)>& recheck) {
+  std::vector<uint32_t> slots;
+  for (uint32_t s = 0; s < slots_.size(); s++) {
+    const uint64_t vb = valid_below_[s].load();
+    if (usable(s) && vb != ~0ull && vb >= pos && vb < to) slots.push_back(s);
+  }
+  if (slots.empty()) return pos;
+  uint64_t lo = ~0ull, hi = 0;
+  for (uint32_t s : slots) {
+    const auto [a, b] = array_span(s, pos, to);
+    if (a < b) {
+      lo = std::min(lo, a);
+      hi = std::max(hi, b);
+    }
+  }
+  if (lo < hi) barrier_.raise(lo, hi);
+  const uint64_t upto = std::min(to, recheck(pos, to));
+  if (upto > pos) {
+    for (uint32_t s : slots) {
+      if (valid_below_[s].load() < upto) {
+        valid_below_[s].store(upto >= sync_sectors(SyncOp::recover) ? ~0ull : upto, std::memory_order_release);
+      }
+    }
+  }
+  if (lo < hi) barrier_.lower();
+  return upto;
+}
+
 }  // namespace umd::engine

@@ -26,6 +26,12 @@ constexpr size_t kBlockBytes = 4096;
 
 uint64_t ParityPersonality::sync_sectors(SyncOp) const { return raid().component_sectors(); }
 
+std::pair<uint64_t, uint64_t> ParityPersonality::sync_span(uint64_t lo, uint64_t hi) const {
+  const uint64_t chunk = raid().chunk_sectors();
+  const uint64_t span = uint64_t(raid().data_disks()) * chunk;
+  return {lo / span * chunk, (hi + span - 1) / span * chunk};
+}
+
 std::pair<uint64_t, uint64_t> ParityPersonality::array_span(uint32_t, uint64_t lo, uint64_t hi) const {
   const uint64_t chunk = raid().chunk_sectors();
   const uint64_t span = uint64_t(raid().data_disks()) * chunk;

@@ -129,6 +129,28 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
       marks_.emplace_back(Clock::now(), done_sectors_);
       continue;
     }
+    // A bitmap may say the next sectors need nothing (clean, or never written).
+    {
+      l.unlock();
+      uint64_t skip = host_.sync_skip(op, pos, limit);
+      uint64_t to = std::min(limit, (pos + skip) / granule * granule);
+      if (to >= end) to = end;
+      if (to > pos && (op == SyncOp::recover || op == SyncOp::replace)) {
+        std::lock_guard step_lock(step_mu_);
+        to = p.skip_recovery(pos, to, [&](uint64_t a, uint64_t b) {
+          const uint64_t again = a + host_.sync_skip(op, a, b);
+          return again >= end ? end : again / granule * granule;
+        });
+      }
+      l.lock();
+      if (to > pos) {
+        skipped_sectors_ += to - pos;
+        pos = pos_ = to;
+        const uint64_t target = std::min(end, sync_max_);
+        if (pos >= end || pos >= target || pos - published_ >= (target - published_) / 2) publish_locked(op, pos, l);
+        continue;
+      }
+    }
     throttle(l);
     if (should_stop_locked()) break;
     const uint64_t n = std::min(step, std::min(end, sync_max_) - pos);
@@ -149,6 +171,9 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
       err = s;
       break;
     }
+    l.unlock();
+    host_.sync_step_done(op, pos, pos + n);
+    l.lock();
     pos += n;
     pos_ = pos;
     done_sectors_ += n;
@@ -246,6 +271,11 @@ uint64_t SyncEngine::done_sectors() const {
   return done_sectors_;
 }
 
+uint64_t SyncEngine::skipped_sectors() const {
+  std::lock_guard l(mu_);
+  return skipped_sectors_;
+}
+
 uint64_t SyncEngine::wait_ms() const {
   std::lock_guard l(mu_);
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count());
@@ -290,8 +320,9 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   }
   if (name == "mismatch_cnt") return std::to_string(mismatches_);
   if (name == "umd/sync_stats") {
-    return fmt::format("publishes {} waited_ms {} done_sectors {}", publishes_,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(), done_sectors_);
+    return fmt::format("publishes {} waited_ms {} done_sectors {} skipped_sectors {}", publishes_,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(), done_sectors_,
+                       skipped_sectors_);
   }
   return Result<std::string>(Err::not_found, "no attribute " + name);
 }

@@ -59,6 +59,13 @@ class SyncHost {
   // The run ended: complete (reached the end) or interrupted at pos (err: why, if failed).
   virtual void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) = 0;
   virtual bool client_busy() const = 0;
+  // A write-intent bitmap's say: sectors from pos (before end) that need no visit.
+  virtual uint64_t sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
+    (void)op, (void)pos, (void)end;
+    return 0;
+  }
+  // [lo, hi) was synced (the bitmap may clear it).
+  virtual void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) { (void)op, (void)lo, (void)hi; }
 };
 
 class SyncEngine {
@@ -92,6 +99,7 @@ class SyncEngine {
   std::vector<SyncFinding> findings() const;
   uint64_t publishes() const;
   uint64_t done_sectors() const;  // sectors synced by every run so far
+  uint64_t skipped_sectors() const;  // sectors a bitmap let the runs pass over
   uint64_t wait_ms() const;
   // Held by the sync thread around each step; whoever changes the personality's slots
   // (Array::pause_io) takes it too, so no step runs meanwhile.
@@ -133,6 +141,7 @@ class SyncEngine {
   std::vector<SyncFinding> findings_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> marks_;  // (time, sectors done)
   uint64_t done_sectors_ = 0;
+  uint64_t skipped_sectors_ = 0;
   uint64_t publishes_ = 0;
   std::chrono::steady_clock::duration waited_{};
   std::chrono::steady_clock::time_point last_publish_{};

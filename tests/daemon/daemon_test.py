@@ -142,7 +142,7 @@ class DaemonTest(umdtest.TempDirTest):
         status = umdtest.umd("--status").stdout
         self.assertTrue(status.startswith("Personalities : "), status)
         self.assertIn("md0 : active", status)
-        self.assertIn("raid5 d0.img[0] d1.img[1] d2.img[2]", status)
+        self.assertIn("raid5 d2.img[2] d1.img[1] d0.img[0]", status)  # newest first, as the kernel lists them
         self.assertIn(f"{a['array_sectors'] // 2} blocks super 1.2 level 5, 64k chunk, algorithm 2 [3/3] [UUU]",
                       status)
         self.assertTrue(status.rstrip().endswith("unused devices: <none>"), status)
@@ -246,7 +246,7 @@ class DaemonTest(umdtest.TempDirTest):
         self.assertIn("is running", p.stdout.readline())
         status = umdtest.umd("--status").stdout
         self.assertIn("md0 : active", status)
-        self.assertIn("raid0 d0.img[0] d1.img[1]", status)
+        self.assertIn("raid0 d1.img[1] d0.img[0]", status)
         umdtest.umd("--stop", "md0")
         self.assertEqual(p.wait(timeout=10), 0)  # --stop returned after the daemon exited
 

@@ -1,0 +1,70 @@
+#include "bitmap/bitmap_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace umd::bitmap {
+
+void MemberBitmapStore::set_copies(std::vector<Copy> copies) {
+  std::lock_guard l(mu_);
+  copies_ = std::move(copies);
+}
+
+Status MemberBitmapStore::read(uint64_t offset, std::span<uint8_t> out) {
+  std::vector<Copy> copies;
+  {
+    std::lock_guard l(mu_);
+    copies = copies_;
+  }
+  Status last(Err::not_found, "the bitmap has no copy left");
+  for (const Copy& c : copies) {
+    last = c.dev->read(c.offset + offset, out).with_context(fmt::format("{}: reading the bitmap", c.dev->name()));
+    if (last.is_ok()) return last;
+  }
+  return last;
+}
+
+Status MemberBitmapStore::write(uint64_t offset, std::span<const uint8_t> data) {
+  std::vector<Copy> copies;
+  {
+    std::lock_guard l(mu_);
+    copies = copies_;
+  }
+  Status first;
+  for (const Copy& c : copies) {
+    Status s = c.dev->write(c.offset + offset, data, true)
+                   .with_context(fmt::format("{}: writing the bitmap", c.dev->name()));
+    if (!s.is_ok() && first.is_ok()) first = s;
+  }
+  return first;
+}
+
+uint32_t MemberBitmapStore::block_bytes() const {
+  std::lock_guard l(mu_);
+  uint32_t b = 512;
+  for (const Copy& c : copies_) b = std::max(b, c.dev->block_size());
+  return b;
+}
+
+Result<std::unique_ptr<FileBitmapStore>> FileBitmapStore::open(const std::string& path, bool writable) {
+  io::OpenOptions oo;
+  oo.read_only = !writable;
+  oo.direct = true;  // seed 003: the file's own blocks, not a page-cache copy
+  auto f = io::open_file_member(path, oo);
+  if (!f.is_ok()) return f.status().with_context("bitmap file");
+  auto s = std::unique_ptr<FileBitmapStore>(new FileBitmapStore());
+  s->path_ = path;
+  s->file_ = std::move(f).value();
+  return s;
+}
+
+Status FileBitmapStore::read(uint64_t offset, std::span<uint8_t> out) {
+  return file_->read(offset, out).with_context(fmt::format("{}: reading the bitmap", path_));
+}
+
+Status FileBitmapStore::write(uint64_t offset, std::span<const uint8_t> data) {
+  return file_->write(offset, data, true).with_context(fmt::format("{}: writing the bitmap", path_));
+}
+
+}  // namespace umd::bitmap

@@ -1,0 +1,69 @@
+// BitmapStore: where a bitmap's bytes live, so one bitmap implementation serves both
+// places md keeps one:
+//  - MemberBitmapStore: md's internal bitmap, a copy in the reserved area of every
+//    member (at each member's own byte offset). Reads come from the first copy that
+//    reads; writes go to every copy, with FUA, and the write is done when each is durable.
+//  - FileBitmapStore (seed 003): a regular file, on another filesystem, opened with
+//    O_DIRECT and written straight to its own blocks with FUA: never through a
+//    page-cache copy that could go stale, so `umd --examine-bitmap FILE` (which reads it
+//    with O_DIRECT too) sees what is on disk while the array runs.
+// Writes are whole blocks of block_bytes() (512 or 4096: the largest logical block size
+// of the devices underneath), aligned to it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/member.h"
+#include "util/status.h"
+
+namespace umd::bitmap {
+
+class BitmapStore {
+ public:
+  virtual ~BitmapStore() = default;
+  virtual Status read(uint64_t offset, std::span<uint8_t> out) = 0;
+  virtual Status write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  virtual uint32_t block_bytes() const = 0;
+  virtual std::string where() const = 0;  // for messages and attributes ("internal", a path)
+};
+
+class MemberBitmapStore final : public BitmapStore {
+ public:
+  struct Copy {
+    io::Member* dev = nullptr;
+    uint64_t offset = 0;  // bytes: where the bitmap superblock starts on this member
+  };
+  explicit MemberBitmapStore(std::vector<Copy> copies) { set_copies(std::move(copies)); }
+  // The members holding a copy now (after a failure, an add, a removal).
+  void set_copies(std::vector<Copy> copies);
+  Status read(uint64_t offset, std::span<uint8_t> out) override;
+  // Every copy; the first error is returned after trying all (a copy that cannot be
+  // written is for the array to fail, as md fails a member whose bitmap write fails).
+  Status write(uint64_t offset, std::span<const uint8_t> data) override;
+  uint32_t block_bytes() const override;
+  std::string where() const override { return "internal"; }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Copy> copies_;
+};
+
+class FileBitmapStore final : public BitmapStore {
+ public:
+  static Result<std::unique_ptr<FileBitmapStore>> open(const std::string& path, bool writable);
+  Status read(uint64_t offset, std::span<uint8_t> out) override;
+  Status write(uint64_t offset, std::span<const uint8_t> data) override;
+  uint32_t block_bytes() const override { return 4096; }
+  std::string where() const override { return path_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<io::Member> file_;
+};
+
+}  // namespace umd::bitmap

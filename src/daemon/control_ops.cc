@@ -1,0 +1,76 @@
+#include "daemon/control_ops.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "engine/array.h"
+
+namespace umd::daemon {
+namespace {
+
+// request[key] as a string: "" when absent; false when present but not a string.
+bool string_field(const json& request, const char* key, std::string* out) {
+  out->clear();
+  auto it = request.find(key);
+  if (it == request.end()) return true;
+  if (!it->is_string()) return false;
+  *out = it->get<std::string>();
+  return true;
+}
+
+json attr_op(ServedArray& array, const json& request) {
+  std::string name, value;
+  if (!string_field(request, "attr", &name)) return error_response("attr: \"attr\" must be a string");
+  if (!string_field(request, "value", &value)) return error_response("attr: \"value\" must be a string");
+  if (!request.contains("attr")) return ok_response({{"names", array.attr_names()}});
+  if (name.empty()) return error_response("attr: empty attribute name");
+  if (request.contains("value")) {
+    Status s = array.set_attr(name, value);
+    if (!s.is_ok()) return error_response(s.message());
+    return ok_response();
+  }
+  auto v = array.attr(name);
+  if (!v.is_ok()) return error_response(v.status().message());
+  return ok_response({{"value", *v}});
+}
+
+json manage_op(ServedArray& array, const json& request) {
+  std::string action, member, with;
+  if (!string_field(request, "action", &action) || !string_field(request, "member", &member) ||
+      !string_field(request, "with", &with)) {
+    return error_response("manage: \"action\", \"member\" and \"with\" must be strings");
+  }
+  static const char* const kActions[] = {"fail", "remove", "add", "re-add", "replace"};
+  if (std::find(std::begin(kActions), std::end(kActions), action) == std::end(kActions)) {
+    return error_response("manage: unknown action \"" + action + "\" (fail, remove, add, re-add, replace)");
+  }
+  if (member.empty()) return error_response("manage: --" + action + " needs a member");
+  if (!with.empty() && action != "replace") return error_response("manage: \"with\" goes only with replace");
+  Status s = array.manage(action, member, with);
+  if (!s.is_ok()) return error_response(s.message());
+  return ok_response();
+}
+
+json action_op(ServedArray& array, const json& request) {
+  std::string action;
+  if (!string_field(request, "action", &action)) return error_response("action: \"action\" must be a string");
+  if (std::find(std::begin(engine::kSyncActions), std::end(engine::kSyncActions), action) ==
+      std::end(engine::kSyncActions)) {
+    return error_response("action: unknown sync action \"" + action +
+                          "\" (check, repair, resync, recover, idle, frozen)");
+  }
+  Status s = array.set_attr("sync_action", action);
+  if (!s.is_ok()) return error_response(s.message());
+  return ok_response();
+}
+
+}  // namespace
+
+std::optional<json> handle_array_op(ServedArray& array, const std::string& op, const json& request) {
+  if (op == "attr") return attr_op(array, request);
+  if (op == "manage") return manage_op(array, request);
+  if (op == "action") return action_op(array, request);
+  return std::nullopt;
+}
+
+}  // namespace umd::daemon

@@ -1,0 +1,69 @@
+#include "daemon/fault_hooks.h"
+
+#include <filesystem>
+#include <limits>
+
+namespace umd::daemon {
+
+std::string normal_path(const std::string& p) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(p, ec);
+  return ec ? p : abs.lexically_normal().string();
+}
+
+Result<std::unique_ptr<io::Member>> FaultHooks::open(const std::string& path, bool read_only) {
+  io::OpenOptions oo;
+  oo.read_only = read_only;
+  oo.direct = true;
+  oo.exclusive = true;
+  std::lock_guard lk(mu_);
+  prune_locked();  // a member removed earlier lets go of its file first
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, oo));
+  auto fm = std::make_shared<io::FaultyMember>(std::move(dev));
+  UMD_TRY(fm->set_write_cache(false));
+  pending_.push_back({normal_path(path), fm});
+  return std::unique_ptr<io::Member>(new SharedMember(fm));
+}
+
+void FaultHooks::commit() {
+  std::lock_guard lk(mu_);
+  for (Hook& h : pending_) hooks_.push_back(std::move(h));
+  pending_.clear();
+}
+
+void FaultHooks::abandon() {
+  std::lock_guard lk(mu_);
+  pending_.clear();
+}
+
+void FaultHooks::prune_locked() {
+  std::erase_if(hooks_, [](const Hook& h) { return h.member.use_count() == 1; });
+}
+
+Status FaultHooks::inject(const std::string& path, const std::string& action) {
+  std::lock_guard lk(mu_);
+  prune_locked();
+  io::FaultyMember* fm = nullptr;
+  for (const Hook& h : hooks_) {
+    if (h.path == path) fm = h.member.get();
+  }
+  if (fm == nullptr) return Status(Err::not_found, "fault: " + path + " is not a member");
+  constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
+  if (action == "vanish") {
+    fm->vanish();
+  } else if (action == "reappear") {
+    fm->reappear();
+  } else if (action == "fail-writes") {
+    fm->fail_writes(0, kAll);
+  } else if (action == "fail-reads") {
+    fm->fail_reads(0, kAll);
+  } else if (action == "clear") {
+    fm->clear_faults();
+  } else {
+    return Status(Err::invalid, "fault: unknown action \"" + action +
+                                    "\" (vanish, reappear, fail-writes, fail-reads, clear)");
+  }
+  return Status::ok();
+}
+
+}  // namespace umd::daemon
