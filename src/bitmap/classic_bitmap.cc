@@ -244,6 +244,15 @@ uint64_t ClassicBitmap::sync_skip(SyncKind kind, uint64_t pos, uint64_t end) {
   return to > pos ? to - pos : 0;
 }
 
+uint64_t ClassicBitmap::sync_run(SyncKind kind, uint64_t pos, uint64_t end) {
+  if (kind == SyncKind::rebuild || kind == SyncKind::check || chunks_ == 0) return end > pos ? end - pos : 0;
+  std::lock_guard l(mu_);
+  uint64_t c = pos / chunk_sectors_;
+  while (c < chunks_ && (bit(c) || chunk_[c].needed)) c++;
+  const uint64_t to = std::min(end, c * chunk_sectors_);
+  return to > pos ? to - pos : 0;
+}
+
 void ClassicBitmap::sync_done(SyncKind kind, uint64_t lo, uint64_t hi) {
   if (kind == SyncKind::check || chunks_ == 0 || hi <= lo) return;
   const auto now = Clock::now();

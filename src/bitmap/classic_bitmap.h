@@ -63,6 +63,7 @@ class ClassicBitmap final : public WriteIntent {
   void discard(uint64_t, uint64_t) override {}
   uint64_t sync_skip(SyncKind kind, uint64_t pos, uint64_t end) override;
   void sync_done(SyncKind kind, uint64_t lo, uint64_t hi) override;
+  uint64_t sync_run(SyncKind kind, uint64_t pos, uint64_t end) override;
   uint64_t dirty_chunks() const override;
   uint64_t chunk_sectors() const override { return chunk_sectors_; }
   void set_degraded(bool degraded) override;

@@ -58,6 +58,9 @@ class WriteIntent {
 
   virtual uint64_t sync_skip(SyncKind kind, uint64_t pos, uint64_t end) = 0;
   virtual void sync_done(SyncKind kind, uint64_t lo, uint64_t hi) = 0;
+  // Sectors from pos (before end) that do need a visit, up to the next chunk that does
+  // not (so a sync step stops there). Only asked where sync_skip() said 0.
+  virtual uint64_t sync_run(SyncKind kind, uint64_t pos, uint64_t end) = 0;
   // Chunks marked now (what a resync after a crash would visit), and the chunk size.
   virtual uint64_t dirty_chunks() const = 0;
   virtual uint64_t chunk_sectors() const = 0;

@@ -148,6 +148,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ = d; }
   // The sync thread (tests wait on it and read its counters).
   SyncEngine& sync_engine() { return *sync_; }
+  bitmap::WriteIntent* bitmap_for_tests() { return bitmap_.get(); }
 
  private:
   struct Tracked;
@@ -185,6 +186,8 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
   bool client_busy() const override;
   uint64_t sync_skip(SyncOp op, uint64_t pos, uint64_t end) override;
+  uint64_t sync_run(SyncOp op, uint64_t pos, uint64_t end) override;
+  bitmap::SyncKind bitmap_kind_of(SyncOp op);  // which chunks the op visits
   void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) override;
 
   // bitmap::BitmapHost

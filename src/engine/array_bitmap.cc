@@ -91,28 +91,35 @@ Status Array::open_bitmap(const AssembleOptions& opts) {
   return Status::ok();
 }
 
-uint64_t Array::sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
-  if (!bitmap_) return 0;
-  bitmap::SyncKind kind = bitmap::SyncKind::check;
+bitmap::SyncKind Array::bitmap_kind_of(SyncOp op) {
   switch (op) {
-    case SyncOp::resync: kind = bitmap::SyncKind::resync; break;
+    case SyncOp::resync: return bitmap::SyncKind::resync;
     case SyncOp::recover: {
       std::lock_guard l(mu_);
       bool guided = false;  // every slot being recovered came back by --re-add
       for (uint32_t s = 0; s < bitmap_recovery_.size(); s++) {
         if (set_->slot_member[s] >= 0 && !failed_[s].load() && personality_->valid_below(s) != ~0ull) {
-          if (!bitmap_recovery_[s]) return 0;
+          if (!bitmap_recovery_[s]) return bitmap::SyncKind::rebuild;
           guided = true;
         }
       }
-      kind = guided ? bitmap::SyncKind::recover : bitmap::SyncKind::rebuild;
-      break;
+      return guided ? bitmap::SyncKind::recover : bitmap::SyncKind::rebuild;
     }
-    case SyncOp::replace: kind = bitmap::SyncKind::rebuild; break;
+    case SyncOp::replace: return bitmap::SyncKind::rebuild;
     case SyncOp::check:
-    case SyncOp::repair: kind = bitmap::SyncKind::check; break;
+    case SyncOp::repair: return bitmap::SyncKind::check;
   }
-  return bitmap_->sync_skip(kind, pos, end);
+  return bitmap::SyncKind::check;
+}
+
+uint64_t Array::sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
+  if (!bitmap_) return 0;
+  return bitmap_->sync_skip(bitmap_kind_of(op), pos, end);
+}
+
+uint64_t Array::sync_run(SyncOp op, uint64_t pos, uint64_t end) {
+  if (!bitmap_) return ~0ull;
+  return bitmap_->sync_run(bitmap_kind_of(op), pos, end);
 }
 
 void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {

@@ -153,7 +153,14 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
     }
     throttle(l);
     if (should_stop_locked()) break;
-    const uint64_t n = std::min(step, std::min(end, sync_max_) - pos);
+    uint64_t n = std::min(step, std::min(end, sync_max_) - pos);
+    {
+      l.unlock();
+      const uint64_t run = host_.sync_run(op, pos, pos + n);
+      l.lock();
+      if (run < n) n = std::max(granule, (run + granule - 1) / granule * granule);
+      n = std::min(n, std::min(end, sync_max_) - pos);
+    }
     if (n == 0) continue;
     SyncReport rep;
     l.unlock();

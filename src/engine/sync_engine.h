@@ -64,6 +64,11 @@ class SyncHost {
     (void)op, (void)pos, (void)end;
     return 0;
   }
+  // How far from pos a visit is needed (a bitmap's run of marked chunks); ~0: no limit.
+  virtual uint64_t sync_run(SyncOp op, uint64_t pos, uint64_t end) {
+    (void)op, (void)pos, (void)end;
+    return ~0ull;
+  }
   // [lo, hi) was synced (the bitmap may clear it).
   virtual void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) { (void)op, (void)lo, (void)hi; }
 };
