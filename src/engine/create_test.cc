@@ -299,9 +299,12 @@ TEST_F(Refusal, OtherNonsense) {
   CreateSpec lay = spec_for("5", paths);
   lay.layout = "sideways";
   expect_refused(lay, Err::invalid, "layout");
-  CreateSpec bm = spec_for("5", paths);
+  CreateSpec bm = spec_for("0", paths);
   bm.bitmap = "internal";
-  expect_refused(bm, Err::unsupported, "bitmap");
+  expect_refused(bm, Err::invalid, "bitmap");  // raid0 has nothing for a bitmap to track
+  CreateSpec bmname = spec_for("5", paths);
+  bmname.bitmap = "sideways";
+  expect_refused(bmname, Err::invalid, "bitmap");
   CreateSpec miss = spec_for("5", {paths[0], "missing", "missing"});
   expect_refused(miss, Err::invalid, "missing");
   CreateSpec r0 = spec_for("0", {paths[0], "missing", paths[1]});
