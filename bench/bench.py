@@ -7,7 +7,9 @@ numjobs 1. Peers: nbdkit's null plugin (the ceiling of this transport with this 
 its memory plugin, and its file plugin on a file on tmpfs. umd: raid0/1/5/6 over image
 files on tmpfs, created with `umd --create` and served with `umd --assemble --serve`.
 ISA-L parity and memcpy bandwidth come from bench/parity_bench (Google Benchmark) in the
-same run. Prints one Markdown table on stdout; raw results go to --json-out.
+same run. Prints one Markdown table on stdout; raw results go to --json-out. The sync rows
+(resync/recovery/check throughput, client IOPS during a rebuild; bench/sync_bench.py) follow
+in a second table of the same style.
 
 Benchmarks report; they never fail on a target. Exit status is non-zero only when the
 harness itself cannot run (missing tools, bad options) or is interrupted.
@@ -29,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import sync_bench  # bench/sync_bench.py: the sync rows (issue 4)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -56,7 +60,7 @@ TARGETS = {
     "raid6": ("umd", {"level": "6", "members": 6}),
 }
 QUICK_TARGETS = ["nbdkit-null", "nbdkit-memory", "raid0", "raid5", "raid6"]
-ALL_NAMES = list(TARGETS) + ["parity"]
+ALL_NAMES = list(TARGETS) + ["parity", "sync"]
 
 EXPORT_SIZE = GiB            # the region every fio job works over
 MEMBER_SLACK = 16 * MiB      # superblock, data offset (1 MiB for members this size), rounding
@@ -720,7 +724,7 @@ def main() -> int:
         if bad:
             ap.error(f"unknown row(s) {','.join(bad)}; known: {','.join(ALL_NAMES)}")
     else:
-        wanted = (QUICK_TARGETS if args.quick else list(TARGETS)) + ["parity"]
+        wanted = (QUICK_TARGETS + ["parity"]) if args.quick else (list(TARGETS) + ["parity", "sync"])
     targets = [t for t in TARGETS if t in wanted]
 
     for tool in ["fio"] + (["nbdkit"] if any(TARGETS[t][0] == "nbdkit" for t in targets) else []):
@@ -739,6 +743,7 @@ def main() -> int:
     bench = None
     results: dict[str, dict] = {}
     parity = None
+    sync_res = None
     status = 0
     try:
         bench = Bench(args)
@@ -753,6 +758,9 @@ def main() -> int:
         if "parity" in wanted:
             log("parity_bench")
             parity = bench.run_parity()
+        if "sync" in wanted:
+            log("sync rows")
+            sync_res = sync_bench.run(bench, sys.modules[__name__])
     except Interrupted as e:
         log(f"interrupted ({e}); cleaning up")
         status = 130
@@ -780,6 +788,9 @@ def main() -> int:
     others = max(0.0, busy - ours / (elapsed * ncpu)) if elapsed else 0.0
 
     table, notes, ratios = build_table(results, parity, targets)
+    if not targets and parity is None:
+        table = ""  # --only sync: no rows in the main table
+    sync_table, sync_notes = sync_bench.build_table(sync_res)
     info = machine()
     header = (f"umd bench, {started:%Y-%m-%d %H:%M %Z}: {info['cpus']} CPUs ({info['cpu_model']}), "
               f"{info['fio']}, {info['nbdkit']}, fio nbd engine over unix sockets, "
@@ -791,12 +802,22 @@ def main() -> int:
               f"Throughput in MB/s = 10^6 bytes/s (± half the spread between rounds); ratios compare "
               f"throughput on the same workload.")
     print(header)
-    print()
-    print(table)
-    if notes:
+    if table:
         print()
-        for n in notes:
-            print(f"- {n}")
+        print(table)
+        if notes:
+            print()
+            for n in notes:
+                print(f"- {n}")
+    if sync_res is not None:
+        print()
+        print(sync_bench.header(sync_res))
+        print()
+        print(sync_table)
+        if sync_notes:
+            print()
+            for n in sync_notes:
+                print(f"- {n}")
 
     out = {"started": started.isoformat(), "elapsed_s": round(elapsed, 1), "machine": info,
            "load_avg_start": load0, "load_avg_end": load1, "cpu_busy_fraction": busy,
@@ -808,6 +829,7 @@ def main() -> int:
            "targets": results, "parity": parity, "ratios": ratios,
            "goals": {f"{t}/{w}": [{"baseline": b, "min": m} for b, m in g]
                      for (t, w), g in GOALS.items()},
+           "sync": sync_res, "sync_table_markdown": sync_table, "sync_notes": sync_notes,
            "table_markdown": table, "notes": notes}
     json_out = args.json_out or os.path.join(os.getcwd(), "bench-results.json")
     with open(json_out, "w") as f:

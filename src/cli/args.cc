@@ -151,10 +151,11 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
            {a.raid_devices.has_value(), "--raid-devices"},
            {a.chunk.has_value(), "--chunk"},
            {a.layout.has_value(), "--layout"},
-           {a.bitmap.has_value(), "--bitmap"},
            {a.size.has_value(), "--size"}}) {
     UMD_TRY(only_for(present, opt, create_grow));
   }
+  // --assemble --bitmap=FILE names the file that holds the array's bitmap (as mdadm).
+  UMD_TRY(only_for(a.bitmap.has_value(), "--bitmap", {Mode::create, Mode::grow, Mode::assemble}));
   for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
            {a.spare_devices.has_value(), "--spare-devices"},
            {a.metadata.has_value(), "--metadata"},

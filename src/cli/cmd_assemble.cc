@@ -18,6 +18,13 @@ int cmd_assemble(const Args& a) {
   opts.array.read_only = a.readonly;
   opts.array.force = a.force;
   opts.array.run = a.run;
+  if (a.bitmap && *a.bitmap != "internal" && *a.bitmap != "none") {
+    if (a.bitmap->find('/') == std::string::npos) {
+      return usage_error("--assemble --bitmap takes the path of a bitmap file (with a '/')");
+    }
+    std::error_code bec;
+    opts.array.bitmap_file = std::filesystem::absolute(*a.bitmap, bec).lexically_normal().string();
+  }
   if (a.fuse) {  // the daemon leaves our cwd: an absolute path
     std::error_code ec;
     auto abs = std::filesystem::absolute(*a.fuse, ec);

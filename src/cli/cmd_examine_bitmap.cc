@@ -7,6 +7,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "bitmap/bitmap_location.h"
 #include "cli/examine_bitmap_report.h"
 #include "engine/superblock_probe.h"
@@ -58,24 +65,29 @@ Result<BitmapExamination> examine_member(engine::ProbedMember& pm) {
   return examine_bitmap_region(src, region);
 }
 
-// A bitmap file: the superblock at byte 0, the bits after it. Err::not_found when the
-// file does not start with the bitmap magic.
+// A bitmap file: the superblock at byte 0, the bits after it, read with O_DIRECT (seed
+// 003: the array writes the file's blocks directly, so a page-cache copy could be stale
+// while it runs). Err::not_found when the file does not start with the bitmap magic.
 Result<BitmapExamination> examine_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Result<BitmapExamination>(Err::not_found, fmt::format("{}: cannot open", path));
-  std::vector<uint8_t> head(bitmap::kBitmapSuperBytes);
-  f.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
-  head.resize(size_t(f.gcount()));
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // no direct I/O here
+  if (fd < 0) return Result<BitmapExamination>(Err::not_found, fmt::format("{}: cannot open", path));
+  struct stat st {};
+  ::fstat(fd, &st);
+  // mdadm writes exactly the bytes the bitmap needs: read whole 4 KiB blocks and take
+  // the short read at the end of the file.
+  AlignedBuffer buf(size_t((uint64_t(st.st_size) + 4095) / 4096 * 4096));
+  ssize_t got = buf.size() ? ::pread(fd, buf.data(), buf.size(), 0) : 0;
+  const int e = errno;
+  ::close(fd);
+  if (got < 0) return Result<BitmapExamination>(Err::io, fmt::format("{}: {}", path, std::strerror(e)));
+  std::vector<uint8_t> head(buf.data(), buf.data() + std::min<size_t>(size_t(got), bitmap::kBitmapSuperBytes));
   if (head.size() < 4 || get_le32(head.data()) != bitmap::kBitmapMagic)
     return Result<BitmapExamination>(Err::not_found,
                                      fmt::format("{}: no bitmap magic at byte 0", path));
   auto sb = bitmap::decode_bitmap_super(head);
   if (!sb.is_ok()) return sb.status().with_context(path);
-  std::vector<uint8_t> region(size_t(region_to_read(*sb)));
-  f.clear();
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(region.data()), std::streamsize(region.size()));
-  region.resize(size_t(f.gcount()));
+  std::vector<uint8_t> region(buf.data(), buf.data() + std::min<size_t>(size_t(got), size_t(region_to_read(*sb))));
   BitmapSource src;
   src.filename = path;
   return examine_bitmap_region(src, region);

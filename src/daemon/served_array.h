@@ -28,6 +28,7 @@
 namespace umd::daemon {
 
 struct ServeArrayOptions {
+  std::string bitmap_file;  // --bitmap=FILE: the write-intent bitmap kept in a file
   bool read_only = false;
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded

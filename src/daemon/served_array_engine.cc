@@ -130,6 +130,7 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
                                                            const ServeArrayOptions& opts) {
   engine::AssembleOptions ao;
   ao.read_only = opts.read_only;
+  ao.bitmap_file = opts.bitmap_file;
   ao.force = opts.force;
   ao.run = opts.run;
   const char* faults_env = std::getenv("UMD_TEST_FAULTS");
