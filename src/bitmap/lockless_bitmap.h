@@ -54,8 +54,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "bitmap/bitmap_store.h"
@@ -106,7 +108,7 @@ class LocklessBitmap final : public WriteIntent {
 
  private:
   using Clock = std::chrono::steady_clock;
-  static constexpr int64_t kNever = INT64_MAX;  // a page's expiry after the daemon saw it
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();  // a page's expiry after the daemon saw it
 
   struct alignas(64) Page {
     std::atomic<int64_t> refs{0};         // writes in flight on the page
@@ -133,12 +135,12 @@ class LocklessBitmap final : public WriteIntent {
   bool suspend(uint64_t page, Clock::duration limit);
   void resume(uint64_t page);
 
-  // Applies `action` to the chunks [c0, c1) that lie in block b, under the block's
-  // mutex, and writes the block when a byte changed or an earlier change is not yet on
-  // disk. Returns whether a byte changed.
-  bool apply_in_block(uint64_t b, uint64_t c0, uint64_t c1, LlAction action);
-  // Applies `action` to [c0, c1) block by block.
-  void apply_range(uint64_t c0, uint64_t c1, LlAction action);
+  // Applies `actions` in turn to the chunks [c0, c1) that lie in block b, under the
+  // block's mutex, and writes the block when a byte changed or an earlier change is not
+  // yet on disk. Returns whether a byte changed.
+  bool apply_in_block(uint64_t b, uint64_t c0, uint64_t c1, std::span<const LlAction> actions);
+  // The same over [c0, c1), block by block.
+  void apply_range(uint64_t c0, uint64_t c1, std::span<const LlAction> actions);
   // Block b's mutex held: writes its image, then marks the generation it carried durable.
   Status write_block_locked(uint64_t b);
   void record(const Status& s);

@@ -18,6 +18,7 @@ int cmd_manage(const Args& a);
 int cmd_action(const Args& a);
 int cmd_attr(const Args& a);
 int cmd_monitor(const Args& a);
+int cmd_grow(const Args& a);
 
 // 0 when a daemon holds NAME; else prints "NAME is not assembled" and returns 1.
 int check_assembled(const std::string& name);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     case Mode::action: return cmd_action(*args);
     case Mode::attr: return cmd_attr(*args);
     case Mode::monitor: return cmd_monitor(*args);
+    case Mode::grow: return cmd_grow(*args);
     default: break;
   }
   return fail(umd::Status(umd::Err::unsupported, "this mode is not implemented yet"));

@@ -64,12 +64,23 @@ json action_op(ServedArray& array, const json& request) {
   return ok_response();
 }
 
+json grow_op(ServedArray& array, const json& request) {
+  std::string bitmap;
+  if (!string_field(request, "bitmap", &bitmap) || bitmap.empty()) {
+    return error_response("grow: \"bitmap\" must be none, internal or a file path (umd grows nothing else yet)");
+  }
+  Status s = array.set_bitmap(bitmap);
+  if (!s.is_ok()) return error_response(s.message());
+  return ok_response();
+}
+
 }  // namespace
 
 std::optional<json> handle_array_op(ServedArray& array, const std::string& op, const json& request) {
   if (op == "attr") return attr_op(array, request);
   if (op == "manage") return manage_op(array, request);
   if (op == "action") return action_op(array, request);
+  if (op == "grow") return grow_op(array, request);
   return std::nullopt;
 }
 

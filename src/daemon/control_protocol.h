@@ -43,6 +43,9 @@
 //   {"op":"action","action":"check"|"repair"|"resync"|"recover"|"idle"|"frozen"}
 //                       -> {"ok":true} — md's sync_action (the same as setting the
 //                       attribute "sync_action").
+//   {"op":"grow","bitmap":"none"|"internal"|"/abs/file"}  -> {"ok":true} once the bitmap
+//                       is added (or removed) and recorded in the superblocks (mdadm
+//                       --grow --bitmap). Nothing else grows yet.
 // Responses: {"ok":true, ...fields} or {"ok":false,"error":"one line naming the problem"}.
 // An unknown op, a missing op, or a line that is not a JSON object gets an error response.
 #pragma once

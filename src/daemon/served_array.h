@@ -60,6 +60,10 @@ class ServedArray {
     (void)with;
     return Status(Err::unsupported, "--" + op + " is not supported by this array");
   }
+  // mdadm --grow --bitmap=none|internal|FILE on the running array (control op "grow").
+  virtual Status set_bitmap(const std::string& kind) {
+    return Status(Err::unsupported, "--grow --bitmap=" + kind + " is not supported by this array");
+  }
   // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
   // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads" or "clear".
   // Arrays not assembled with UMD_TEST_FAULTS=1 refuse: "fault injection is off".

@@ -52,6 +52,7 @@ class EngineArray final : public ServedArray {
   Result<std::string> attr(const std::string& name) const override { return a_->attr(name); }
   Status set_attr(const std::string& name, const std::string& value) override { return a_->set_attr(name, value); }
   Status manage(const std::string& op, const std::string& member, const std::string& with) override;
+  Status set_bitmap(const std::string& kind) override { return a_->set_bitmap(kind); }
   Status inject_fault(const nlohmann::json& member, const std::string& action) override;
 
  private:

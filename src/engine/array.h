@@ -142,6 +142,10 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // --replace M [--with M2]: M2 (a spare already added when empty) is rebuilt from M
   // while M keeps serving; then M is marked faulty and M2 takes its slot.
   Status replace_member(const std::string& member, const std::string& with);
+  // mdadm --grow --bitmap: "internal" (or "lockless") adds a bitmap in the room the
+  // superblocks reserve, an absolute path adds one in that file, "none" removes it. The
+  // array keeps serving; I/O pauses while the bitmap changes.
+  Status set_bitmap(const std::string& kind);
 
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).

@@ -8,12 +8,19 @@
 //  - resync and a --re-add recovery visit only marked chunks; a recovery onto a new member
 //    and check/repair visit everything (the lockless bitmap lets them pass over chunks
 //    never written: lazy recovery).
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "bitmap/bitmap_location.h"
 #include "bitmap/bitmap_store.h"
 #include "bitmap/bitmap_super.h"
 #include "bitmap/classic_bitmap.h"
+#include "bitmap/classic_bits.h"
+#include "format/superblock1.h"
 #include "engine/array.h"
 #include "util/aligned_buffer.h"
 
@@ -127,6 +134,156 @@ void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {
   if (op == SyncOp::resync || op == SyncOp::recover) {
     bitmap_->sync_done(op == SyncOp::resync ? bitmap::SyncKind::resync : bitmap::SyncKind::recover, lo, hi);
   }
+}
+
+}  // namespace umd::engine
+
+namespace umd::engine {
+
+Status Array::set_bitmap(const std::string& kind) {
+  if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  if (personality_->sync_sectors(SyncOp::resync) == 0) {
+    return Status(Err::invalid, fmt::format("--bitmap={}: {} has no redundancy for a bitmap to track", kind, name_));
+  }
+  const bool file = kind.find('/') != std::string::npos;
+  if (kind != "none" && kind != "internal" && !file) {
+    return Status(Err::invalid, fmt::format("--bitmap={}: none, internal, or an absolute file path", kind));
+  }
+  if (kind == "none") {
+    if (!bitmap_) return Status::ok();
+    pause_io();
+    Status s = bitmap_->stop();
+    {
+      std::lock_guard l(mu_);
+      bitmap_.reset();
+      bitmap_store_ = nullptr;
+      for (ProbedMember& m : set_->members) {
+        if (Superblock1* sb = std::get_if<Superblock1>(&m.sb)) {
+          sb->feature_map &= ~kFeatureBitmapOffset;
+          sb->bitmap_offset = 0;
+          m.info = from_superblock1(*sb);
+        }
+      }
+      set_->ref.has_internal_bitmap = false;
+    }
+    resume_io();
+    UMD_TRY(s);
+    return write_state_locked_marking(true).with_context(fmt::format("{}: removing the bitmap", name_));
+  }
+  if (bitmap_) return Status(Err::busy, fmt::format("{} has a bitmap already; --grow --bitmap=none first", name_));
+
+  // The image: the bitmap superblock and clear bits (every bit set while a resync is
+  // pending, so it visits everything).
+  bitmap::BitmapSuper bs;
+  bs.uuid = set_->ref.array_uuid;
+  bs.sync_size = personality_->sync_sectors(SyncOp::resync);
+  bs.daemon_sleep = 5;
+  uint64_t room_sectors = 0;
+  int32_t offset = 0;
+  if (!file) {
+    std::lock_guard l(mu_);
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i].state != Held::State::active) continue;
+      const Superblock1* sb = set_->members[i].sb1();
+      if (!sb) return Status(Err::unsupported, fmt::format("{}: internal bitmaps on 0.90 arrays are not supported", name_));
+      // 1.1/1.2: between the superblock's 4 KiB and the data; 1.0: before the superblock,
+      // after the data.
+      uint64_t room;
+      int32_t off;
+      if (sb->super_offset < sb->data_offset) {
+        off = 8;
+        const uint64_t bblog_end = sb->bblog_offset > 0 ? uint64_t(sb->bblog_offset) : ~0ull;
+        room = std::min(sb->data_offset - sb->super_offset, bblog_end) - 8;
+      } else {
+        const uint64_t data_end = sb->data_offset + set_->ref.component_sectors;
+        room = sb->super_offset > data_end ? sb->super_offset - data_end : 0;
+        room = std::min<uint64_t>(room, 128 * 2) / 8 * 8;  // mdadm uses at most 128 KiB there
+        off = -int32_t(room);
+      }
+      if (room_sectors == 0 || room < room_sectors) room_sectors = room;
+      if (offset == 0) offset = off;
+      if (off != offset) {
+        return Status(Err::unsupported, fmt::format("{}: the members place a bitmap differently", name_));
+      }
+    }
+    if (room_sectors < 8) {
+      return Status(Err::no_space, fmt::format("{}: no room for an internal bitmap between superblock and data ({} "
+                                               "sectors); use a bitmap file", name_, room_sectors));
+    }
+  } else {
+    room_sectors = 1 << 20;  // a file grows as needed
+  }
+  uint64_t chunk = 64ull << 20;
+  while (bitmap::classic_bitmap_bytes(bitmap::classic_chunk_count(bs.sync_size, chunk)) > room_sectors * 512) chunk *= 2;
+  bs.version = bitmap::kVersionLittleEndian;
+  bs.chunksize = uint32_t(chunk);
+  bs.sectors_reserved = file ? 0 : uint32_t(room_sectors);
+  const uint64_t chunks = bitmap::classic_chunk_count(bs.sync_size, chunk);
+  AlignedBuffer img((bitmap::classic_bitmap_bytes(chunks) + 4095) / 4096 * 4096);
+  pause_io();
+  Status st;
+  {
+    std::lock_guard l(mu_);
+    bs.events = events_;
+    const auto enc = bitmap::encode_bitmap_super(bs);
+    std::memcpy(img.data(), enc.data(), enc.size());
+    if (resync_offset_ != kMaxSector) {
+      for (uint64_t c = 0; c < chunks; c++) img.data()[bitmap::kClassicBitsOffset + c / 8] |= uint8_t(1u << (c % 8));
+    }
+  }
+  std::unique_ptr<bitmap::BitmapStore> store;
+  if (file) {
+    const int fd = ::open(kind.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      st = Status(Err::io, fmt::format("--bitmap={}: {}", kind, std::strerror(errno)));
+    } else {
+      const bool ok = ::pwrite(fd, img.data(), img.size(), 0) == ssize_t(img.size()) && ::fsync(fd) == 0;
+      ::close(fd);
+      if (!ok) st = Status(Err::io, fmt::format("--bitmap={}: writing it failed", kind));
+    }
+    if (st.is_ok()) {
+      auto fs = bitmap::FileBitmapStore::open(kind, true);
+      if (fs.is_ok()) store = std::move(fs).value();
+      else st = fs.status();
+    }
+  } else {
+    std::lock_guard l(mu_);
+    for (size_t i = 0; i < held_.size() && st.is_ok(); i++) {
+      if (held_[i].state != Held::State::active && held_[i].state != Held::State::spare) continue;
+      ProbedMember& m = set_->members[i];
+      Superblock1* sb = std::get_if<Superblock1>(&m.sb);
+      if (!sb || !m.dev) continue;
+      st = m.dev->write(uint64_t(int64_t(sb->super_offset) + offset) * 512, img.span(), true)
+               .with_context(fmt::format("{}: writing the bitmap", m.path));
+      sb->feature_map |= kFeatureBitmapOffset;
+      sb->bitmap_offset = offset;
+      m.info = from_superblock1(*sb);
+    }
+    set_->ref.has_internal_bitmap = true;
+    std::vector<bitmap::MemberBitmapStore::Copy> copies;
+    for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
+    auto ms = std::make_unique<bitmap::MemberBitmapStore>(std::move(copies));
+    bitmap_store_ = ms.get();
+    store = std::move(ms);
+  }
+  if (st.is_ok()) {
+    bitmap::ClassicBitmap::Options o;
+    o.uuid = set_->ref.array_uuid;
+    o.sync_sectors = bs.sync_size;
+    o.events = events();
+    auto b = bitmap::ClassicBitmap::open(std::move(store), static_cast<bitmap::BitmapHost&>(*this), o);
+    if (b.is_ok()) {
+      std::lock_guard l(mu_);
+      bitmap_ = std::move(b).value();
+      bitmap_->set_degraded(degraded_locked());
+    } else {
+      st = b.status();
+    }
+  }
+  if (!st.is_ok()) bitmap_store_ = nullptr;
+  resume_io();
+  UMD_TRY(st.with_context(fmt::format("{}: adding a bitmap", name_)));
+  return write_state_locked_marking(true).with_context(fmt::format("{}: recording the bitmap", name_));
 }
 
 }  // namespace umd::engine
