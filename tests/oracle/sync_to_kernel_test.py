@@ -152,7 +152,7 @@ class SyncToKernel(umdtest.TempDirTest):
             sock = os.path.join(self.tmp, f"{name}.sock")
             self.assemble(name, paths, serve=sock)
             self.wait_synced(name)
-            size = json.loads(self.umd("--detail", name, "--json").stdout)["array_sectors"] * 512
+            size = json.loads(self.umd("--detail", name, "--json").stdout)["array"]["array_sectors"] * 512
             data = os.path.join(self.tmp, f"{name}.data")
             with open(data, "wb") as f:
                 f.write(os.urandom(size))
