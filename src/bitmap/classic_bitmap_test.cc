@@ -154,7 +154,7 @@ TEST(ClassicBitmapTest, WritesThatArriveTogetherShareABatch) {
 
 TEST(ClassicBitmapTest, ClearingFlushesTheMembersFirstAndNeverWhileDegraded) {
   Fixture f;
-  bool went = false;
+  std::atomic<bool> went{false};
   f.bm->start_write(0, 8, [&] { went = true; });
   for (int i = 0; i < 500 && !went; i++) std::this_thread::sleep_for(1ms);
   ASSERT_TRUE(went);
@@ -182,7 +182,7 @@ TEST(ClassicBitmapTest, AStaleBitmapMarksEverything) {
 
 TEST(ClassicBitmapTest, SyncSkipsCleanChunksAndClearsSyncedOnes) {
   Fixture f(10, /*all=*/false);
-  bool went = false;
+  std::atomic<bool> went{false};
   f.bm->start_write(128 * 5, 128 * 5 + 8, [&] { went = true; });
   for (int i = 0; i < 500 && !went; i++) std::this_thread::sleep_for(1ms);
   f.bm->end_write(128 * 5, 128 * 5 + 8);
