@@ -280,7 +280,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
     }
     sb.dev_number = dn;
     sb.dev_roles[dn] = kRoleSpare;
-    sb.events = events_;
+    sb.events = events();  // under the lock
     // Clear the bad block log area: the new device's old bytes there mean nothing.
     if (sb.bblog_size > 0 && sb.bblog_offset != 0) {
       AlignedBuffer ff(size_t(sb.bblog_size) * 512);
