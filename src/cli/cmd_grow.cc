@@ -23,8 +23,8 @@ int cmd_grow(const Args& a) {
   if (kind.find('/') != std::string::npos) {
     std::error_code ec;
     kind = std::filesystem::absolute(kind, ec).lexically_normal().string();
-  } else if (kind != "none" && kind != "internal") {
-    return usage_error("--bitmap=" + kind + ": none, internal, or a file path (with a '/')");
+  } else if (kind != "none" && kind != "internal" && kind != "lockless") {
+    return usage_error("--bitmap=" + kind + ": none, internal, lockless, or a file path (with a '/')");
   }
   if (int rc = check_assembled(a.array_name)) return rc;
   auto r = daemon::control_call(a.array_name, {{"op", "grow"}, {"bitmap", kind}}, std::chrono::seconds(120));

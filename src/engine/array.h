@@ -96,6 +96,7 @@ namespace umd::io {
 class UringQueue;
 }  // namespace umd::io
 namespace umd::bitmap {
+class BitmapStore;
 class MemberBitmapStore;
 }  // namespace umd::bitmap
 namespace umd::engine {
@@ -198,6 +199,8 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   uint64_t events() const override;
   Status flush_members() override;
   Status open_bitmap(const AssembleOptions& opts);
+  Result<std::unique_ptr<bitmap::WriteIntent>> open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
+                                                                uint64_t events);
   bool degraded_locked() const;
   std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const;
   void refresh_bitmap_copies_locked();  // internal bitmaps: write to the members holding data now

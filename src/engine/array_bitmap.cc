@@ -20,6 +20,7 @@
 #include "bitmap/bitmap_super.h"
 #include "bitmap/classic_bitmap.h"
 #include "bitmap/classic_bits.h"
+#include "bitmap/lockless_bitmap.h"
 #include "format/superblock1.h"
 #include "engine/array.h"
 #include "util/aligned_buffer.h"
@@ -66,6 +67,31 @@ void Array::refresh_bitmap_copies_locked() {
   bitmap_store_->set_copies(std::move(copies));
 }
 
+// The kind the bitmap superblock names: version 6 is the lockless bitmap, 3/4 the classic.
+Result<std::unique_ptr<bitmap::WriteIntent>> Array::open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
+                                                                   uint64_t events) {
+  AlignedBuffer head(4096);
+  UMD_TRY(store->read(0, head.span()));
+  UMD_ASSIGN_OR_RETURN(bitmap::BitmapSuper sb, bitmap::decode_bitmap_super(head.span().first(bitmap::kBitmapSuperBytes)));
+  const int level = set_->ref.level;
+  if (sb.lockless()) {
+    bitmap::LocklessBitmap::Options o;
+    o.uuid = set_->ref.array_uuid;
+    o.sync_sectors = personality_->sync_sectors(SyncOp::resync);
+    o.events = events;
+    o.raid456 = level == 4 || level == 5 || level == 6;
+    o.offset_sectors = set_->ref.has_internal_bitmap ? set_->ref.bitmap_offset : 0;
+    UMD_ASSIGN_OR_RETURN(auto b, bitmap::LocklessBitmap::open(std::move(store), *this, o));
+    return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
+  }
+  bitmap::ClassicBitmap::Options o;
+  o.uuid = set_->ref.array_uuid;
+  o.sync_sectors = personality_->sync_sectors(SyncOp::resync);
+  o.events = events;
+  UMD_ASSIGN_OR_RETURN(auto b, bitmap::ClassicBitmap::open(std::move(store), *this, o));
+  return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
+}
+
 Status Array::open_bitmap(const AssembleOptions& opts) {
   std::unique_ptr<bitmap::BitmapStore> store;
   if (!opts.bitmap_file.empty()) {
@@ -79,11 +105,7 @@ Status Array::open_bitmap(const AssembleOptions& opts) {
   } else {
     return Status::ok();
   }
-  bitmap::ClassicBitmap::Options o;
-  o.uuid = set_->ref.array_uuid;
-  o.sync_sectors = personality_->sync_sectors(SyncOp::resync);
-  o.events = events_;
-  auto b = bitmap::ClassicBitmap::open(std::move(store), static_cast<bitmap::BitmapHost&>(*this), o);
+  auto b = open_bitmap_kind(std::move(store), events_);
   if (!b.is_ok()) {
     bitmap_store_ = nullptr;
     return b.status().with_context(fmt::format("{}: its write-intent bitmap", name_));
@@ -131,9 +153,8 @@ uint64_t Array::sync_run(SyncOp op, uint64_t pos, uint64_t end) {
 
 void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {
   if (!bitmap_) return;
-  if (op == SyncOp::resync || op == SyncOp::recover) {
-    bitmap_->sync_done(op == SyncOp::resync ? bitmap::SyncKind::resync : bitmap::SyncKind::recover, lo, hi);
-  }
+  const bitmap::SyncKind kind = bitmap_kind_of(op);
+  if (kind != bitmap::SyncKind::check) bitmap_->sync_done(kind, lo, hi);
 }
 
 }  // namespace umd::engine
@@ -146,8 +167,9 @@ Status Array::set_bitmap(const std::string& kind) {
     return Status(Err::invalid, fmt::format("--bitmap={}: {} has no redundancy for a bitmap to track", kind, name_));
   }
   const bool file = kind.find('/') != std::string::npos;
-  if (kind != "none" && kind != "internal" && !file) {
-    return Status(Err::invalid, fmt::format("--bitmap={}: none, internal, or an absolute file path", kind));
+  const bool lockless = kind == "lockless";
+  if (kind != "none" && kind != "internal" && !lockless && !file) {
+    return Status(Err::invalid, fmt::format("--bitmap={}: none, internal, lockless, or an absolute file path", kind));
   }
   if (kind == "none") {
     if (!bitmap_) return Status::ok();
@@ -225,9 +247,16 @@ Status Array::set_bitmap(const std::string& kind) {
   {
     std::lock_guard l(mu_);
     bs.events = events_;
+    if (lockless) {
+      // A header only: the state bytes are laid out when it is opened (first use).
+      bs.version = bitmap::kVersionLockless;
+      bs.chunksize = 0;
+      bs.set_state(bitmap::kStateFirstUse, true);
+      if (resync_offset_ == kMaxSector) bs.set_state(bitmap::kStateClean, true);
+    }
     const auto enc = bitmap::encode_bitmap_super(bs);
     std::memcpy(img.data(), enc.data(), enc.size());
-    if (resync_offset_ != kMaxSector) {
+    if (resync_offset_ != kMaxSector && !lockless) {
       for (uint64_t c = 0; c < chunks; c++) img.data()[bitmap::kClassicBitsOffset + c / 8] |= uint8_t(1u << (c % 8));
     }
   }
@@ -267,11 +296,7 @@ Status Array::set_bitmap(const std::string& kind) {
     store = std::move(ms);
   }
   if (st.is_ok()) {
-    bitmap::ClassicBitmap::Options o;
-    o.uuid = set_->ref.array_uuid;
-    o.sync_sectors = bs.sync_size;
-    o.events = events();
-    auto b = bitmap::ClassicBitmap::open(std::move(store), static_cast<bitmap::BitmapHost&>(*this), o);
+    auto b = open_bitmap_kind(std::move(store), events());
     if (b.is_ok()) {
       std::lock_guard l(mu_);
       bitmap_ = std::move(b).value();

@@ -25,8 +25,19 @@ struct Case {
   unsigned n;
 };
 
-class BitmapArrayTest : public BitmapArrayFixture, public ::testing::WithParamInterface<Case> {
+class BitmapArrayTest : public BitmapArrayFixture,
+                        public ::testing::WithParamInterface<std::tuple<Case, const char*>> {
  protected:
+  // The bitmap kind of this case: "internal", "lockless", or "file" (in the test's dir).
+  std::string kind_arg() const {
+    const std::string k = std::get<1>(GetParam());
+    return k == "file" ? (dir_ / "bitmap.file").string() : k;
+  }
+  AssembleOptions options() const {
+    AssembleOptions o;
+    if (std::string(std::get<1>(GetParam())) == "file") o.bitmap_file = kind_arg();
+    return o;
+  }
   std::vector<std::string> make_bitmap_array(const std::string& level, unsigned n, const std::string& bitmap) {
     std::vector<std::string> paths;
     for (unsigned i = 0; i < n; i++) {
@@ -72,17 +83,18 @@ class BitmapArrayTest : public BitmapArrayFixture, public ::testing::WithParamIn
 };
 
 TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
-  const Case c = GetParam();
-  auto paths = make_bitmap_array(c.level, c.n, "internal");
+  const Case c = std::get<0>(GetParam());
+  auto paths = make_bitmap_array(c.level, c.n, kind_arg());
   std::mt19937_64 rng(99);
   std::vector<std::tuple<uint64_t, std::vector<uint8_t>>> flushed;
   std::set<uint64_t> marked;
   uint64_t size = 0;
   {
     std::vector<io::FaultyMember*> fm;
-    auto a = assemble_faulty(paths, &fm);
+    auto a = assemble_faulty(paths, &fm, options());
     ASSERT_TRUE(a);
-    EXPECT_EQ(attr(*a, "bitmap_type"), "none [bitmap] llbitmap");
+    const bool ll = std::string(std::get<1>(GetParam())) == "lockless";
+    EXPECT_EQ(attr(*a, "bitmap_type"), ll ? "none bitmap [llbitmap]" : "none [bitmap] llbitmap");
     EXPECT_EQ(attr(*a, "consistency_policy"), "bitmap");
     size = a->size_bytes();
     for (int i = 0; i < 24; i++) {
@@ -102,7 +114,7 @@ TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
     for (auto* m : fm) m->vanish();
   }
   std::vector<io::FaultyMember*> fm;
-  auto a = assemble_faulty(paths, &fm);
+  auto a = assemble_faulty(paths, &fm, options());
   ASSERT_TRUE(a);
   std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
@@ -110,8 +122,8 @@ TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
   EXPECT_EQ(attr(*a, "resync_start"), "none");
   const uint64_t visited = stat(*a, "done_sectors");
   const uint64_t skipped = stat(*a, "skipped_sectors");
-  std::printf("%s: %zu bitmap chunks written, resync visited %llu sectors (%llu chunks), skipped %llu\n", c.level,
-              marked.size(), (unsigned long long)visited, (unsigned long long)(visited / kBitmapChunkSectors),
+  std::printf("raid%s %s: %zu bitmap chunks written, resync visited %llu sectors (%llu chunks), skipped %llu\n",
+              c.level, std::get<1>(GetParam()), marked.size(), (unsigned long long)visited, (unsigned long long)(visited / kBitmapChunkSectors),
               (unsigned long long)skipped);
   EXPECT_GT(visited, 0u);
   EXPECT_LE(visited, marked.size() * kBitmapChunkSectors) << "resynced chunks the bitmap never marked";
@@ -147,10 +159,10 @@ TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
 }
 
 TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
-  const Case c = GetParam();
-  auto paths = make_bitmap_array(c.level, c.n, "internal");
+  const Case c = std::get<0>(GetParam());
+  auto paths = make_bitmap_array(c.level, c.n, kind_arg());
   std::vector<io::FaultyMember*> fm;
-  auto a = assemble_faulty(paths, &fm);
+  auto a = assemble_faulty(paths, &fm, options());
   ASSERT_TRUE(a);
   const uint64_t size = a->size_bytes();
   auto base = pattern(size, 1);
@@ -170,7 +182,8 @@ TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "dev-d1.img/state"), "in_sync");
   const uint64_t visited = stat(*a, "done_sectors");
-  std::printf("%s re-add: %zu chunks changed while away, recovery visited %llu sectors\n", c.level, marked.size(),
+  std::printf("raid%s %s re-add: %zu chunks changed while away, recovery visited %llu sectors\n", c.level,
+              std::get<1>(GetParam()), marked.size(),
               (unsigned long long)visited);
   EXPECT_GT(visited, 0u);
   EXPECT_LE(visited, marked.size() * kBitmapChunkSectors);
@@ -185,8 +198,11 @@ TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, BitmapArrayTest,
-                         ::testing::Values(Case{"1", 2}, Case{"5", 4}, Case{"6", 5}, Case{"10", 4}),
-                         [](const auto& i) { return std::string("raid") + i.param.level; });
+                         ::testing::Combine(::testing::Values(Case{"1", 2}, Case{"5", 4}, Case{"6", 5}, Case{"10", 4}),
+                                            ::testing::Values("internal", "file", "lockless")),
+                         [](const auto& i) {
+                           return std::string("raid") + std::get<0>(i.param).level + "_" + std::get<1>(i.param);
+                         });
 
 }  // namespace
 }  // namespace umd::engine
