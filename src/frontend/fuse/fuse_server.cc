@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include "frontend/fuse/attr_tree.h"
 #include "frontend/fuse/unaligned_io.h"
@@ -52,6 +53,11 @@ struct AttrHandle {
   bool loaded = false;
   std::string text;
 };
+
+// Handles still open when the session ends never see release(): the server frees them
+// at stop.
+std::mutex g_handles_mu;
+std::set<AttrHandle*> g_handles;
 
 // libfuse's messages, kept for the error start() returns instead of going to stderr.
 std::mutex g_log_mu;
@@ -143,12 +149,22 @@ int op_open(const char* path, struct fuse_file_info* fi) {
     case NodeKind::dir: return -EISDIR;
     case NodeKind::none: return -ENOENT;
   }
-  fi->fh = reinterpret_cast<uint64_t>(new AttrHandle{rel, false, ""});
+  auto* h = new AttrHandle{rel, false, ""};
+  {
+    std::lock_guard l(g_handles_mu);
+    g_handles.insert(h);
+  }
+  fi->fh = reinterpret_cast<uint64_t>(h);
   return 0;
 }
 
 int op_release(const char*, struct fuse_file_info* fi) {
-  delete reinterpret_cast<AttrHandle*>(fi->fh);
+  auto* h = reinterpret_cast<AttrHandle*>(fi->fh);
+  if (h) {
+    std::lock_guard l(g_handles_mu);
+    g_handles.erase(h);
+  }
+  delete h;
   fi->fh = 0;
   return 0;
 }
@@ -301,6 +317,9 @@ void FuseServer::stop() {
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
+  std::lock_guard l(g_handles_mu);
+  for (AttrHandle* h : g_handles) delete h;
+  g_handles.clear();
 }
 
 }  // namespace umd::fusefs
