@@ -337,10 +337,7 @@ Status ClassicBitmap::set_attr(const std::string& name, const std::string& value
     cv_.notify_all();
     return Status::ok();
   }
-  for (const std::string& n : attr_names()) {
-    if (n == name) return Status(Err::invalid, name + " is read-only");
-  }
-  return Status(Err::not_found, "no attribute " + name);
+  return refuse_attr(attr_names(), name);
 }
 
 }  // namespace umd::bitmap

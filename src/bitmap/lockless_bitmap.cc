@@ -521,10 +521,7 @@ Status LocklessBitmap::set_attr(const std::string& name, const std::string& valu
     cv_.notify_all();
     return Status::ok();
   }
-  for (const std::string& n : attr_names()) {
-    if (n == name) return Status(Err::invalid, name + " is read-only");
-  }
-  return Status(Err::not_found, "no attribute " + name);
+  return refuse_attr(attr_names(), name);
 }
 
 }  // namespace umd::bitmap

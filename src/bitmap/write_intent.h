@@ -83,4 +83,13 @@ class WriteIntent {
   virtual Status set_attr(const std::string& name, const std::string& value) = 0;
 };
 
+// set_attr's answer for a name that is not writable: "read-only" when it is one of
+// `names`, else not found.
+inline Status refuse_attr(const std::vector<std::string>& names, const std::string& name) {
+  for (const std::string& n : names) {
+    if (n == name) return Status(Err::invalid, name + " is read-only");
+  }
+  return Status(Err::not_found, "no attribute " + name);
+}
+
 }  // namespace umd::bitmap

@@ -18,6 +18,7 @@
 #include <algorithm>
 
 #include "engine/personality_impl.h"
+#include "engine/row_view.h"
 #include "engine/stripe_head.h"
 #include "parity/parity.h"
 
@@ -56,25 +57,12 @@ Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const la
 
   // raid4/5 have no syndrome: their data blocks are XORed in data-index order.
   const bool has_q = map.qd_idx >= 0;
-  std::vector<uint8_t*> slots(has_q ? map.syndrome_width : map.ndata, nullptr);
-  uint8_t* p = nullptr;
-  uint8_t* q = nullptr;
+  RowView v = row_view(map, disks, buf);
   std::vector<int> missing;
   for (uint32_t d = 0; d < disks; d++) {
-    int block;
-    switch (map.role[d]) {
-      case layout::DiskRole::p: p = buf(d); block = parity::kBlockP; break;
-      case layout::DiskRole::q: q = buf(d); block = parity::kBlockQ; break;
-      default: {
-        const uint16_t slot = has_q ? map.q_slot[d] : map.data_index[d];
-        slots[slot] = buf(d);
-        block = int(slot);
-        break;
-      }
-    }
     const Slot& s = slots_[d];
     if (d == place.disk || !usable_row(d, place.row) || !s.read(place.dev_sector, n, buf(d)).is_ok()) {
-      missing.push_back(block);
+      missing.push_back(v.block_of[d]);
     }
   }
   const size_t tolerated = has_q ? 2 : 1;
@@ -86,7 +74,7 @@ Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const la
                                        place.dev_sector, place.disk, missing.size(), disks,
                                        level_name_of(g.level()), tolerated, cause.message()));
   }
-  Status st = parity::recover(slots, p, q, len, missing);
+  Status st = parity::recover(v.slots, v.p, v.q, len, missing);
   if (!st.is_ok()) {
     return st.with_context(fmt::format("cannot rebuild array data at member sector {} of slot {}", place.dev_sector,
                                        place.disk));

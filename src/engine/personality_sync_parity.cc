@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "engine/personality_impl.h"
+#include "engine/row_view.h"
 #include "parity/parity.h"
 
 namespace umd::engine {
@@ -99,26 +100,14 @@ Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::vector<ui
                                        ngone, g.level() == 6 ? "raid6" : "raid5", tolerated()));
   }
 
-  // The syndrome view of the row (as reconstruct() builds it).
-  std::vector<uint8_t*> slots(has_q ? map.syndrome_width : map.ndata, nullptr);
-  uint8_t* p = nullptr;
-  uint8_t* q = nullptr;
+  RowView v = row_view(map, disks, buf);
+  std::vector<uint8_t*>& slots = v.slots;
+  uint8_t* p = v.p;
+  uint8_t* q = v.q;
+  const std::vector<int>& block_of = v.block_of;
   std::vector<int> missing;
-  std::vector<int> block_of(disks);
   for (uint32_t d = 0; d < disks; d++) {
-    int block;
-    switch (map.role[d]) {
-      case layout::DiskRole::p: p = buf(d); block = parity::kBlockP; break;
-      case layout::DiskRole::q: q = buf(d); block = parity::kBlockQ; break;
-      default: {
-        const uint16_t s = has_q ? map.q_slot[d] : map.data_index[d];
-        slots[s] = buf(d);
-        block = int(s);
-        break;
-      }
-    }
-    block_of[d] = block;
-    if (gone >> d & 1) missing.push_back(block);
+    if (gone >> d & 1) missing.push_back(block_of[d]);
   }
 
   uint64_t write = 0;  // members whose buffer is written back whole
