@@ -9,7 +9,8 @@ files on tmpfs, created with `umd --create` and served with `umd --assemble --se
 ISA-L parity and memcpy bandwidth come from bench/parity_bench (Google Benchmark) in the
 same run. Prints one Markdown table on stdout; raw results go to --json-out. The sync rows
 (resync/recovery/check throughput, client IOPS during a rebuild; bench/sync_bench.py) follow
-in a second table of the same style.
+in a second table of the same style, and the bitmap rows (rand write IOPS per write-intent
+bitmap kind, resync after a crash with a bitmap; bench/bitmap_bench.py) in a third.
 
 Benchmarks report; they never fail on a target. Exit status is non-zero only when the
 harness itself cannot run (missing tools, bad options) or is interrupted.
@@ -33,6 +34,7 @@ import tempfile
 import time
 
 import sync_bench  # bench/sync_bench.py: the sync rows (issue 4)
+import bitmap_bench  # bench/bitmap_bench.py: the bitmap rows (issue 5)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -60,7 +62,7 @@ TARGETS = {
     "raid6": ("umd", {"level": "6", "members": 6}),
 }
 QUICK_TARGETS = ["nbdkit-null", "nbdkit-memory", "raid0", "raid5", "raid6"]
-ALL_NAMES = list(TARGETS) + ["parity", "sync"]
+ALL_NAMES = list(TARGETS) + ["parity", "sync", "bitmap"]
 
 EXPORT_SIZE = GiB            # the region every fio job works over
 MEMBER_SLACK = 16 * MiB      # superblock, data offset (1 MiB for members this size), rounding
@@ -724,7 +726,7 @@ def main() -> int:
         if bad:
             ap.error(f"unknown row(s) {','.join(bad)}; known: {','.join(ALL_NAMES)}")
     else:
-        wanted = (QUICK_TARGETS + ["parity"]) if args.quick else (list(TARGETS) + ["parity", "sync"])
+        wanted = (QUICK_TARGETS + ["parity"]) if args.quick else (list(TARGETS) + ["parity", "sync", "bitmap"])
     targets = [t for t in TARGETS if t in wanted]
 
     for tool in ["fio"] + (["nbdkit"] if any(TARGETS[t][0] == "nbdkit" for t in targets) else []):
@@ -744,6 +746,7 @@ def main() -> int:
     results: dict[str, dict] = {}
     parity = None
     sync_res = None
+    bitmap_res = None
     status = 0
     try:
         bench = Bench(args)
@@ -761,6 +764,9 @@ def main() -> int:
         if "sync" in wanted:
             log("sync rows")
             sync_res = sync_bench.run(bench, sys.modules[__name__])
+        if "bitmap" in wanted:
+            log("bitmap rows")
+            bitmap_res = bitmap_bench.run(bench, sys.modules[__name__])
     except Interrupted as e:
         log(f"interrupted ({e}); cleaning up")
         status = 130
@@ -789,8 +795,9 @@ def main() -> int:
 
     table, notes, ratios = build_table(results, parity, targets)
     if not targets and parity is None:
-        table = ""  # --only sync: no rows in the main table
+        table = ""  # --only sync (or bitmap): no rows in the main table
     sync_table, sync_notes = sync_bench.build_table(sync_res)
+    bitmap_table, bitmap_notes = bitmap_bench.build_table(bitmap_res)
     info = machine()
     header = (f"umd bench, {started:%Y-%m-%d %H:%M %Z}: {info['cpus']} CPUs ({info['cpu_model']}), "
               f"{info['fio']}, {info['nbdkit']}, fio nbd engine over unix sockets, "
@@ -818,6 +825,15 @@ def main() -> int:
             print()
             for n in sync_notes:
                 print(f"- {n}")
+    if bitmap_res is not None:
+        print()
+        print(bitmap_bench.header(bitmap_res))
+        print()
+        print(bitmap_table)
+        if bitmap_notes:
+            print()
+            for n in bitmap_notes:
+                print(f"- {n}")
 
     out = {"started": started.isoformat(), "elapsed_s": round(elapsed, 1), "machine": info,
            "load_avg_start": load0, "load_avg_end": load1, "cpu_busy_fraction": busy,
@@ -830,6 +846,7 @@ def main() -> int:
            "goals": {f"{t}/{w}": [{"baseline": b, "min": m} for b, m in g]
                      for (t, w), g in GOALS.items()},
            "sync": sync_res, "sync_table_markdown": sync_table, "sync_notes": sync_notes,
+           "bitmap": bitmap_res, "bitmap_table_markdown": bitmap_table, "bitmap_notes": bitmap_notes,
            "table_markdown": table, "notes": notes}
     json_out = args.json_out or os.path.join(os.getcwd(), "bench-results.json")
     with open(json_out, "w") as f:
