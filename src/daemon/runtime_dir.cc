@@ -155,8 +155,10 @@ Result<std::unique_ptr<RuntimeDir>> RuntimeDir::acquire(const std::string& name)
       ::close(fd);
       if (e != EWOULDBLOCK) return Status::from_errno(e, "locking " + lock);
       pid_t pid = read_pid(dir);
-      if (pid > 0 && !process_alive(pid)) {
-        // The holder is exiting (or a --status is peeking at the lock): ask again shortly.
+      // The holder is exiting, or it is a client cleaning up a dead daemon's directory
+      // (remove_if_stale holds the lock and has removed the pid file), or a daemon so new
+      // it has not written its pid yet: ask again shortly, for up to ~0.5 s.
+      if ((pid > 0 && !process_alive(pid)) || (pid <= 0 && attempt < 50)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         continue;
       }
