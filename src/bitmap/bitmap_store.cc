@@ -4,9 +4,51 @@
 
 #include <algorithm>
 
+#include "bitmap/bitmap_super.h"
+#include "bitmap/classic_bits.h"
+#include "bitmap/llbitmap_state.h"
+#include "util/aligned_buffer.h"
+
 namespace umd::bitmap {
 
+namespace {
+
+// The bytes of the bitmap whose superblock starts at `offset` of `dev` (4 KiB units).
+uint64_t region_bytes(io::Member& dev, uint64_t offset) {
+  AlignedBuffer head(4096);
+  if (!dev.read(offset, head.span()).is_ok()) return 0;
+  auto sb = decode_bitmap_super(head.span().first(kBitmapSuperBytes));
+  if (!sb.is_ok()) return 0;
+  const uint64_t bytes = sb->lockless() ? ll_region_bytes(sb->chunks())
+                                        : classic_bitmap_bytes(classic_chunk_count(sb->sync_size, sb->chunk_bytes()));
+  return (bytes + 4095) / 4096 * 4096;
+}
+
+}  // namespace
+
 void MemberBitmapStore::set_copies(std::vector<Copy> copies) {
+  {
+    std::lock_guard l(mu_);
+    const bool same = copies.size() == copies_.size() &&
+                      std::equal(copies.begin(), copies.end(), copies_.begin(),
+                                 [](const Copy& a, const Copy& b) { return a.dev == b.dev && a.offset == b.offset; });
+    if (same) return;
+  }
+  std::unique_lock io(io_mu_);
+  std::vector<Copy> old;
+  {
+    std::lock_guard l(mu_);
+    old = copies_;
+  }
+  if (!old.empty()) {
+    const uint64_t bytes = region_bytes(*old.front().dev, old.front().offset);
+    AlignedBuffer region(bytes);
+    const bool have = bytes > 0 && old.front().dev->read(old.front().offset, region.span()).is_ok();
+    for (const Copy& c : copies) {
+      const bool known = std::any_of(old.begin(), old.end(), [&](const Copy& o) { return o.dev == c.dev; });
+      if (!known && have) (void)c.dev->write(c.offset, region.span(), true);
+    }
+  }
   std::lock_guard l(mu_);
   copies_ = std::move(copies);
 }
@@ -26,6 +68,7 @@ Status MemberBitmapStore::read(uint64_t offset, std::span<uint8_t> out) {
 }
 
 Status MemberBitmapStore::write(uint64_t offset, std::span<const uint8_t> data) {
+  std::shared_lock io(io_mu_);
   std::vector<Copy> copies;
   {
     std::lock_guard l(mu_);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,7 +40,9 @@ class MemberBitmapStore final : public BitmapStore {
     uint64_t offset = 0;  // bytes: where the bitmap superblock starts on this member
   };
   explicit MemberBitmapStore(std::vector<Copy> copies) { set_copies(std::move(copies)); }
-  // The members holding a copy now (after a failure, an add, a removal).
+  // The members holding a copy now (after a failure, an add, a removal). A member new to
+  // the list first gets the whole bitmap copied from one already in it, while no write
+  // is in flight, so every copy holds every bit from then on.
   void set_copies(std::vector<Copy> copies);
   Status read(uint64_t offset, std::span<uint8_t> out) override;
   // Every copy; the first error is returned after trying all (a copy that cannot be
@@ -50,6 +53,7 @@ class MemberBitmapStore final : public BitmapStore {
 
  private:
   mutable std::mutex mu_;
+  std::shared_mutex io_mu_;  // writes share it; set_copies takes it alone
   std::vector<Copy> copies_;
 };
 

@@ -49,13 +49,18 @@ bool Array::degraded_locked() const {
   return false;
 }
 
+// Members in sync first: reads take the first copy that reads.
 std::vector<std::pair<io::Member*, uint64_t>> Array::bitmap_copies_locked() const {
   std::vector<std::pair<io::Member*, uint64_t>> out;
-  for (size_t i = 0; i < held_.size(); i++) {
-    if (held_[i].state != Held::State::active || failed_[held_[i].slot].load()) continue;
-    const ProbedMember& m = set_->members[i];
-    auto at = bitmap::internal_bitmap_sector(m.info);
-    if (at.is_ok() && m.dev) out.emplace_back(m.dev.get(), *at * 512);
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i].state != Held::State::active || failed_[held_[i].slot].load()) continue;
+      const bool in_sync = personality_->valid_below(uint32_t(held_[i].slot)) == ~0ull;
+      if (in_sync != (pass == 0)) continue;
+      const ProbedMember& m = set_->members[i];
+      auto at = bitmap::internal_bitmap_sector(m.info);
+      if (at.is_ok() && m.dev) out.emplace_back(m.dev.get(), *at * 512);
+    }
   }
   return out;
 }

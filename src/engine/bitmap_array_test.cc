@@ -197,6 +197,40 @@ TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
   EXPECT_EQ(dump(paths, 0, size), base);
 }
 
+// A spare that takes a slot gets the whole bitmap, so any member's copy can be read.
+TEST_F(BitmapArrayFixture, ASpareTakingASlotGetsTheWholeBitmap) {
+  auto paths = make_array("5", 4, 16);
+  const std::string spare = (dir_ / "spare.img").string();
+  {
+    FILE* f = fopen(spare.c_str(), "w");
+    fclose(f);
+    std::filesystem::resize_file(spare, 16 << 20);
+  }
+  std::vector<io::FaultyMember*> fm;
+  auto a = assemble_faulty(paths, &fm);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->set_bitmap("internal").is_ok());
+  auto d = pattern(64 * 1024, 3);
+  ASSERT_TRUE(io(*a, BlockOp::write, 0, d.size(), d.data()).is_ok());
+  ASSERT_TRUE(a->add_member(spare, false).is_ok());
+  ASSERT_TRUE(a->fail_member("d2.img").is_ok());
+  std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  auto region = [&](const std::string& p) {
+    const MemberInfo mi = info_of(p);
+    std::vector<uint8_t> b(4096);
+    FILE* f = fopen(p.c_str(), "rb");
+    fseek(f, long((mi.super_offset + mi.bitmap_offset) * 512), SEEK_SET);
+    EXPECT_EQ(fread(b.data(), 1, b.size(), f), b.size());
+    fclose(f);
+    return b;
+  };
+  EXPECT_TRUE(info_of(spare).has_internal_bitmap);
+  EXPECT_EQ(region(spare), region(paths[0]));
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, BitmapArrayTest,
                          ::testing::Combine(::testing::Values(Case{"1", 2}, Case{"5", 4}, Case{"6", 5}, Case{"10", 4}),
                                             ::testing::Values("internal", "file", "lockless")),
