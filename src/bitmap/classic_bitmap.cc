@@ -334,6 +334,8 @@ Status ClassicBitmap::set_attr(const std::string& name, const std::string& value
     }
     std::lock_guard l(mu_);
     daemon_sleep_ = std::chrono::milliseconds(int64_t(secs * 1000));
+    // Kept in the superblock (written with the next one), as md does: whole seconds.
+    sb_.daemon_sleep = uint32_t(std::max(1.0, secs + 0.5));
     cv_.notify_all();
     return Status::ok();
   }
