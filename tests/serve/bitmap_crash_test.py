@@ -189,7 +189,9 @@ class CrashTest(BitmapBase):
         # 3. fio in region B, throttled; the daemon dies under it.
         b_off, b_size = 14 * MiB, 2 * MiB
         written0 = self.detail()["nbd"][0]["stats"]["bytes_written"]
-        proc = subprocess.Popen(["fio", "--name=inflight", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite",
+        # `timeout`: fio's nbd engine can spin on a vanished server past --runtime; never
+        # leave one behind, even if this test is killed.
+        proc = subprocess.Popen(["timeout", "-s", "KILL", "120", "fio", "--name=inflight", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite",
                                  "--bs=4k", "--iodepth=16", f"--offset={b_off}", f"--size={b_size}",
                                  "--rate=,2m", "--time_based", "--runtime=60"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
