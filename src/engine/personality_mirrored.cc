@@ -14,7 +14,7 @@
 //    is in hand, it is written back to every copy that returned a member error (md's
 //    fix_read_error); if that repair write fails too, the member is failed. The piece
 //    completes after its repairs. Without a host (read-only tools) nothing is repaired.
-//  - WRITES go to every copy on a usable member. A copy whose write fails with a member
+//  - WRITES go to every copy on a usable member, a member being rebuilt included. A copy whose write fails with a member
 //    error fails its member (host->member_failed, once per slot). The piece succeeds when
 //    at least one copy was written, else Err::io; a retry/invalid error from any copy is
 //    returned as is (the copies may then differ until the client rewrites).
@@ -141,12 +141,17 @@ void MirroredPersonality::start(RequestState* rs) {
       };
       for (const layout::DevAddr& at : copies) {
         const uint32_t disk = at.disk;
-        if (!usable_at(disk, at.sector, at.sector + n)) continue;
+        // A member being rebuilt gets every write, also where recovery has not passed yet
+        // (recovery later copies the same data there): a piece may straddle the recovery
+        // point, and the part below it must not be missed. Only a copy that is valid for
+        // the whole piece counts as "written".
+        if (!usable(disk)) continue;
+        const bool valid = usable_at(disk, at.sector, at.sector + n);
         wp->pending.fetch_add(1, std::memory_order_relaxed);
         issue_io(member(disk), op, req.fua && op == io::IoOp::write, member_offset(disk, at.sector), n * 512, src,
-                 [this, wp, disk, op, piece_done](Status s) {
+                 [this, wp, disk, op, piece_done, valid](Status s) {
                    if (s.is_ok()) {
-                     wp->written.fetch_add(1, std::memory_order_relaxed);
+                     if (valid) wp->written.fetch_add(1, std::memory_order_relaxed);
                    } else if (op == io::IoOp::write && is_member_failure(s) && fail_slot(disk, s)) {
                      std::lock_guard lk(wp->mu);
                      wp->member_fail = s;

@@ -140,6 +140,36 @@ TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
   }
 }
 
+// A write straddling the recovery point reaches the member being rebuilt below the point
+// too (raid1 pieces are whole requests, so they can straddle it).
+TEST_F(SyncTest, WriteAcrossTheRecoveryPointReachesTheNewMember) {
+  auto paths = make_array("1", 2, 16);
+  const std::string spare = make_image(dir_, "spare.img", 16);
+  std::vector<io::FaultyMember*> fms;
+  auto a = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(a);
+  const uint64_t size = a->size_bytes();
+  auto data = pattern(size, 21);
+  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t half = size / 512 / 2 / 8 * 8;
+  ASSERT_TRUE(a->set_attr("sync_max", std::to_string(half)).is_ok());
+  ASSERT_TRUE(a->add_member(spare, false).is_ok());
+  ASSERT_TRUE(a->fail_member("d1.img").is_ok());
+  for (int i = 0; i < 2000 && attr(*a, "dev-spare.img/recovery_start") != std::to_string(half); i++) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(attr(*a, "dev-spare.img/recovery_start"), std::to_string(half));
+  auto more = pattern(64 * 1024, 22);  // 32 KiB below the recovery point, 32 KiB above
+  const uint64_t off = half * 512 - 32 * 1024;
+  ASSERT_TRUE(io(*a, BlockOp::write, off, more.size(), more.data()).is_ok());
+  std::copy(more.begin(), more.end(), data.begin() + long(off));
+  ASSERT_TRUE(a->set_attr("sync_max", "max").is_ok());
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  EXPECT_EQ(dump({spare}, 0, size), data) << "the new member alone must hold the array";
+}
+
 TEST_F(SyncTest, RecoveryResumesFromTheSuperblockCheckpoint) {
   auto paths = make_array("5", 4, 32);
   const std::string spare = make_image(dir_, "spare.img", 32);
