@@ -54,6 +54,8 @@ import signal
 import subprocess
 import time
 
+from umd_section import UmdSection, fmt_bw, fmt_iops
+
 MiB = 1 << 20
 UNTHROTTLED = 10_000_000   # KiB/s written to sync_speed_max
 POLL = 0.01                # s between resync completion polls (each is one `umd --attr`, ~4 ms)
@@ -86,7 +88,7 @@ def fmt_size(b: int) -> str:
     return f"{b // 1024} KiB"
 
 
-class BitmapBench:
+class BitmapBench(UmdSection):
     def __init__(self, bench, H):
         self.b = bench
         self.H = H
@@ -152,12 +154,6 @@ class BitmapBench:
             raise BitmapError(f"umd {' '.join(argv[:3])}: exit {r.returncode}: {msg}")
         return r.stdout.strip()
 
-    def attr(self, arr, name) -> str:
-        return self.umd("--attr", arr, name, timeout=15)
-
-    def set_attr(self, arr, name, value) -> None:
-        self.umd("--attr", arr, name, str(value), timeout=15)
-
     def sync_stats(self, arr) -> dict:
         v = self.attr(arr, "umd/sync_stats").split()
         try:
@@ -178,14 +174,6 @@ class BitmapBench:
         finally:
             os.close(fd)
         return path
-
-    @staticmethod
-    def unlink(paths):
-        for p in paths:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
 
     # --- arrays --------------------------------------------------------------------------
 
@@ -273,10 +261,6 @@ class BitmapBench:
                 a["bitmap_location"] = f"+{meta['offset']}" if "offset" in meta else None
         except (BitmapError, ValueError, KeyError) as e:
             a["bitmap_info_error"] = str(e)
-
-    def stop(self, a) -> None:
-        self.b.umd_stop(a["arr"], a["proc"])
-        self.unlink(a["files"] + [a["sock"]])
 
     def alive(self, a) -> None:
         p = a["proc"]
@@ -602,18 +586,6 @@ class BitmapBench:
 
     # --- all -----------------------------------------------------------------------------
 
-    def section(self, name, fn, *a):
-        """Runs one section; a failure the section did not foresee becomes a note, not the
-        end of the bench (an interrupt still ends it)."""
-        try:
-            return fn(*a)
-        except self.H.Interrupted:
-            raise
-        except Exception as e:  # noqa: BLE001 -- reported, never hidden
-            self.out["notes"].append(f"n/a: {name}: unexpected {type(e).__name__}: {e}")
-            self.log(f"{name}: unexpected {type(e).__name__}: {e}")
-            return None
-
     def run(self) -> dict:
         t0 = time.monotonic()
         self.log(f"fio over {self.region // MiB} MiB, {self.fio_s:g} s per (array, iodepth) in "
@@ -649,16 +621,6 @@ def run(bench, H) -> dict:
 # ---------------------------------------------------------------------------------------
 # Report
 
-def fmt_bw(x):
-    return "n/a" if x is None else f"{x / 1e6:,.0f} MB/s"
-
-
-def fmt_iops(x):
-    if x is None:
-        return "—"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f}k"
-    return f"{x:.0f}"
 
 
 def build_table(res: dict | None) -> tuple[str, list[str]]:

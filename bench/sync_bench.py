@@ -57,6 +57,8 @@ import signal
 import subprocess
 import time
 
+from umd_section import UmdSection, fmt_bw, fmt_iops
+
 MiB = 1 << 20
 UNTHROTTLED = 10_000_000   # KiB/s written to sync_speed_max
 THROTTLED = 50_000         # KiB/s, case (b) of the IOPS rows
@@ -75,7 +77,7 @@ def kib_s_to_bytes(x: float) -> float:
     return x * 1024.0
 
 
-class SyncBench:
+class SyncBench(UmdSection):
     def __init__(self, bench, H):
         self.b = bench
         self.H = H
@@ -124,12 +126,6 @@ class SyncBench:
             raise SyncError(f"umd {' '.join(argv[:3])}: exit {r.returncode}: {msg}")
         return r.stdout.strip()
 
-    def attr(self, arr, name) -> str:
-        return self.umd("--attr", arr, name, timeout=15)
-
-    def set_attr(self, arr, name, value) -> None:
-        self.umd("--attr", arr, name, str(value), timeout=15)
-
     def done_sectors(self, arr) -> int:
         v = self.attr(arr, "umd/sync_stats").split()
         try:
@@ -152,14 +148,6 @@ class SyncBench:
         finally:
             os.close(fd)
         return path
-
-    @staticmethod
-    def unlink(paths):
-        for p in paths:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
 
     # --- arrays --------------------------------------------------------------------------
 
@@ -199,10 +187,6 @@ class SyncBench:
             raise SyncError(f"umd --assemble {arr}: {why}: {self.H.last_line(logpath)}")
         a["component_kib"] = int(self.attr(arr, "component_size"))
         return a
-
-    def stop(self, a) -> None:
-        self.b.umd_stop(a["arr"], a["proc"])
-        self.unlink(a["files"] + [a["sock"]])
 
     def alive(self, a) -> None:
         p = a["proc"]
@@ -609,18 +593,6 @@ class SyncBench:
 
     # --- all -----------------------------------------------------------------------------
 
-    def section(self, name, fn, *a):
-        """Runs one section; a failure the section did not foresee becomes a note, not the
-        end of the bench (an interrupt still ends it)."""
-        try:
-            return fn(*a)
-        except self.H.Interrupted:
-            raise
-        except Exception as e:  # noqa: BLE001 -- reported, never hidden
-            self.out["notes"].append(f"n/a: {name}: unexpected {type(e).__name__}: {e}")
-            self.log(f"{name}: unexpected {type(e).__name__}: {e}")
-            return None
-
     def run(self) -> dict:
         t0 = time.monotonic()
         self.member_read = None
@@ -669,16 +641,6 @@ def run(bench, H) -> dict:
 # ---------------------------------------------------------------------------------------
 # Report
 
-def fmt_bw(x):
-    return "n/a" if x is None else f"{x / 1e6:,.0f} MB/s"
-
-
-def fmt_iops(x):
-    if x is None:
-        return "—"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f}k"
-    return f"{x:.0f}"
 
 
 def build_table(res: dict | None) -> tuple[str, list[str]]:
