@@ -112,6 +112,48 @@ class TempDirTest(unittest.TestCase):
 
 # --- running arrays (umd --assemble) ---------------------------------------------------
 
+def spawn_group(args):
+    """Starts a background command (quiet) in a session of its own, for kill_group()."""
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_group(proc):
+    """SIGKILLs the whole session spawn_group() started and reaps it. (fio's nbd engine
+    spins deaf to SIGTERM once its server is gone; run it with --thread so its jobs are
+    in the process killed here.)"""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+class DaemonTest(TempDirTest):
+    """A test that runs umd daemons in a runtime directory of its own (self.env), and stops
+    those named in self.running on the way out."""
+
+    def setUp(self):
+        super().setUp()
+        self.env = dict(os.environ, UMD_RUNTIME_DIR=os.path.join(self.tmp, "run"))
+        self.env.pop("UMD_TEST_FAULTS", None)
+        self.running = []
+
+    def tearDown(self):
+        for name in self.running:
+            subprocess.run([UMD, "--stop", name], env=self.env, capture_output=True)
+        super().tearDown()
+
+    def umd(self, *args, check=True):
+        p = subprocess.run([UMD, *map(str, args)], env=self.env, capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise AssertionError(f"umd {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
+        return p
+
+    def attr(self, name, a):
+        return self.umd("--attr", name, a).stdout.strip()
+
+
 def wait_until(predicate, timeout=30.0, what="condition"):
     """Polls predicate() until true; AssertionError naming `what` after timeout seconds."""
     import time

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -120,27 +119,7 @@ def umd_numbers(j):
             "sync_kib": j["sync_size"] // 2, "bits": j["chunks"], "dirty": j["dirty"]}
 
 
-class BitmapToKernel(umdtest.TempDirTest):
-    def setUp(self):
-        super().setUp()
-        self.env = dict(os.environ, UMD_RUNTIME_DIR=os.path.join(self.tmp, "run"))
-        self.env.pop("UMD_TEST_FAULTS", None)
-        self.running = []
-
-    def tearDown(self):
-        for name in self.running:
-            subprocess.run([umdtest.UMD, "--stop", name], env=self.env, capture_output=True)
-        super().tearDown()
-
-    def umd(self, *args, check=True):
-        p = subprocess.run([umdtest.UMD, *map(str, args)], env=self.env, capture_output=True, text=True)
-        if check and p.returncode != 0:
-            raise AssertionError(f"umd {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
-        return p
-
-    def attr(self, name, a):
-        return self.umd("--attr", name, a).stdout.strip()
-
+class BitmapToKernel(umdtest.DaemonTest):
     def detail(self, name):
         return json.loads(self.umd("--detail", name, "--json").stdout)
 
@@ -209,10 +188,10 @@ class BitmapToKernel(umdtest.TempDirTest):
                            what="umd to clear the bits after nbdcopy")
         self.umd("--attr", "r5", "bitmap/time_base", "60")
         written0 = self.detail("r5")["nbd"][0]["stats"]["bytes_written"]
-        fio = subprocess.Popen(["fio", "--name=inflight", "--ioengine=nbd", f"--uri={uri5}", "--rw=randwrite",
-                                "--bs=4k", "--iodepth=16", f"--offset={8 * MIB}", f"--size={8 * MIB}",
-                                "--rate=,4m", "--time_based", "--runtime=60"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fio = umdtest.spawn_group(["timeout", "-s", "KILL", "120", "fio", "--name=inflight", "--ioengine=nbd",
+                                   f"--uri={uri5}", "--rw=randwrite", "--bs=4k", "--iodepth=16",
+                                   f"--offset={8 * MIB}", f"--size={8 * MIB}", "--rate=,4m", "--time_based",
+                                   "--runtime=60", "--thread"])
         try:
             umdtest.wait_until(lambda: self.detail("r5")["nbd"][0]["stats"]["bytes_written"] >= written0 + MIB,
                                timeout=60, what="fio to write 1 MiB")
@@ -222,8 +201,7 @@ class BitmapToKernel(umdtest.TempDirTest):
             umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
             self.running.remove("r5")
         finally:
-            fio.kill()
-            fio.wait()
+            umdtest.kill_group(fio)
         want["md11"] = self.dump_sha(r5, "r5.dump")
         ex = umdtest.umd_json("--examine", r5[0])[0]
         self.assertEqual(ex["state"], "active", "the killed raid5 should be left active")

@@ -73,26 +73,7 @@ def parse(out, key):
     return res
 
 
-class SyncToKernel(umdtest.TempDirTest):
-    def setUp(self):
-        super().setUp()
-        self.env = dict(os.environ, UMD_RUNTIME_DIR=os.path.join(self.tmp, "run"))
-        self.running = []
-
-    def tearDown(self):
-        for name in self.running:
-            subprocess.run([umdtest.UMD, "--stop", name], env=self.env, capture_output=True)
-        super().tearDown()
-
-    def umd(self, *args, check=True):
-        p = subprocess.run([umdtest.UMD, *map(str, args)], env=self.env, capture_output=True, text=True)
-        if check and p.returncode != 0:
-            raise AssertionError(f"umd {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
-        return p
-
-    def attr(self, name, a):
-        return self.umd("--attr", name, a).stdout.strip()
-
+class SyncToKernel(umdtest.DaemonTest):
     def assemble(self, name, paths, serve=None):
         args = ["--assemble", name, *paths, "--run"]
         if serve:

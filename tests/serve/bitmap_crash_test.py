@@ -191,10 +191,9 @@ class CrashTest(BitmapBase):
         written0 = self.detail()["nbd"][0]["stats"]["bytes_written"]
         # `timeout`: fio's nbd engine can spin on a vanished server past --runtime; never
         # leave one behind, even if this test is killed.
-        proc = subprocess.Popen(["timeout", "-s", "KILL", "120", "fio", "--name=inflight", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite",
+        proc = umdtest.spawn_group(["timeout", "-s", "KILL", "120", "fio", "--name=inflight", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite",
                                  "--bs=4k", "--iodepth=16", f"--offset={b_off}", f"--size={b_size}",
-                                 "--rate=,2m", "--time_based", "--runtime=60", "--thread"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                 "--rate=,2m", "--time_based", "--runtime=60", "--thread"])
         try:
             umdtest.wait_until(lambda: self.detail()["nbd"][0]["stats"]["bytes_written"] >= written0 + 256 * KiB,
                                timeout=60, what="fio to write in region B")
@@ -203,11 +202,7 @@ class CrashTest(BitmapBase):
         finally:
             # fio has nothing to say once its server is gone (it would spin on the errors,
             # deaf to SIGTERM): the whole group, timeout and fio, goes.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            umdtest.kill_group(proc)
         bound = chunks_of(a_off, a_size, unit) | chunks_of(b_off, b_size, unit) | qemu_chunks
 
         # The bitmap on disk: in every copy each chunk qemu-io wrote is marked and nothing
