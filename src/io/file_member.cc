@@ -66,6 +66,18 @@ bool dio_alignment(int fd, uint32_t* offset_align, uint32_t* mem_align) {
 
 // One aligned direct read of `bs` bytes at offset 0: 0 when it worked (or failed for a
 // reason other than alignment), EINVAL when the file system rejects it.
+// An exclusive flock, waiting up to 2 s for a holder that is going away: the files of a
+// process that died with io_uring requests in flight are released by the kernel's ring
+// teardown, a few milliseconds after the process itself is gone, so a daemon restarted
+// at once after a crash would otherwise find its own predecessor's lock.
+int lock_exclusive(int fd) {
+  for (int attempt = 0;; attempt++) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno != EWOULDBLOCK || attempt == 200) return errno;
+    ::usleep(10000);
+  }
+}
+
 int probe_direct(int fd, uint32_t bs) {
   AlignedBuffer buf(bs < AlignedBuffer::kAlign ? AlignedBuffer::kAlign : bs);
   ssize_t n;
@@ -165,8 +177,7 @@ Result<std::unique_ptr<FileMember>> FileMember::open(const std::string& path,
       if (fd.get() < 0) return open_error(errno);
     }
   }
-  if (!blk && opts.exclusive && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
+  if (int e = !blk && opts.exclusive ? lock_exclusive(fd.get()) : 0; e != 0) {
     if (e == EWOULDBLOCK) return Status(Err::busy, path + ": open: in use (locked by another opener)");
     return Status::from_errno(e, path + ": flock");
   }

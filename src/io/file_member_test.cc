@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -178,6 +180,22 @@ TEST(FileMember, ExclusiveLocksRegularFiles) {
   EXPECT_TRUE(c.is_ok());
   a.reset();
   EXPECT_TRUE(FileMember::open(path, OpenOptions{.exclusive = true}).is_ok());
+}
+
+// A holder that lets go within the grace period (as a crashed daemon's files do once the
+// kernel tears down its io_uring) does not make the open fail.
+TEST(FileMember, ExclusiveOpenWaitsForAHolderThatIsGoingAway) {
+  TempDir dir;
+  std::string path = dir.make_file("d0.img", kMiB);
+  auto a = open_or_die(path, OpenOptions{.exclusive = true});
+  ASSERT_TRUE(a);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    a.reset();
+  });
+  auto b = FileMember::open(path, OpenOptions{.exclusive = true});
+  release.join();
+  EXPECT_TRUE(b.is_ok()) << b.status().message();
 }
 
 TEST(FileMember, TruncatedUnderneathIsAnIoErrorNotAHang) {
