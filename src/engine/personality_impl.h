@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -233,7 +234,12 @@ class ParityPersonality final : public PersonalityBase {
   std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
 
  private:
-  Status sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets, SyncReport* report);
+  Status sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const std::vector<uint32_t>& targets, SyncReport* report);
+  // One row, its members' buffers read (buf(d)); `scratch`: two chunks. Sets the members
+  // whose buffer is to be written back in *write.
+  Status sync_row(SyncOp op, uint64_t row, const std::function<uint8_t*(uint32_t)>& buf, uint8_t* scratch,
+                  uint64_t lost, uint64_t bad, const std::vector<uint32_t>& targets, SyncReport* report,
+                  uint64_t* write);
   void start(RequestState* rs) override;
   void start_write(RequestState* rs, const uint8_t* src);  // src nullptr: zeros
   void start_read(RequestState* rs);

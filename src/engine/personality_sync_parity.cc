@@ -1,7 +1,10 @@
-// Sync for raid4, raid5 and raid6 (the rules are in personality.h, "SYNC"), a chunk row at
-// a time, with the barrier raised over the array sectors of the step's rows.
-//  - Every usable member of the row is read in full (all at once). A member whose read
-//    fails is rebuilt from the rest and rewritten (md's read-error repair).
+// Sync for raid4, raid5 and raid6 (the rules are in personality.h, "SYNC"), a step's chunk
+// rows together, with the barrier raised over the array sectors of those rows.
+//  - Every usable member's part of the rows is read in full, one I/O per member (its rows
+//    are contiguous on it), all members at once; then each row is computed; then one
+//    write per member goes out for the rows that changed it. A member whose read fails is
+//    re-read a row at a time; a row it cannot read is rebuilt from the rest and rewritten
+//    (md's read-error repair).
 //  - recover: the rows' blocks of every recovering slot are rebuilt (parity::recover) and
 //    written.
 //  - resync / check / repair on a row with all members: P (and Q) are recomputed and
@@ -15,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <functional>
 
 #include "engine/personality_impl.h"
 #include "engine/row_view.h"
@@ -55,8 +59,7 @@ Status ParityPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* 
   }
   const uint64_t span = uint64_t(g.data_disks()) * chunk;
   barrier_.raise(r0 * span, r1 * span);
-  Status st;
-  for (uint64_t row = r0; row < r1 && st.is_ok(); row++) st = sync_row(op, row, targets, report);
+  Status st = sync_rows(op, r0, r1, targets, report);
   if (st.is_ok()) {
     for (uint32_t slot : targets) {
       if (usable(slot)) valid_below_[slot].store(r1 >= g.rows() ? ~0ull : r1 * chunk, std::memory_order_release);
@@ -66,33 +69,104 @@ Status ParityPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* 
   return st;
 }
 
-Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::vector<uint32_t>& targets,
-                                   SyncReport* report) {
+namespace {
+// Runs of consecutive rows [first, first + count) of one member that take one I/O.
+struct RowRun {
+  uint32_t disk;
+  uint64_t first, count;
+};
+template <class Want>
+std::vector<RowRun> row_runs(uint32_t disks, uint64_t nrows, Want want) {
+  std::vector<RowRun> out;
+  for (uint32_t d = 0; d < disks; d++) {
+    for (uint64_t i = 0; i < nrows; i++) {
+      if (!want(d, i)) continue;
+      if (!out.empty() && out.back().disk == d && out.back().first + out.back().count == i) out.back().count++;
+      else out.push_back({d, i, 1});
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// The step's rows [r0, r1) together: one read per member for every run of rows it holds
+// (a member's rows are contiguous on it), then each row's computation, then one write per
+// member for every run of rows that changed. A member whose run read fails is re-read a
+// row at a time, so a read error costs only its own row.
+Status ParityPersonality::sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const std::vector<uint32_t>& targets,
+                                    SyncReport* report) {
+  const auto& g = raid();
+  const uint32_t disks = g.raid_disks();
+  const uint64_t chunk = g.chunk_sectors();
+  const size_t len = chunk * 512;
+  const uint64_t nrows = r1 - r0;
+  uint8_t* mem = sync_buffer(len * (disks * nrows + 2));
+  auto buf = [&](uint32_t d, uint64_t i) { return mem + len * (d * nrows + i); };
+  std::vector<uint64_t> lost(nrows, 0), bad(nrows, 0), write(nrows, 0);
+  for (uint64_t i = 0; i < nrows; i++) {
+    for (uint32_t d = 0; d < disks; d++) {
+      if (!usable_row(d, r0 + i)) lost[i] |= 1ull << d;
+    }
+  }
+  auto ios_for = [&](const std::vector<RowRun>& runs, io::IoOp op_) {
+    std::vector<MemberIo> ios;
+    for (const RowRun& r : runs) {
+      ios.push_back({r.disk, op_, member_offset(r.disk, (r0 + r.first) * chunk), r.count * len, buf(r.disk, r.first), {}});
+    }
+    return ios;
+  };
+  std::vector<RowRun> reads = row_runs(disks, nrows, [&](uint32_t d, uint64_t i) { return !(lost[i] >> d & 1); });
+  std::vector<MemberIo> ios = ios_for(reads, io::IoOp::read);
+  run_ios(*this, ios);
+  std::vector<RowRun> retry;
+  for (size_t k = 0; k < ios.size(); k++) {
+    if (ios[k].st.is_ok()) continue;
+    if (!is_member_failure(ios[k].st)) return ios[k].st;
+    for (uint64_t i = reads[k].first; i < reads[k].first + reads[k].count; i++) {
+      if (reads[k].count == 1) bad[i] |= 1ull << reads[k].disk;
+      else retry.push_back({reads[k].disk, i, 1});
+    }
+  }
+  if (!retry.empty()) {
+    ios = ios_for(retry, io::IoOp::read);
+    run_ios(*this, ios);
+    for (size_t k = 0; k < ios.size(); k++) {
+      if (ios[k].st.is_ok()) continue;
+      if (!is_member_failure(ios[k].st)) return ios[k].st;
+      bad[retry[k].first] |= 1ull << retry[k].disk;
+    }
+  }
+  Status st;
+  uint64_t done = 0;
+  for (; done < nrows && st.is_ok(); done++) {
+    st = sync_row(op, r0 + done, [&](uint32_t d) { return buf(d, done); }, mem + len * disks * nrows, lost[done],
+                  bad[done], targets, report, &write[done]);
+  }
+  if (!has_host()) return st;
+  // Write what the rows computed (also those before a row that failed).
+  std::vector<RowRun> writes =
+      row_runs(disks, nrows, [&](uint32_t d, uint64_t i) { return (write[i] >> d & 1) && usable(d); });
+  ios = ios_for(writes, io::IoOp::write);
+  run_ios(*this, ios);
+  for (const MemberIo& io : ios) {
+    if (io.st.is_ok()) continue;
+    if (!is_member_failure(io.st)) return io.st;
+    fail_slot(io.slot, io.st);
+  }
+  return st;
+}
+
+Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::function<uint8_t*(uint32_t)>& buf,
+                                   uint8_t* scratch, uint64_t lost, uint64_t bad,
+                                   const std::vector<uint32_t>& targets, SyncReport* report, uint64_t* write_out) {
   const auto& g = raid();
   const layout::StripeMap map = g.stripe(row);
   const uint32_t disks = g.raid_disks();
   const uint64_t chunk = g.chunk_sectors();
   const size_t len = chunk * 512;
   const bool has_q = map.qd_idx >= 0;
-  uint8_t* mem = sync_buffer(len * (disks + 2));
-  auto buf = [&](uint32_t d) { return mem + len * d; };
-  uint8_t* new_p = buf(disks);
-  uint8_t* new_q = buf(disks + 1);
-
-  uint64_t lost = 0, bad = 0;
-  for (uint32_t d = 0; d < disks; d++) {
-    if (!usable_row(d, row)) lost |= 1ull << d;
-  }
-  std::vector<MemberIo> ios;
-  for (uint32_t d = 0; d < disks; d++) {
-    if (!(lost >> d & 1)) ios.push_back({d, io::IoOp::read, member_offset(d, row * chunk), len, buf(d), {}});
-  }
-  run_ios(*this, ios);
-  for (const MemberIo& io : ios) {
-    if (io.st.is_ok()) continue;
-    if (!is_member_failure(io.st)) return io.st;
-    bad |= 1ull << io.slot;
-  }
+  uint8_t* new_p = scratch;
+  uint8_t* new_q = scratch + len;
   const uint64_t gone = lost | bad;
   const uint32_t ngone = uint32_t(__builtin_popcountll(gone));
   if (ngone > tolerated()) {
@@ -110,7 +184,7 @@ Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::vector<ui
     if (gone >> d & 1) missing.push_back(block_of[d]);
   }
 
-  uint64_t write = 0;  // members whose buffer is written back whole
+  uint64_t& write = *write_out;  // members whose buffer is written back whole
   if (ngone > 0) {
     UMD_TRY(parity::recover(slots, p, q, len, missing).with_context(fmt::format("sync: rebuilding row {}", row)));
     write |= bad;
@@ -162,19 +236,6 @@ Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::vector<ui
         }
       }
     }
-  }
-  if (write == 0 || !has_host()) return Status::ok();
-  ios.clear();
-  for (uint32_t d = 0; d < disks; d++) {
-    if ((write >> d & 1) && usable(d)) {
-      ios.push_back({d, io::IoOp::write, member_offset(d, row * chunk), len, buf(d), {}});
-    }
-  }
-  run_ios(*this, ios);
-  for (const MemberIo& io : ios) {
-    if (io.st.is_ok()) continue;
-    if (!is_member_failure(io.st)) return io.st;
-    fail_slot(io.slot, io.st);
   }
   return Status::ok();
 }

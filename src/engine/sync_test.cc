@@ -266,6 +266,34 @@ INSTANTIATE_TEST_SUITE_P(Levels, CheckRepairTest,
                          ::testing::Values(LevelCase{"1", 3}, LevelCase{"5", 4}, LevelCase{"6", 5}),
                          [](const auto& i) { return std::string("raid") + i.param.level; });
 
+// raid5's sync reads a step's rows with one I/O per member; a member whose read fails is
+// re-read row by row, and only the row it cannot read is rebuilt from the others and
+// rewritten (md's read-error repair). A read that fails once and then works costs nothing.
+TEST_F(SyncTest, ParityCheckRewritesOnlyTheRowAMemberCannotRead) {
+  auto paths = make_array("5", 4, 8);  // 64 KiB chunks: 16 rows in a step
+  std::vector<io::FaultyMember*> fms;
+  auto a = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(a);
+  const uint64_t size = a->size_bytes();
+  auto data = pattern(size, 5);
+  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t row_off = info_of(paths[2]).data_offset * 512 + 20 * 65536;  // row 20, in the 2nd step
+  for (int64_t times : {1, 2}) {
+    SCOPED_TRACE(fmt::format("the read fails {} time(s)", times));
+    fms[2]->reset_counters();
+    fms[2]->fail_reads(row_off + 8192, 4096, EIO, times);
+    ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
+    std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+    EXPECT_EQ(attr(*a, "mismatch_cnt"), "0");
+    EXPECT_EQ(attr(*a, "degraded"), "0") << "a read error does not fail the member";
+    EXPECT_EQ(fms[2]->counters().bytes_written, times == 1 ? 0u : 65536u) << "only the unreadable row is rewritten";
+  }
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  EXPECT_EQ(dump(paths, 0, size), data);
+}
+
 TEST_F(SyncTest, ResyncAfterAnUncleanStopMakesCopiesAgree) {
   auto paths = make_array("1", 2, 8);
   // As after a crash: the copies differ and the superblocks say "not in sync from 0".
