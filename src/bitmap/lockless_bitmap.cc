@@ -231,24 +231,30 @@ Status LocklessBitmap::write_block_locked(uint64_t b) {
 }
 
 bool LocklessBitmap::apply_in_block(uint64_t b, uint64_t c0, uint64_t c1, std::span<const LlAction> actions) {
-  std::lock_guard l(block_mu_[b]);
-  const LlArrayKind kind = array_kind();
-  bool changed = false;
-  for (uint64_t c = c0; c < c1; c++) {
-    const uint8_t raw = bytes_[c].load(std::memory_order_acquire);
-    uint8_t now = raw;
-    for (LlAction a : actions) {
-      if (const auto n = next_state_in(now, a, kind)) now = uint8_t(*n);
+  bool changed = false, need_sync = false;
+  {
+    std::lock_guard l(block_mu_[b]);
+    const LlArrayKind kind = array_kind();
+    for (uint64_t c = c0; c < c1; c++) {
+      const uint8_t raw = bytes_[c].load(std::memory_order_acquire);
+      uint8_t now = raw;
+      for (LlAction a : actions) {
+        if (const auto n = next_state_in(now, a, kind)) now = uint8_t(*n);
+      }
+      if (now == raw) continue;
+      if (!changed) {
+        // Before the byte: a reader that sees the new byte sees this generation too.
+        pending_[b].fetch_add(1);
+        changed = true;
+      }
+      bytes_[c].store(now, std::memory_order_release);
+      need_sync |= now == uint8_t(LlState::need_sync);
     }
-    if (now == raw) continue;
-    if (!changed) {
-      // Before the byte: a reader that sees the new byte sees this generation too.
-      pending_[b].fetch_add(1);
-      changed = true;
-    }
-    bytes_[c].store(now, std::memory_order_release);
+    if (durable_[b].load() < pending_[b].load()) (void)write_block_locked(b);
   }
-  if (durable_[b].load() < pending_[b].load()) (void)write_block_locked(b);
+  // The kernel starts a sync when a chunk turns need-sync under I/O (lazy recovery of a
+  // raid4/5/6 chunk written for the first time; writes while degraded).
+  if (need_sync && actions.size() == 1 && actions[0] == LlAction::startwrite) host_.sync_needed();
   return changed;
 }
 

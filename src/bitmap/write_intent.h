@@ -45,6 +45,11 @@ class BitmapHost {
   virtual ~BitmapHost() = default;
   virtual uint64_t events() const = 0;   // the array's event count now
   virtual Status flush_members() = 0;    // make completed data writes durable
+  // A chunk became need-sync under client I/O (llbitmap: a raid4/5/6 write to a chunk
+  // never written, whose parity was never built; or a write while degraded): start a
+  // resync of the marked chunks, as the kernel's MD_RECOVERY_NEEDED does. Called on the
+  // writer's thread with no bitmap lock held; it must not block.
+  virtual void sync_needed() {}
 };
 
 class WriteIntent {

@@ -198,6 +198,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // bitmap::BitmapHost
   uint64_t events() const override;
   Status flush_members() override;
+  void sync_needed() override;  // sets bitmap_resync_wanted_ and kicks the sync thread
   Status open_bitmap(const AssembleOptions& opts);
   Result<std::unique_ptr<bitmap::WriteIntent>> open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
                                                                 uint64_t events);
@@ -244,6 +245,9 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   std::vector<bool> bitmap_recovery_;  // by slot: a --re-add that recovers only marked chunks
   std::unique_ptr<Replacing> replacing_;
   std::unique_ptr<SyncEngine> sync_;
+  // The bitmap asked for a resync (sync_needed); needed() turns it into one from 0 (the
+  // bitmap then limits it to the chunks that need it).
+  std::atomic<bool> bitmap_resync_wanted_{false};
   bool paused_ = false;
   uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait
   std::chrono::milliseconds safe_mode_delay_{200};

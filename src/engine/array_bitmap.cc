@@ -42,6 +42,11 @@ Status Array::flush_members() {
   return Status::ok();
 }
 
+void Array::sync_needed() {
+  if (bitmap_resync_wanted_.exchange(true)) return;
+  if (sync_) sync_->kick();
+}
+
 bool Array::degraded_locked() const {
   for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
     if (set_->slot_member[s] < 0 || failed_[s].load() || personality_->valid_below(s) != ~0ull) return true;

@@ -19,6 +19,11 @@ std::optional<SyncHost::Need> Array::needed() {
   }
   if (from != ~0ull) return Need{SyncOp::recover, from};
   if (replacing_) return Need{SyncOp::replace, replacing_->dev->valid_below()};
+  // A resync the bitmap asked for; degraded, there is nothing to resync against (a
+  // recovery will visit those chunks).
+  if (bitmap_resync_wanted_.exchange(false) && resync_offset_ == kMaxSector && !degraded_locked()) {
+    resync_offset_ = 0;
+  }
   if (resync_offset_ != kMaxSector) return Need{SyncOp::resync, resync_offset_};
   return std::nullopt;
 }
