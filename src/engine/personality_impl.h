@@ -67,6 +67,13 @@ class PersonalityBase : public Personality {
   // SyncOp::replace for every level with redundancy: copies member sectors [pos, pos+n)
   // of each slot held by a ReplacingMember, with the barrier over array_span() of them.
   Status sync_replace(uint64_t pos, uint64_t n);
+  // What `slot` holds at member sectors [pos, end), rebuilt from the other members into
+  // out (for a replacement whose old member cannot be read there). Caller holds the
+  // barrier over array_span(slot, pos, end).
+  virtual Status rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) {
+    (void)slot, (void)pos, (void)end, (void)out;
+    return Status(Err::unsupported, "this level has no redundancy to rebuild from");
+  }
   uint64_t skip_recovery(uint64_t pos, uint64_t to,
                          const std::function<uint64_t(uint64_t, uint64_t)>& recheck) override;
   // The array sectors that member sectors [lo, hi) of `slot` hold (a bounding range).
@@ -207,6 +214,7 @@ class MirroredPersonality final : public PersonalityBase {
   // Sync of array sectors [lo, hi) (all copies), and recovery of one member range.
   Status sync_array_range(SyncOp op, uint64_t lo, uint64_t hi, SyncReport* report);
   Status recover_dev_range(uint32_t slot, uint64_t lo, uint64_t hi);
+  Status rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) override;
 
   std::unique_ptr<std::atomic<uint32_t>[]> reads_in_flight_;  // by slot
 };
@@ -235,6 +243,7 @@ class ParityPersonality final : public PersonalityBase {
 
  private:
   Status sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const std::vector<uint32_t>& targets, SyncReport* report);
+  Status rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) override;
   // One row, its members' buffers read (buf(d)); `scratch`: two chunks. Sets the members
   // whose buffer is to be written back in *write.
   Status sync_row(SyncOp op, uint64_t row, const std::function<uint8_t*(uint32_t)>& buf, uint8_t* scratch,

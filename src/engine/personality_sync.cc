@@ -33,7 +33,18 @@ Status PersonalityBase::sync_replace(uint64_t pos, uint64_t n) {
     const auto [lo, hi] = array_span(s, pos, end);
     barrier_.raise(lo, hi);
     uint8_t* buf = sync_buffer((end - pos) * 512);
-    Status st = rm->copy(member_offset(s, pos), {buf, size_t(end - pos) * 512});
+    const std::span<uint8_t> span{buf, size_t(end - pos) * 512};
+    Status st = rm->copy(member_offset(s, pos), span);
+    if (!st.is_ok() && !rm->new_failed() && is_member_failure(st)) {
+      // The old member cannot read this range: rebuild it from the others (md does the
+      // same) and write it to the new member only. The old one leaves at the swap anyway.
+      Status rebuilt = rebuild_slot_range(s, pos, end, buf);
+      if (rebuilt.is_ok()) {
+        st = rm->write_new(member_offset(s, pos), span);
+      } else {
+        st = rebuilt.with_context(st.message());
+      }
+    }
     if (st.is_ok()) rm->set_valid_below(end);
     barrier_.lower();
     if (!st.is_ok()) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <optional>
 
 #include "engine/personality_impl.h"
 
@@ -203,6 +204,41 @@ Status MirroredPersonality::recover_dev_range(uint32_t slot, uint64_t lo, uint64
     barrier_.lower();
     UMD_TRY(st);
     sec += m;
+  }
+  return Status::ok();
+}
+
+// Each piece of the slot's member sectors [pos, end) from another copy of the array
+// sectors it holds (raid1: the same sectors; raid10: to_array, a chunk at a time).
+Status MirroredPersonality::rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) {
+  const auto* r10 = geo_.as<layout::Raid10Geometry>();
+  uint64_t s = pos;
+  while (s < end) {
+    uint64_t a = s, room = end - s;
+    if (r10) {
+      const uint64_t chunk = r10->chunk_sectors(), base = s / chunk * chunk;
+      room = std::min(room, base + chunk - s);
+      const std::optional<uint64_t> at = r10->to_array({slot, base});
+      if (!at) {  // space the layout leaves unused
+        std::memset(out + (s - pos) * 512, 0, room * 512);
+        s += room;
+        continue;
+      }
+      a = *at + (s - base);
+    }
+    uint64_t len = 0;
+    const std::vector<layout::DevAddr> copies = copies_of(a, &len);
+    if (len == 0) return Status(Err::corrupt, fmt::format("array sector {} maps nowhere", a));
+    const uint64_t n = std::min(room, len);
+    Status last = Status(Err::io, fmt::format("rebuilding slot {}: array sector {} has no other copy", slot, a));
+    bool done = false;
+    for (const layout::DevAddr& c : copies) {
+      if (done || c.disk == slot || !usable_at(c.disk, c.sector, c.sector + n)) continue;
+      last = slots_[c.disk].read(c.sector, n, out + (s - pos) * 512);
+      done = last.is_ok();
+    }
+    if (!done) return last;
+    s += n;
   }
   return Status::ok();
 }

@@ -23,6 +23,7 @@
 #include "engine/personality_impl.h"
 #include "engine/row_view.h"
 #include "parity/parity.h"
+#include "util/aligned_buffer.h"
 
 namespace umd::engine {
 namespace {
@@ -236,6 +237,48 @@ Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::function<
         }
       }
     }
+  }
+  return Status::ok();
+}
+
+// A row at a time: every other member's chunk of the row is read, and the slot's block is
+// recovered as if the slot were missing (with any other member that is missing or does not
+// read, up to what the level tolerates).
+Status ParityPersonality::rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) {
+  const auto& g = raid();
+  const uint32_t disks = g.raid_disks();
+  const uint64_t chunk = g.chunk_sectors();
+  const size_t len = chunk * 512;
+  AlignedBuffer mem(len * disks);
+  auto buf = [&](uint32_t d) { return mem.data() + len * d; };
+  for (uint64_t row = pos / chunk; row * chunk < end; row++) {
+    uint64_t lost = 1ull << slot;
+    std::vector<MemberIo> ios;
+    for (uint32_t d = 0; d < disks; d++) {
+      if (d == slot) continue;
+      if (!usable_row(d, row)) lost |= 1ull << d;
+      else ios.push_back({d, io::IoOp::read, member_offset(d, row * chunk), len, buf(d), {}});
+    }
+    run_ios(*this, ios);
+    for (const MemberIo& io : ios) {
+      if (io.st.is_ok()) continue;
+      if (!is_member_failure(io.st)) return io.st;
+      lost |= 1ull << io.slot;
+    }
+    if (uint32_t(__builtin_popcountll(lost)) > tolerated()) {
+      return Status(Err::io, fmt::format("rebuilding slot {}: row {} has {} members missing or unreadable", slot,
+                                         row, __builtin_popcountll(lost)));
+    }
+    const layout::StripeMap map = g.stripe(row);
+    RowView v = row_view(map, disks, buf);
+    std::vector<int> missing;
+    for (uint32_t d = 0; d < disks; d++) {
+      if (lost >> d & 1) missing.push_back(v.block_of[d]);
+    }
+    UMD_TRY(parity::recover(v.slots, v.p, v.q, len, missing)
+                .with_context(fmt::format("rebuilding slot {}: row {}", slot, row)));
+    const uint64_t lo = std::max(pos, row * chunk), hi = std::min(end, (row + 1) * chunk);
+    std::memcpy(out + (lo - pos) * 512, buf(slot) + (lo - row * chunk) * 512, (hi - lo) * 512);
   }
   return Status::ok();
 }

@@ -26,6 +26,12 @@ Status ReplacingMember::copy(uint64_t offset, std::span<uint8_t> buf) {
   return s;
 }
 
+Status ReplacingMember::write_new(uint64_t offset, std::span<const uint8_t> buf) {
+  Status s = new_->write(uint64_t(int64_t(offset) + delta_), buf, false);
+  note_new(s);
+  return s;
+}
+
 namespace {
 
 // Both halves of a write/flush/discard: the outer request completes after both, with the

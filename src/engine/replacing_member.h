@@ -6,6 +6,8 @@
 //    ends the replacement, never the client's request;
 //  - copy() moves a range from old to new for the sync thread, which holds the array's
 //    sync barrier over it, so no client write can slip between its read and its write.
+//    Where the old member cannot read, the sync thread rebuilds the range from the other
+//    members and puts it on the new one with write_new(), under the same barrier.
 // Offsets are the old member's; the new one's data may start elsewhere (`delta` bytes).
 #pragma once
 
@@ -34,6 +36,9 @@ class ReplacingMember final : public io::Member {
 
   // Copies [offset, offset + buf.size()) from old to new through buf.
   Status copy(uint64_t offset, std::span<uint8_t> buf);
+  // Writes buf to the new member only, at the old member's offset (what copy() could not
+  // read, rebuilt from the other members).
+  Status write_new(uint64_t offset, std::span<const uint8_t> buf);
   bool new_failed() const { return new_failed_.load(std::memory_order_acquire); }
   // Member sectors (of the data area) already copied; the sync thread moves it.
   uint64_t valid_below() const { return valid_below_.load(std::memory_order_acquire); }

@@ -140,6 +140,38 @@ TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
   }
 }
 
+// Where the old member cannot be read, --replace rebuilds that range from the other
+// members onto the new one (as md does) instead of giving up the replacement.
+TEST_P(RecoveryTest, ReplaceRebuildsWhatTheOldMemberCannotRead) {
+  const LevelCase c = GetParam();
+  auto paths = make_array(c.level, c.n, 8);
+  const std::string fresh = make_image(dir_, "new.img", 8);
+  std::vector<io::FaultyMember*> fms;
+  auto a = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(a);
+  const uint64_t size = a->size_bytes();
+  auto data = pattern(size, 6);
+  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  // 192 KiB of the old member's data area, 1 MiB in, never reads again.
+  fms[1]->fail_reads(info_of(paths[1]).data_offset * 512 + (1 << 20), 192 << 10);
+  ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
+  std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr(*a, "dev-new.img/slot"), "1");
+  EXPECT_EQ(attr(*a, "dev-new.img/state"), "in_sync");
+  EXPECT_EQ(attr(*a, "dev-d1.img/state"), "faulty");
+  EXPECT_EQ(attr(*a, "degraded"), "0");
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  std::vector<std::string> now = paths;
+  now[1] = fresh;
+  EXPECT_EQ(dump(now, 0, size), data);
+  // Slot 0 dropped: slot 1's data (raid10 n2: slot 0's copies too) must come from the new member.
+  std::vector<std::string> only_new = now;
+  only_new.erase(only_new.begin());
+  EXPECT_EQ(dump(only_new, 0, size), data);
+}
+
 // A write straddling the recovery point reaches the member being rebuilt below the point
 // too (raid1 pieces are whole requests, so they can straddle it).
 TEST_F(SyncTest, WriteAcrossTheRecoveryPointReachesTheNewMember) {
