@@ -21,12 +21,26 @@
 //   {"op":"fault","member":"/path/d1.img"|1,"action":"vanish"}  -> {"ok":true}
 //                       TEST ONLY, and refused ({"ok":false,"error":"fault injection is
 //                       off"}) unless the daemon assembled the array with
-//                       UMD_TEST_FAULTS=1 in its environment. "member": the member's path
-//                       (as in "detail") or its slot number. "action": "vanish" (every
-//                       op on the member fails with ENXIO, as if unplugged), "reappear"
-//                       (undoes vanish), "fail-writes" / "fail-reads" (every write / read
-//                       fails with EIO), "clear" (drops the fail-* faults). The array
-//                       notices on its next I/O to the member.
+//                       UMD_TEST_FAULTS=1 (members without a write cache) or
+//                       UMD_TEST_FAULTS=cache (each member with a volatile write cache:
+//                       a write without FUA is in it only until the member is flushed) in
+//                       its environment. "member": the member's path (as in "detail") or
+//                       its slot number. "action": "vanish" (every op on the member fails
+//                       with ENXIO, as if unplugged), "reappear" (undoes vanish),
+//                       "fail-writes" / "fail-reads" (every write / read fails with EIO),
+//                       "clear" (drops the fail-* faults). The array notices on its next
+//                       I/O to the member.
+//                       "power-cut" (any member may be named; it cuts them all): the
+//                       machine loses power. In this order: no new op starts on any
+//                       member; every member vanishes (so a flush still to come fails and
+//                       is never acknowledged to a client); only then every member drops
+//                       its unflushed writes (with =cache; flushed and FUA writes stay in
+//                       the files); then the daemon ends at once (std::_Exit, status 137:
+//                       no reply, no clean stop, no superblock write, no fsync). Vanish
+//                       before cut, because a client FLUSH is acknowledged only after every
+//                       member's flush succeeded: had one member been cut while a flush
+//                       still ran on another, an acknowledged write could be lost
+//                       (fault_hooks.h). The client sees the connection close.
 //   {"op":"attr"}    -> {"ok":true,"names":["array_state","level",...,"dev-d1.img/state",...]}
 //                       every attribute readable now (md's /sys/block/mdX/md/ names).
 //   {"op":"attr","attr":"sync_speed_max"}  -> {"ok":true,"value":"200000 (system)"}

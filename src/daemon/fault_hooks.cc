@@ -1,7 +1,10 @@
 #include "daemon/fault_hooks.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <limits>
+
+#include "io/request_check.h"
 
 namespace umd::daemon {
 
@@ -9,6 +12,10 @@ std::string normal_path(const std::string& p) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(p, ec);
   return ec ? p : abs.lexically_normal().string();
+}
+
+Status SharedMember::cut(io::IoOp op, uint64_t offset, uint64_t length) const {
+  return Status::from_errno(ENXIO, io::describe_io(name(), op, offset, length) + " [power cut]");
 }
 
 Result<std::unique_ptr<io::Member>> FaultHooks::open(const std::string& path, bool read_only) {
@@ -20,9 +27,9 @@ Result<std::unique_ptr<io::Member>> FaultHooks::open(const std::string& path, bo
   prune_locked();  // a member removed earlier lets go of its file first
   UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, oo));
   auto fm = std::make_shared<io::FaultyMember>(std::move(dev));
-  UMD_TRY(fm->set_write_cache(false));
+  UMD_TRY(fm->set_write_cache(write_cache_));
   pending_.push_back({normal_path(path), fm});
-  return std::unique_ptr<io::Member>(new SharedMember(fm));
+  return std::unique_ptr<io::Member>(new SharedMember(fm, gate_));
 }
 
 void FaultHooks::commit() {
@@ -59,11 +66,25 @@ Status FaultHooks::inject(const std::string& path, const std::string& action) {
     fm->fail_reads(0, kAll);
   } else if (action == "clear") {
     fm->clear_faults();
+  } else if (action == "power-cut") {
+    power_cut_locked();
   } else {
     return Status(Err::invalid, "fault: unknown action \"" + action +
-                                    "\" (vanish, reappear, fail-writes, fail-reads, clear)");
+                                    "\" (vanish, reappear, fail-writes, fail-reads, clear, power-cut)");
   }
   return Status::ok();
+}
+
+// The order matters (fault_hooks.h, POWER CUT): the gate for all members at once, then
+// every member vanishes, and only then is any member's cache dropped.
+void FaultHooks::power_cut_locked() {
+  gate_->store(true);
+  for (const auto* list : {&hooks_, &pending_}) {
+    for (const Hook& h : *list) h.member->vanish();
+  }
+  for (const auto* list : {&hooks_, &pending_}) {
+    for (const Hook& h : *list) h.member->power_cut();
+  }
 }
 
 }  // namespace umd::daemon

@@ -65,8 +65,9 @@ class ServedArray {
     return Status(Err::unsupported, "--grow --bitmap=" + kind + " is not supported by this array");
   }
   // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
-  // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads" or "clear".
-  // Arrays not assembled with UMD_TEST_FAULTS=1 refuse: "fault injection is off".
+  // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads", "clear" or
+  // "power-cut" (ends the process). Arrays not assembled with UMD_TEST_FAULTS=1 or =cache
+  // refuse: "fault injection is off".
   virtual Status inject_fault(const nlohmann::json& member, const std::string& action) {
     (void)member;
     (void)action;
@@ -76,7 +77,8 @@ class ServedArray {
 
 // Assembles NAME from member paths with the array engine. With UMD_TEST_FAULTS=1 in the
 // environment each member is opened behind an io::FaultyMember (write cache off, so
-// durability is unchanged) and inject_fault() works.
+// durability is unchanged) and inject_fault() works; with =cache the write cache is on
+// (fault_hooks.h), for power cuts.
 Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& name,
                                                            const std::vector<std::string>& paths,
                                                            const ServeArrayOptions& opts);

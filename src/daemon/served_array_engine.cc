@@ -59,7 +59,7 @@ class EngineArray final : public ServedArray {
   Status add(const std::string& path, bool re_add);
 
   std::unique_ptr<engine::Array> a_;
-  std::unique_ptr<FaultHooks> hooks_;  // null unless UMD_TEST_FAULTS=1
+  std::unique_ptr<FaultHooks> hooks_;  // null unless UMD_TEST_FAULTS=1 or =cache
   std::mutex add_mu_;                  // one add at a time (the hooks' pending member)
 };
 
@@ -102,11 +102,16 @@ Status EngineArray::inject_fault(const nlohmann::json& member, const std::string
   } else {
     return Status(Err::invalid, "fault: \"member\" must be a path or a slot number");
   }
-  return hooks_->inject(path, action);
+  UMD_TRY(hooks_->inject(path, action));
+  // The machine lost power: no reply, no clean stop, no superblock, no fsync (every
+  // member refuses all I/O now anyway, fault_hooks.h).
+  if (action == "power-cut") std::_Exit(kPowerCutExitStatus);
+  return Status::ok();
 }
 
-// UMD_TEST_FAULTS=1: Array::assemble's member opening, each member behind a FaultyMember
-// (write cache off, so flush semantics are the file's own), synchronous I/O (no ring).
+// UMD_TEST_FAULTS=1 or =cache: Array::assemble's member opening, each member behind a
+// FaultyMember (=1: write cache off, so flush semantics are the file's own; =cache: on,
+// for power cuts), synchronous I/O (no ring).
 Result<std::unique_ptr<engine::Array>> assemble_with_faults(const std::string& name,
                                                             const std::vector<std::string>& paths,
                                                             const engine::AssembleOptions& ao, FaultHooks* hooks) {
@@ -135,8 +140,9 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
   ao.force = opts.force;
   ao.run = opts.run;
   const char* faults_env = std::getenv("UMD_TEST_FAULTS");
-  const bool faults = faults_env != nullptr && std::string(faults_env) == "1";
-  std::unique_ptr<FaultHooks> hooks = faults ? std::make_unique<FaultHooks>() : nullptr;
+  const std::string faults_mode = faults_env != nullptr ? faults_env : "";
+  const bool faults = faults_mode == "1" || faults_mode == "cache";
+  std::unique_ptr<FaultHooks> hooks = faults ? std::make_unique<FaultHooks>(faults_mode == "cache") : nullptr;
   UMD_ASSIGN_OR_RETURN(std::unique_ptr<engine::Array> a, faults ? assemble_with_faults(name, paths, ao, hooks.get())
                                                                  : engine::Array::assemble(name, paths, ao));
   return std::unique_ptr<ServedArray>(new EngineArray(std::move(a), std::move(hooks)));

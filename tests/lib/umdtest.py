@@ -198,9 +198,14 @@ def runtime_dir():
     return os.environ.get("UMD_RUNTIME_DIR") or os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/run"), "umd")
 
 
+class ControlClosed(AssertionError):
+    """The daemon closed the control connection without answering."""
+
+
 def control_call(name, request, timeout=30.0):
     """Sends one request to the daemon of array NAME ($UMD_RUNTIME_DIR/NAME/control): one
-    JSON line out, one back. Returns the response dict ({"ok": ...})."""
+    JSON line out, one back. Returns the response dict ({"ok": ...}); ControlClosed when
+    the daemon closes the connection first."""
     import socket
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -208,15 +213,25 @@ def control_call(name, request, timeout=30.0):
         s.sendall(json.dumps(request, separators=(",", ":")).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
-                raise AssertionError(f"control socket of {name} closed before answering {request}")
+                raise ControlClosed(f"control socket of {name} closed before answering {request}")
             buf += chunk
     return json.loads(buf)
 
 
 def fault(name, member, action):
-    """Test-only fault injection (the daemon needs UMD_TEST_FAULTS=1 at --assemble):
-    member is a path or a slot number; action vanish|reappear|fail-writes|fail-reads|clear.
-    Returns the response dict."""
-    return control_call(name, {"op": "fault", "member": member, "action": action})
+    """Test-only fault injection (the daemon needs UMD_TEST_FAULTS=1 or =cache at
+    --assemble): member is a path or a slot number; action
+    vanish|reappear|fail-writes|fail-reads|clear|power-cut. Returns the response dict.
+    A power cut ends the daemon without an answer: then {"ok": True, "closed": True}
+    (the caller waits for the daemon's pid to be gone)."""
+    try:
+        return control_call(name, {"op": "fault", "member": member, "action": action})
+    except (ControlClosed, BrokenPipeError):
+        if action != "power-cut":
+            raise
+        return {"ok": True, "closed": True}

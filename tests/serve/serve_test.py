@@ -103,9 +103,11 @@ class ArrayTestBase(umdtest.TempDirTest):
                     *extra, *paths)
 
     def assemble(self, *args, faults=False, name="md0"):
+        """faults: True for UMD_TEST_FAULTS=1, or the variable's value ("cache": members
+        with a volatile write cache, for the fault op's power-cut)."""
         env = dict(os.environ)
         if faults:
-            env["UMD_TEST_FAULTS"] = "1"
+            env["UMD_TEST_FAULTS"] = "1" if faults is True else faults
         else:
             env.pop("UMD_TEST_FAULTS", None)
         r = subprocess.run([umdtest.UMD, "--assemble", name, *map(str, args)], capture_output=True, text=True,
