@@ -14,6 +14,14 @@ before use (not fallocated), so no timed pass pays for first-touch page clearing
   time-based) on one member-sized image file on the tmpfs, write first, then read; once
   before the other rows and once after them, the row gives the mean (± half the spread).
   The read figure is the denominator of every sync ratio ("× member read").
+* the same member I/O by fio, all members at once (the peer of each sync row): what a
+  sync pass moves per member-sized unit, done by fio jobs in one run on as many
+  member-sized images, each its own sequential reader or writer (psync 1 MiB), all
+  concurrently: raid1 resync and recovery 1 read + 1 write, raid5 (4) resync and check 4
+  reads, raid5 (4+1) recovery 3 reads + 1 write, raid6 (5+1) recovery 4 reads + 1 write.
+  Figure: the jobs' mean bandwidth, so bytes per member per second as the sync rows count
+  them. On one tmpfs every member is the same memory and the CPUs do every copy, so this,
+  not one image alone, is the ceiling of a sync on this machine. Run once, after the rows.
 * raid1 (2) and raid5 (4) resync: `umd --create` WITHOUT --assume-clean (the array needs
   its initial resync), `umd --assemble … --foreground`; as soon as the daemon answers
   (retried every ~5 ms), sync_speed_max is set to 10000000 KiB/s (unthrottled: the default limit, 200000 KiB/s,
@@ -66,6 +74,9 @@ DEFAULT_MAX = 200_000      # KiB/s, md's (and umd's) speed_limit_max
 GOAL = 0.8                 # issue 4: resync/recovery ≥ 0.8× the members' sequential bandwidth
 POLL = 0.03                # s between completion polls (each is one `umd --attr`, ~4 ms)
 CHUNK = "64K"
+# Per sync row: the member reads and writes a pass does per member-sized unit (its peer).
+PEER_IO = {"raid1/resync": (1, 1), "raid1/recovery": (1, 1), "raid5/resync": (4, 0),
+           "raid5/check": (4, 0), "raid5/recovery": (3, 1), "raid6/recovery": (4, 1)}
 ZEROS = memoryview(bytes(8 * MiB))
 
 
@@ -303,6 +314,52 @@ class SyncBench(UmdSection):
             raise SyncError(f"fio {rw} on a member image: error {job.get('error')}")
         return {"bw_bytes": side["bw_bytes"], "iops": side["iops"], "argv": argv}
 
+    def fio_parallel(self, imgs, reads, writes, seconds) -> dict:
+        """fio jobs on imgs[:reads] (seq read) and the next `writes` (seq write), all at once;
+        returns the jobs' mean bandwidth."""
+        out = os.path.join(self.b.work, f"fio-sync-peer-{reads}r{writes}w.json")
+        argv = ["fio", "--ioengine=psync", "--direct=0", "--bs=1M", f"--size={self.member}",
+                "--time_based=1", f"--runtime={int(seconds * 1000)}ms", "--output-format=json",
+                f"--output={out}"]
+        for i, path in enumerate(imgs[:reads + writes]):
+            rw = "read" if i < reads else "write"
+            argv += [f"--name={rw}{i}", f"--filename={path}", f"--rw={rw}"]
+        r = self.H.run_group(argv, seconds + 60)
+        if r is None:
+            raise SyncError(f"fio {reads} reads + {writes} writes did not finish")
+        try:
+            with open(out) as f:
+                txt = f.read()
+            jobs = json.loads(txt[txt.index("{"):])["jobs"]
+        except (OSError, ValueError, KeyError):
+            raise SyncError(f"fio {reads} reads + {writes} writes: exit {r.returncode}")
+        bws = [j["read" if j["jobname"].startswith("read") else "write"]["bw_bytes"] for j in jobs]
+        if len(bws) != reads + writes or not all(bws):
+            raise SyncError(f"fio {reads} reads + {writes} writes: a job moved nothing")
+        return {"bw_bytes": sum(bws) / len(bws), "jobs_bw_bytes": bws, "argv": argv}
+
+    def peer_bandwidth(self) -> None:
+        """The members' bandwidth all at once, for each mix of PEER_IO (one run each)."""
+        mixes = sorted(set(PEER_IO.values()))
+        need = max(r + w for r, w in mixes)
+        secs = 1.5 if self.args.quick else 3.0
+        imgs = []
+        try:
+            for _ in range(need):
+                imgs.append(self.image("peer"))
+            for reads, writes in mixes:
+                try:
+                    f = self.fio_parallel(imgs, reads, writes, secs)
+                except SyncError as e:
+                    self.peer[(reads, writes)] = {"error": str(e)}
+                    self.log(f"members at once, {reads} reads + {writes} writes: n/a — {e}")
+                    continue
+                self.peer[(reads, writes)] = f
+                self.log(f"members at once, {reads} reads + {writes} writes: "
+                         f"{f['bw_bytes'] / 1e6:.0f} MB/s per member")
+        finally:
+            self.unlink(imgs)
+
     def member_bandwidth(self, when: str) -> None:
         """Seq write, then seq read, on a fresh member-sized image; run before the sync rows
         and again after them (the rows show the mean, ± half the spread)."""
@@ -353,6 +410,12 @@ class SyncBench(UmdSection):
             if r.get("baseline") == "member seq read" and "error" not in r:
                 r["baseline_value"] = self.member_read
                 r["ratio"] = r["bw_bytes"] / self.member_read if self.member_read else None
+                mix = PEER_IO.get(r["key"])
+                peer = self.peer.get(mix) if mix else None
+                if peer and "error" not in peer:
+                    r["peer_io"] = f"{mix[0]} reads + {mix[1]} writes"
+                    r["peer_bw_bytes"] = peer["bw_bytes"]
+                    r["peer_ratio"] = r["bw_bytes"] / peer["bw_bytes"]
 
     # --- 2-4. resync, check, recovery ----------------------------------------------------
 
@@ -597,6 +660,7 @@ class SyncBench(UmdSection):
         t0 = time.monotonic()
         self.member_read = None
         self.member_runs = {"write": [], "read": []}
+        self.peer = {}
         self.log(f"members of {self.member // MiB} MiB (raid1: {2 * self.member // MiB} MiB) "
                  f"on {self.b.tmpfs}")
         self.section("member bandwidth", self.member_bandwidth, "before")
@@ -612,7 +676,9 @@ class SyncBench(UmdSection):
                 self.stop(a)
         self.section("raid6", self.raid6)
         self.section("member bandwidth", self.member_bandwidth, "after")
+        self.section("members at once", self.peer_bandwidth)
         self.member_rows()
+        self.out["peer"] = {f"{r}r{w}w": v for (r, w), v in self.peer.items()}
         self.out["elapsed_s"] = round(time.monotonic() - t0, 1)
         self.log(f"done in {self.out['elapsed_s']:.0f} s")
         return self.out
@@ -646,8 +712,8 @@ def run(bench, H) -> dict:
 def build_table(res: dict | None) -> tuple[str, list[str]]:
     """A Markdown table in bench.py's style: value, baseline value, ratio, issue target."""
     lines = ["| target | workload | IOPS | throughput | baseline | baseline value | × baseline "
-             "| rebuild | issue target |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| same I/O by fio, members at once | × that | rebuild | issue target |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     if res is None:
         return "", []
     notes = list(res.get("notes", []))
@@ -655,7 +721,7 @@ def build_table(res: dict | None) -> tuple[str, list[str]]:
         notes.insert(0, f"n/a: sync: {res['error']}")
     for r in res.get("rows", []):
         if "error" in r:
-            lines.append(f"| {r['target']} | {r['workload']} | n/a | n/a | — | — | — | — | — |")
+            lines.append(f"| {r['target']} | {r['workload']} | n/a | n/a | — | — | — | — | — | — | — |")
             continue
         bw = ("≥ " if r.get("lower_bound") else "") + fmt_bw(r["bw_bytes"])
         if r.get("spread") is not None:
@@ -684,8 +750,13 @@ def build_table(res: dict | None) -> tuple[str, list[str]]:
                                                    "? (a lower bound)" if r.get("lower_bound") else
                                                    "**missed**")
             goal = f"≥ {r['goal']}× member read: {mark}"
+        if r.get("peer_bw_bytes"):
+            peer = f"{fmt_bw(r['peer_bw_bytes'])} ({r['peer_io']})"
+            peer_ratio = f"{r['peer_ratio']:.2f}×"
+        else:
+            peer, peer_ratio = "—", "—"
         lines.append(f"| {r['target']} | {r['workload']} | {fmt_iops(r['iops'])} | {bw} "
-                     f"| {r['baseline'] or '—'} | {bval} | {ratio} | {rebuild} | {goal} |")
+                     f"| {r['baseline'] or '—'} | {bval} | {ratio} | {peer} | {peer_ratio} | {rebuild} | {goal} |")
     return "\n".join(lines), notes
 
 
@@ -698,7 +769,8 @@ def header(res: dict | None) -> str:
             f"check and recovery unthrottled (sync_speed_max {UNTHROTTLED} KiB/s written right "
             f"after assembly) unless the row says otherwise; throughput = bytes synced per member "
             f"/ seconds from the command (--assemble, --fail, --action) to idle; ratios to one "
-            f"member image's sequential read (fio psync 1 MiB); rebuild = the engine's sync_speed "
+            f"member image's sequential read (fio psync 1 MiB), and to the same reads and writes "
+            f"done by fio on as many images at once (per member: the ceiling on this machine); rebuild = the engine's sync_speed "
             f"(its average since the run started, read last before the end). Client rows: fio "
             f"nbd engine, iodepth 16, numjobs 1, {res['fio_seconds']:.1f} s per run (cut short "
             f"when the recovery ends first), idle = mean of a run before and one after the "
