@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "daemon/daemon_test_util.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::daemon {
@@ -19,17 +20,9 @@ namespace {
 constexpr uint64_t kSize = 1 << 20;
 constexpr size_t kBlock = 4096;
 
-class FaultHooksTest : public ::testing::Test {
+// The temporary directory of the daemon tests (its images live in dir_).
+class FaultHooksTest : public testing::TempRuntime {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/umd-fault-hooks-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
   std::string image(const std::string& name) {
     const std::string p = dir_ + "/" + name;
     std::ofstream(p, std::ios::binary).close();
@@ -57,7 +50,6 @@ class FaultHooksTest : public ::testing::Test {
     f.read(&c, 1);
     return f ? static_cast<uint8_t>(c) : -1;
   }
-  std::string dir_;
 };
 
 TEST_F(FaultHooksTest, WithoutTheCacheWritesReachTheFileAtOnce) {

@@ -307,15 +307,17 @@ class CrashTest(BitmapBase):
         self.stop_clean(paths)
 
 
-def _add_case(kind, name, level, n):
-    def case(self):
-        self.check_crash(kind, level, n)
-    setattr(CrashTest, f"test_{kind}_{name}", case)
+def add_cases(cls, check):
+    """A test_KIND_LEVEL method on cls for every bitmap kind and level, calling
+    cls.CHECK(kind, level, n)."""
+    for kind in KINDS:
+        for name, level, n in LEVELS:
+            def case(self, kind=kind, level=level, n=n):
+                getattr(self, check)(kind, level, n)
+            setattr(cls, f"test_{kind}_{name}", case)
 
 
-for _kind in KINDS:
-    for _case in LEVELS:
-        _add_case(_kind, *_case)
+add_cases(CrashTest, "check_crash")
 
 
 @unittest.skipUnless(have_tools(), "needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
@@ -386,15 +388,7 @@ class PowerCutTest(BitmapBase):
         self.stop_clean(paths)
 
 
-def _add_power_cut(kind, name, level, n):
-    def case(self):
-        self.check_power_cut(kind, level, n)
-    setattr(PowerCutTest, f"test_{kind}_{name}", case)
-
-
-for _kind in KINDS:
-    for _case in LEVELS:
-        _add_power_cut(_kind, *_case)
+add_cases(PowerCutTest, "check_power_cut")
 
 
 @unittest.skipUnless(have_tools(), "needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
