@@ -57,6 +57,22 @@ struct LevelCase {
 
 class RecoveryTest : public SyncTest, public ::testing::WithParamInterface<LevelCase> {
  protected:
+  // The case's array, assembled behind FaultyMembers, with `seed`'s pattern written over it.
+  struct Written {
+    std::vector<std::string> paths;
+    std::vector<io::FaultyMember*> fms;
+    std::unique_ptr<Array> a;
+    std::vector<uint8_t> data;
+  };
+  Written written(uint32_t seed) {
+    Written w;
+    w.paths = make_array(GetParam().level, GetParam().n, 8);
+    w.a = assemble_faulty(w.paths, &w.fms);
+    if (!w.a) return w;
+    w.data = pattern(w.a->size_bytes(), seed);
+    EXPECT_TRUE(io(*w.a, BlockOp::write, 0, w.data.size(), w.data.data()).is_ok());
+    return w;
+  }
   // The end of a replacement of slot 1 (d1.img) by new.img: the array's view, then the
   // superblocks, then the data with and without slot 0 (raid10 n2: slot 0's copies are on
   // slot 1), which must come from the new member.
@@ -81,14 +97,10 @@ class RecoveryTest : public SyncTest, public ::testing::WithParamInterface<Level
 
 TEST_P(RecoveryTest, FailedMemberIsRebuiltOntoASpare) {
   const LevelCase c = GetParam();
-  auto paths = make_array(c.level, c.n, 8);
-  const std::string spare = make_image(dir_, "spare.img", 8);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written(7);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 7);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t size = data.size();
+  const std::string spare = make_image(dir_, "spare.img", 8);
   ASSERT_TRUE(a->add_member(spare, false).is_ok());
   EXPECT_EQ(attr(*a, "dev-spare.img/state"), "spare");
   ASSERT_TRUE(a->fail_member("d1.img").is_ok());
@@ -126,15 +138,10 @@ INSTANTIATE_TEST_SUITE_P(Levels, RecoveryTest,
                          [](const auto& i) { return std::string("raid") + i.param.level; });
 
 TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
-  const LevelCase c = GetParam();
-  auto paths = make_array(c.level, c.n, 8);
-  const std::string fresh = make_image(dir_, "new.img", 8);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written(5);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 5);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t size = data.size();
+  const std::string fresh = make_image(dir_, "new.img", 8);
   ASSERT_TRUE(a->set_attr("sync_speed_max", "20000").is_ok());  // slow enough to write while it copies
   ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
   EXPECT_EQ(a->replace_member("d0.img", "").code(), Err::busy);  // one at a time
@@ -149,15 +156,9 @@ TEST_P(RecoveryTest, ReplaceCopiesOntoTheNewMemberWhileTheOldServes) {
 // Where the old member cannot be read, --replace rebuilds that range from the other
 // members onto the new one (as md does) instead of giving up the replacement.
 TEST_P(RecoveryTest, ReplaceRebuildsWhatTheOldMemberCannotRead) {
-  const LevelCase c = GetParam();
-  auto paths = make_array(c.level, c.n, 8);
-  const std::string fresh = make_image(dir_, "new.img", 8);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written(6);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 6);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const std::string fresh = make_image(dir_, "new.img", 8);
   // 192 KiB of the old member's data area, 1 MiB in, never reads again.
   fms[1]->fail_reads(info_of(paths[1]).data_offset * 512 + (1 << 20), 192 << 10);
   ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
