@@ -13,8 +13,10 @@
 //                     "spare", as in md); writing "faulty" fails it, "remove" removes it
 //   dev-NAME/slot     its slot, or "none";  dev-NAME/recovery_start  "none" or sectors
 //   dev-NAME/offset   data offset (sectors);  dev-NAME/size  KiB of data
-//   umd/sync_stats    beyond md: "publishes N waited_ms M done_sectors D": sync_completed
-//                     publications, ms waited at sync_max, sectors synced since assembly
+//   umd/sync_stats    beyond md: "publishes N waited_ms M done_sectors D skipped_sectors S
+//                     last_run_us T": sync_completed publications, ms waited at sync_max,
+//                     sectors synced and skipped (a bitmap said clean) since assembly, and
+//                     how long the last run took, from its start to its superblocks
 //   umd/findings      beyond md: blocks a raid6 check/repair traced to one member, one
 //                     line each: "slot S sector N sectors K found|fixed"
 // Values carry no trailing newline; written values may have one.

@@ -98,6 +98,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   uint64_t pos = std::min(from / granule * granule, end);
   running_ = true;
   op_ = op;
+  const auto started = Clock::now();
   pos_ = published_ = pos;
   end_ = end;
   if (op != SyncOp::recover) {
@@ -199,6 +200,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   host_.sync_finished(op, pos, complete, err);
   l.lock();
   running_ = false;
+  last_run_ = Clock::now() - started;
   last_action_ = sync_op_name(op);
   pos_ = published_ = 0;
   cv_.notify_all();
@@ -327,9 +329,9 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   }
   if (name == "mismatch_cnt") return std::to_string(mismatches_);
   if (name == "umd/sync_stats") {
-    return fmt::format("publishes {} waited_ms {} done_sectors {} skipped_sectors {}", publishes_,
+    return fmt::format("publishes {} waited_ms {} done_sectors {} skipped_sectors {} last_run_us {}", publishes_,
                        std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(), done_sectors_,
-                       skipped_sectors_);
+                       skipped_sectors_, std::chrono::duration_cast<std::chrono::microseconds>(last_run_).count());
   }
   return Result<std::string>(Err::not_found, "no attribute " + name);
 }

@@ -149,6 +149,7 @@ class SyncEngine {
   uint64_t skipped_sectors_ = 0;
   uint64_t publishes_ = 0;
   std::chrono::steady_clock::duration waited_{};
+  std::chrono::steady_clock::duration last_run_{};  // the last run, start to its superblocks
   std::chrono::steady_clock::time_point last_publish_{};
 };
 
