@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bitmap/classic_bits.h"
+#include "bitmap/bitmap_test_doubles.h"
 #include "io/memory_member.h"
 
 namespace umd::bitmap {
@@ -19,61 +20,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A store whose writes wait at a gate, and which logs what happened in order.
-class GateStore final : public BitmapStore {
- public:
-  explicit GateStore(std::vector<std::string>* log) : mem_("bm", 1 << 20), log_(log) {}
-  Status read(uint64_t offset, std::span<uint8_t> out) override { return mem_.read(offset, out); }
-  Status write(uint64_t offset, std::span<const uint8_t> data) override {
-    std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return open_; });
-    writes_++;
-    log_->push_back("write " + std::to_string(offset));
-    return mem_.write(offset, data, true);
-  }
-  uint32_t block_bytes() const override { return 512; }
-  std::string where() const override { return "internal"; }
-  void set_open(bool o) {
-    std::lock_guard l(mu_);
-    open_ = o;
-    cv_.notify_all();
-  }
-  int writes() {
-    std::lock_guard l(mu_);
-    return writes_;
-  }
-  io::MemoryMember mem_;
-
- private:
-  std::vector<std::string>* log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int writes_ = 0;
-};
-
-class Host final : public BitmapHost {
- public:
-  explicit Host(std::vector<std::string>* log) : log_(log) {}
-  uint64_t events() const override { return events_; }
-  Status flush_members() override {
-    log_->push_back("flush");
-    return Status::ok();
-  }
-  uint64_t events_ = 10;
-
- private:
-  std::vector<std::string>* log_;
-};
+using testing::GateStore;
+using testing::Host;
+using testing::Log;
+using testing::uuid;
 
 constexpr uint64_t kSync = 1 << 16;          // sectors covered
 constexpr uint32_t kChunkBytes = 64 * 1024;  // 128 sectors: 512 chunks
-
-std::array<uint8_t, 16> uuid() {
-  std::array<uint8_t, 16> u{};
-  for (size_t i = 0; i < u.size(); i++) u[i] = uint8_t(i + 1);
-  return u;
-}
 
 // Writes a fresh bitmap (no bit set unless `all`) with `events`.
 void format(GateStore& s, uint64_t events, bool all = false) {
@@ -97,7 +50,7 @@ bool bit_on_disk(GateStore& s, uint64_t chunk) {
 }
 
 struct Fixture {
-  std::vector<std::string> log;
+  Log log;
   Host host{&log};
   GateStore* store = nullptr;
   std::unique_ptr<ClassicBitmap> bm;
@@ -169,8 +122,9 @@ TEST(ClassicBitmapTest, ClearingFlushesTheMembersFirstAndNeverWhileDegraded) {
   f.log.clear();
   ASSERT_TRUE(f.bm->run_daemon_now().is_ok());
   EXPECT_FALSE(bit_on_disk(*f.store, 0));
-  ASSERT_GE(f.log.size(), 2u);
-  EXPECT_EQ(f.log.front(), "flush") << "the members must be flushed before a bit goes";
+  const std::vector<std::string> lines = f.log.lines();
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines.front(), "flush") << "the members must be flushed before a bit goes";
   EXPECT_EQ(f.bm->events_cleared(), 10u);
 }
 
@@ -197,7 +151,7 @@ TEST(ClassicBitmapTest, SyncSkipsCleanChunksAndClearsSyncedOnes) {
 }
 
 TEST(ClassicBitmapTest, ForeignOrMismatchedBitmapsAreRefused) {
-  std::vector<std::string> log;
+  Log log;
   Host host(&log);
   auto s = std::make_unique<GateStore>(&log);
   format(*s, 10);

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "bitmap/bitmap_test_doubles.h"
 #include "io/memory_member.h"
 #include "util/aligned_buffer.h"
 
@@ -22,94 +23,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What happened, in order, from every thread.
-class Log {
- public:
-  void add(std::string s) {
-    std::lock_guard l(mu_);
-    lines_.push_back(std::move(s));
-  }
-  std::vector<std::string> lines() {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-  void clear() {
-    std::lock_guard l(mu_);
-    lines_.clear();
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
-// A store whose writes wait at a gate, and which logs them.
-class GateStore final : public BitmapStore {
- public:
-  GateStore(Log* log, uint32_t block) : mem_("bm", 1 << 20), log_(log), block_(block) {}
-  Status read(uint64_t offset, std::span<uint8_t> out) override { return mem_.read(offset, out); }
-  Status write(uint64_t offset, std::span<const uint8_t> data) override {
-    std::unique_lock l(mu_);
-    waiting_++;
-    cv_.notify_all();
-    cv_.wait(l, [&] { return open_; });
-    waiting_--;
-    writes_++;
-    log_->add("write " + std::to_string(offset));
-    return mem_.write(offset, data, true);
-  }
-  uint32_t block_bytes() const override { return block_; }
-  std::string where() const override { return "internal"; }
-  void set_open(bool o) {
-    std::lock_guard l(mu_);
-    open_ = o;
-    cv_.notify_all();
-  }
-  int writes() {
-    std::lock_guard l(mu_);
-    return writes_;
-  }
-  // Waits until n writes are held at the gate.
-  bool wait_for_waiting(int n) {
-    std::unique_lock l(mu_);
-    return cv_.wait_for(l, 5s, [&] { return waiting_ >= n; });
-  }
-  io::MemoryMember mem_;
-
- private:
-  Log* log_;
-  uint32_t block_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int waiting_ = 0;
-  int writes_ = 0;
-};
-
-class Host final : public BitmapHost {
- public:
-  explicit Host(Log* log) : log_(log) {}
-  uint64_t events() const override { return 10; }
-  Status flush_members() override {
-    log_->add("flush");
-    if (on_flush) on_flush();
-    return Status::ok();
-  }
-  std::function<void()> on_flush;  // runs inside the flush (the daemon's thread)
-
- private:
-  Log* log_;
-};
+using testing::GateStore;
+using testing::Host;
+using testing::Log;
+using testing::uuid;
 
 constexpr uint64_t kSync = 1 << 16;     // sectors: 512 chunks of 128 sectors, one page
 constexpr uint64_t kBigSync = 1 << 21;  // 16384 chunks: five pages
 constexpr uint32_t kReserved = 256;     // sectors reserved: room for 128 Ki states
-
-std::array<uint8_t, 16> uuid() {
-  std::array<uint8_t, 16> u{};
-  for (size_t i = 0; i < u.size(); i++) u[i] = uint8_t(i + 1);
-  return u;
-}
 
 BitmapSuper header(uint64_t sync, uint64_t events) {
   BitmapSuper sb;
