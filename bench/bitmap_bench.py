@@ -29,7 +29,8 @@ Rows and how each is measured:
 * resync after a crash, raid1 (2 members of 1 GiB; 512 MiB while the machine cannot spare
   twice 2 GiB; UMD_BENCH_BITMAP_MEMBER_MIB overrides): `--create --assume-clean
   --bitmap=internal --bitmap-chunk=1M` (one bit per 1 MiB: ~1023 chunks), assembled,
-  sync_speed_max set to 10000000 KiB/s as soon as the daemon answers, safe_mode_delay 60
+  the daemons started with UMD_SPEED_LIMIT_MAX=10000000 (KiB/s: unthrottled from their
+  first step) and sync_speed_max set to the same as soon as they answer, safe_mode_delay 60
   (so the superblock still says "active" at the crash, as in a crash under load); one 4
   KiB write through NBD into each of 1% of the chunks (chosen at random, fixed seed), then
   SIGKILL to the daemon (its pid from `umd --detail --json`) and `umd --assemble` again,
@@ -208,13 +209,17 @@ class BitmapBench(UmdSection):
         arr = a["arr"]
         extra = [f"--bitmap={a['bitmap_file']}"] if a["bitmap_file"] else []
         a["relaunches"] = 0
+        # Unthrottled from the daemon's first step (md's speed_limit_max, umd's
+        # $UMD_SPEED_LIMIT_MAX): a resync that starts at assembly is not held to the default
+        # 200000 KiB/s until the attribute below arrives.
+        env = dict(self.b.umd_env, UMD_SPEED_LIMIT_MAX=str(UNTHROTTLED)) if unthrottle else self.b.umd_env
         while True:
             a["assemblies"] += 1
             logpath = a["log"] if a["assemblies"] == 1 else f"{a['log'][:-4]}-{a['assemblies']}.log"
             a["t0"] = time.monotonic()
             a["proc"] = self.b.procs.start([self.args.umd, "--assemble", arr, *a["members"], *extra,
                                             "--serve", f"nbd:unix:{a['sock']}", "--foreground"],
-                                           logpath, env=self.b.umd_env)
+                                           logpath, env=env)
             a["cur_log"] = logpath
             if arr not in self.b.assembled:
                 self.b.assembled.append(arr)
@@ -701,8 +706,8 @@ def header(res: dict | None) -> str:
             f"KiB, numjobs 1, over a {res['region'] // MiB} MiB region, {res['fio_seconds']:g} s "
             f"per (array, iodepth) in {res['rounds']} interleaved round(s) (± half the spread "
             f"between rounds); ratio to the same level and iodepth without a bitmap. Resync rows: "
-            f"raid1 (2) of {res['crash_member_size'] // MiB} MiB members, sync_speed_max "
-            f"{UNTHROTTLED} KiB/s and safe_mode_delay 60 right after assembly, one 4 KiB write in "
+            f"raid1 (2) of {res['crash_member_size'] // MiB} MiB members, daemons started with "
+            f"UMD_SPEED_LIMIT_MAX={UNTHROTTLED} (KiB/s), safe_mode_delay 60 right after assembly, one 4 KiB write in "
             f"each of 1% of the {res['crash_bitmap_chunk']} chunks, SIGKILL to the daemon, "
             f"--assemble again; resync = the run's own time (umd/sync_stats last_run_us: from "
             f"the sync thread's start to its superblocks), and in parentheses the time from that "

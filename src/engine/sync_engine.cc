@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdlib>
 
 namespace umd::engine {
 namespace {
@@ -26,7 +27,23 @@ std::string trimmed(std::string v) {
   return v;
 }
 
+uint64_t env_limit(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  const std::optional<uint64_t> x = v ? parse_u64(v) : std::nullopt;
+  return x && *x > 0 ? *x : fallback;
+}
+
 }  // namespace
+
+uint64_t system_speed_min() {
+  static const uint64_t v = env_limit("UMD_SPEED_LIMIT_MIN", kSystemSpeedMin);
+  return v;
+}
+
+uint64_t system_speed_max() {
+  static const uint64_t v = env_limit("UMD_SPEED_LIMIT_MAX", kSystemSpeedMax);
+  return v;
+}
 
 SyncEngine::SyncEngine(SyncHost& host) : host_(host) {}
 
@@ -229,8 +246,8 @@ uint64_t SyncEngine::speed_locked() const {
 void SyncEngine::throttle(std::unique_lock<std::mutex>& l) {
   for (;;) {
     if (should_stop_locked()) return;
-    const uint64_t max = speed_max_ ? speed_max_ : kSystemSpeedMax;
-    const uint64_t min = speed_min_ ? speed_min_ : kSystemSpeedMin;
+    const uint64_t max = speed_max_ ? speed_max_ : system_speed_max();
+    const uint64_t min = speed_min_ ? speed_min_ : system_speed_min();
     // The speed as it would be now, without doing anything more.
     uint64_t speed = 0;
     if (!marks_.empty()) {
@@ -322,10 +339,10 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   }
   if (name == "sync_speed") return running_ ? std::to_string(speed_locked()) : std::string("none");
   if (name == "sync_speed_min") {
-    return fmt::format("{} ({})", speed_min_ ? speed_min_ : kSystemSpeedMin, speed_min_ ? "local" : "system");
+    return fmt::format("{} ({})", speed_min_ ? speed_min_ : system_speed_min(), speed_min_ ? "local" : "system");
   }
   if (name == "sync_speed_max") {
-    return fmt::format("{} ({})", speed_max_ ? speed_max_ : kSystemSpeedMax, speed_max_ ? "local" : "system");
+    return fmt::format("{} ({})", speed_max_ ? speed_max_ : system_speed_max(), speed_max_ ? "local" : "system");
   }
   if (name == "mismatch_cnt") return std::to_string(mismatches_);
   if (name == "umd/sync_stats") {

@@ -156,4 +156,10 @@ class SyncEngine {
 inline constexpr uint32_t kSystemSpeedMin = 1000;    // KiB/s, md's speed_limit_min
 inline constexpr uint32_t kSystemSpeedMax = 200000;  // KiB/s, md's speed_limit_max
 
+// The "system" values of sync_speed_min/max (md: /proc/sys/dev/raid/speed_limit_min/max):
+// $UMD_SPEED_LIMIT_MIN / $UMD_SPEED_LIMIT_MAX (KiB/s, a positive integer) when the
+// process started with them, else the kernel's defaults above. Read once.
+uint64_t system_speed_min();
+uint64_t system_speed_max();
+
 }  // namespace umd::engine

@@ -122,6 +122,22 @@ class AttrTest(ControlTestBase):
         self.one_error_line(umdtest.umd("--attr", "md0", "sync_speed_max", "fast", check=False), 1,
                             "sync_speed_max")
 
+    def test_system_limits_come_from_the_environment(self):  # ENGINE
+        # md's /proc/sys/dev/raid/speed_limit_min/max: $UMD_SPEED_LIMIT_MIN/MAX at daemon start.
+        self.stop()
+        os.environ["UMD_SPEED_LIMIT_MAX"] = "12345"
+        os.environ["UMD_SPEED_LIMIT_MIN"] = "678"
+        try:
+            self.assemble(*self.paths)
+        finally:
+            del os.environ["UMD_SPEED_LIMIT_MAX"], os.environ["UMD_SPEED_LIMIT_MIN"]
+        self.assertEqual(self.attr("sync_speed_max"), "12345 (system)")
+        self.assertEqual(self.attr("sync_speed_min"), "678 (system)")
+        umdtest.umd("--attr", "md0", "sync_speed_max", "5000")
+        self.assertEqual(self.attr("sync_speed_max"), "5000 (local)")
+        umdtest.umd("--attr", "md0", "sync_speed_max", "system")
+        self.assertEqual(self.attr("sync_speed_max"), "12345 (system)")
+
     def test_bad_sync_action_is_refused(self):
         self.one_error_line(umdtest.umd("--attr", "md0", "sync_action", "scrub", check=False), 1, "")
         r = umdtest.control_call("md0", {"op": "action", "action": "scrub"})
