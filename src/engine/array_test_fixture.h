@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <future>
 #include <random>
 
 #include "engine/array.h"
 #include "engine/array_reader.h"
+#include "engine/block_wait.h"
 #include "engine/create.h"
 #include "io/fault_member.h"
 #include "util/aligned_buffer.h"
@@ -70,16 +70,7 @@ class ArrayFixture : public ::testing::Test {
   }
 
   static Status io(BlockTarget& t, BlockOp op, uint64_t off, uint64_t len, uint8_t* buf, bool fua = false) {
-    std::promise<Status> p;
-    BlockRequest r;
-    r.op = op;
-    r.offset = off;
-    r.length = len;
-    r.buf = buf;
-    r.fua = fua;
-    r.done = [&p](Status s) { p.set_value(std::move(s)); };
-    t.submit(r);
-    return p.get_future().get();
+    return submit_and_wait(t, op, off, len, buf, fua);
   }
 
   static std::vector<uint8_t> pattern(size_t n, uint32_t seed) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/block_wait.h"
 #include "engine/personality.h"
 #include "engine/superblock_probe.h"
 #include "format/superblock0.h"
@@ -155,29 +156,6 @@ class TestHost final : public PersonalityHost {
   Status last_;
 };
 
-// Submits one request and waits for its completion.
-inline Status submit_and_wait(Personality& p, BlockOp op, uint64_t offset, uint64_t length, uint8_t* buf,
-                              bool fua = false) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status result;
-  BlockRequest req;
-  req.op = op;
-  req.fua = fua;
-  req.offset = offset;
-  req.length = length;
-  req.buf = buf;
-  req.done = [&](Status s) {
-    std::lock_guard lk(mu);
-    result = std::move(s);
-    done = true;
-    cv.notify_all();
-  };
-  p.submit(req);
-  std::unique_lock lk(mu);
-  cv.wait(lk, [&] { return done; });
-  return result;
-}
+using engine::submit_and_wait;
 
 }  // namespace umd::engine::testing

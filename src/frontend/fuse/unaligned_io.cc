@@ -1,36 +1,11 @@
 #include "frontend/fuse/unaligned_io.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 
 #include "util/aligned_buffer.h"
 
 namespace umd::fusefs {
-
-Status submit_and_wait(engine::BlockTarget& t, engine::BlockOp op, uint64_t offset, uint64_t length,
-                       uint8_t* buf) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status result;
-  engine::BlockRequest req;
-  req.op = op;
-  req.offset = offset;
-  req.length = length;
-  req.buf = buf;
-  req.done = [&](Status s) {
-    std::lock_guard lk(mu);
-    result = std::move(s);
-    done = true;
-    cv.notify_one();
-  };
-  t.submit(req);
-  std::unique_lock lk(mu);
-  cv.wait(lk, [&] { return done; });
-  return result;
-}
 
 Result<size_t> read_at(engine::BlockTarget& t, uint64_t offset, std::span<uint8_t> buf) {
   const uint64_t size = t.size_bytes();

@@ -8,13 +8,12 @@
 #include <span>
 
 #include "engine/block_target.h"
+#include "engine/block_wait.h"
 #include "util/status.h"
 
 namespace umd::fusefs {
 
-// One request, waited for. buf: length bytes (read: filled; write: source).
-Status submit_and_wait(engine::BlockTarget& t, engine::BlockOp op, uint64_t offset, uint64_t length,
-                       uint8_t* buf);
+using engine::submit_and_wait;  // one request, waited for
 
 // Reads up to buf.size() bytes at offset; fewer at the end of the target (0 past it).
 Result<size_t> read_at(engine::BlockTarget& t, uint64_t offset, std::span<uint8_t> buf);

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/block_wait.h"
+
 namespace umd::nbd {
 namespace {
 
@@ -15,10 +17,7 @@ using engine::BlockRequest;
 
 Status run(MemoryTarget& t, BlockOp op, uint64_t off, uint64_t len, uint8_t* buf = nullptr,
            bool fua = false) {
-  std::promise<Status> p;
-  BlockRequest r{op, fua, off, len, buf, [&](Status s) { p.set_value(std::move(s)); }};
-  t.submit(r);
-  return p.get_future().get();
+  return engine::submit_and_wait(t, op, off, len, buf, fua);
 }
 
 TEST(MemoryTarget, ContractBasics) {
