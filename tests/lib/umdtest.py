@@ -176,14 +176,15 @@ def pid_alive(pid):
         return True
     try:
         tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     for tid in tids:
+        # A thread that exits while we look: its stat is gone (ENOENT) or reads ESRCH.
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
                     return True
-        except (FileNotFoundError, IndexError):
+        except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
     return False
 
