@@ -17,7 +17,25 @@ namespace umd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using SyncTest = testing::ArrayFixture;
+class SyncTest : public testing::ArrayFixture {
+ protected:
+  // An array made and assembled behind FaultyMembers, `seed`'s pattern written over it.
+  struct Written {
+    std::vector<std::string> paths;
+    std::vector<io::FaultyMember*> fms;
+    std::unique_ptr<Array> a;
+    std::vector<uint8_t> data;
+  };
+  Written written(const std::string& level, unsigned n, uint64_t mib, uint32_t seed) {
+    Written w;
+    w.paths = make_array(level, n, mib);
+    w.a = assemble_faulty(w.paths, &w.fms);
+    if (!w.a) return w;
+    w.data = pattern(w.a->size_bytes(), seed);
+    EXPECT_TRUE(io(*w.a, BlockOp::write, 0, w.data.size(), w.data.data()).is_ok());
+    return w;
+  }
+};
 
 std::string attr(Array& a, const std::string& name) {
   auto r = a.attr(name);
@@ -57,22 +75,8 @@ struct LevelCase {
 
 class RecoveryTest : public SyncTest, public ::testing::WithParamInterface<LevelCase> {
  protected:
-  // The case's array, assembled behind FaultyMembers, with `seed`'s pattern written over it.
-  struct Written {
-    std::vector<std::string> paths;
-    std::vector<io::FaultyMember*> fms;
-    std::unique_ptr<Array> a;
-    std::vector<uint8_t> data;
-  };
-  Written written(uint32_t seed) {
-    Written w;
-    w.paths = make_array(GetParam().level, GetParam().n, 8);
-    w.a = assemble_faulty(w.paths, &w.fms);
-    if (!w.a) return w;
-    w.data = pattern(w.a->size_bytes(), seed);
-    EXPECT_TRUE(io(*w.a, BlockOp::write, 0, w.data.size(), w.data.data()).is_ok());
-    return w;
-  }
+  // The case's array of 8 MiB members, `seed`'s pattern written over it.
+  Written written(uint32_t seed) { return SyncTest::written(GetParam().level, GetParam().n, 8, seed); }
   // The end of a replacement of slot 1 (d1.img) by new.img: the array's view, then the
   // superblocks, then the data with and without slot 0 (raid10 n2: slot 0's copies are on
   // slot 1), which must come from the new member.
@@ -169,14 +173,10 @@ TEST_P(RecoveryTest, ReplaceRebuildsWhatTheOldMemberCannotRead) {
 // A write straddling the recovery point reaches the member being rebuilt below the point
 // too (raid1 pieces are whole requests, so they can straddle it).
 TEST_F(SyncTest, WriteAcrossTheRecoveryPointReachesTheNewMember) {
-  auto paths = make_array("1", 2, 16);
-  const std::string spare = make_image(dir_, "spare.img", 16);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written("1", 2, 16, 21);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 21);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t size = data.size();
+  const std::string spare = make_image(dir_, "spare.img", 16);
   const uint64_t half = size / 512 / 2 / 8 * 8;
   ASSERT_TRUE(a->set_attr("sync_max", std::to_string(half)).is_ok());
   ASSERT_TRUE(a->add_member(spare, false).is_ok());
@@ -197,14 +197,10 @@ TEST_F(SyncTest, WriteAcrossTheRecoveryPointReachesTheNewMember) {
 }
 
 TEST_F(SyncTest, RecoveryResumesFromTheSuperblockCheckpoint) {
-  auto paths = make_array("5", 4, 32);
-  const std::string spare = make_image(dir_, "spare.img", 32);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written("5", 4, 32, 3);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 3);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t size = data.size();
+  const std::string spare = make_image(dir_, "spare.img", 32);
   const uint64_t end = a->size_bytes() / 512 / 3;  // member sectors in use
   const uint64_t half = end / 2 / 128 * 128;       // a multiple of the 64 KiB chunk
   ASSERT_TRUE(a->set_attr("sync_max", std::to_string(half)).is_ok());
@@ -240,13 +236,9 @@ class CheckRepairTest : public SyncTest, public ::testing::WithParamInterface<Le
 
 TEST_P(CheckRepairTest, CheckCountsRepairFixes) {
   const LevelCase c = GetParam();
-  auto paths = make_array(c.level, c.n, 8);
-  std::vector<io::FaultyMember*> fms;
-  auto a = assemble_faulty(paths, &fms);
+  auto [paths, fms, a, data] = written(c.level, c.n, 8, 11);
   ASSERT_TRUE(a);
-  const uint64_t size = a->size_bytes();
-  auto data = pattern(size, 11);
-  ASSERT_TRUE(io(*a, BlockOp::write, 0, size, data.data()).is_ok());
+  const uint64_t size = data.size();
   ASSERT_TRUE(a->stop().is_ok());
   a.reset();
   // One 4 KiB block of member 2, 1 MiB into its data area.
