@@ -35,6 +35,7 @@ import time
 
 import sync_bench  # bench/sync_bench.py: the sync rows (issue 4)
 import bitmap_bench  # bench/bitmap_bench.py: the bitmap rows (issue 5)
+from umd_section import fio_jobs  # noqa: E402 -- fio's JSON, as the sections read it
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -226,12 +227,9 @@ def run_fio(sock: str, wl: str, runtime: float | None, size: int, outdir: str, t
     if r is None:
         return {"error": f"fio did not finish within {limit:g} s"}
     try:
-        with open(out) as f:
-            data = json.load(f)
-        job = data["jobs"][0]
-    except (OSError, ValueError, KeyError, IndexError):
-        msg = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["?"])[-1]
-        return {"error": f"fio exit {r.returncode}: {msg}"}
+        job = fio_jobs(out, r, RuntimeError)[0]
+    except RuntimeError as e:
+        return {"error": str(e)}
     side = job["write"] if "write" in rw else job["read"]
     res = {"argv": argv, "iops": side["iops"], "bw_bytes": side["bw_bytes"],
            "lat_mean_us": side["lat_ns"]["mean"] / 1000.0,

@@ -58,7 +58,7 @@ import signal
 import subprocess
 import time
 
-from umd_section import UmdSection, fmt_bw, fmt_iops
+from umd_section import UmdSection, fio_jobs, fmt_bw, fmt_iops, run_section
 
 MiB = 1 << 20
 UNTHROTTLED = 10_000_000   # KiB/s written to sync_speed_max
@@ -313,7 +313,7 @@ class BitmapBench(UmdSection):
         r = self.H.run_group(argv, seconds + 60)
         if r is None:
             raise BitmapError(f"fio iodepth {depth} did not finish")
-        job = load_fio(out, r)
+        job = fio_jobs(out, r, BitmapError)[0]
         side = job["write"]
         if r.returncode != 0 or job.get("error") or not side["io_bytes"]:
             raise BitmapError(f"fio iodepth {depth}: exit {r.returncode}, error {job.get('error')}, "
@@ -424,13 +424,7 @@ class BitmapBench(UmdSection):
         r = self.H.run_group(["fio", jobfile, "--output-format=json", f"--output={out}"], 60)
         if r is None:
             raise BitmapError("fio (the writes before the crash) did not finish")
-        try:
-            with open(out) as f:
-                s = f.read()
-            jobs = json.loads(s[s.index("{"):])["jobs"]
-        except (OSError, ValueError, KeyError):
-            msg = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["?"])[-1]
-            raise BitmapError(f"fio exit {r.returncode}: {msg}")
+        jobs = fio_jobs(out, r, BitmapError)
         written = sum(j["write"]["io_bytes"] for j in jobs)
         if r.returncode != 0 or written != 4096 * len(offsets):
             raise BitmapError(f"fio exit {r.returncode}: {written} of {4096 * len(offsets)} "
@@ -616,23 +610,9 @@ class BitmapBench(UmdSection):
         return self.out
 
 
-def load_fio(path, r) -> dict:
-    """The first job of fio's JSON output at PATH."""
-    try:
-        with open(path) as f:
-            s = f.read()
-        return json.loads(s[s.index("{"):])["jobs"][0]
-    except (OSError, ValueError, KeyError, IndexError):
-        msg = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["?"])[-1]
-        raise BitmapError(f"fio exit {r.returncode}: {msg}")
-
-
 def run(bench, H) -> dict:
-    """Runs every bitmap row; H is the bench module (its helpers: log, run_group,
-    wait_for_socket, last_line, uri_of, export_size, member_size, proc_cpu)."""
-    if not bench.args.umd or not os.access(bench.args.umd, os.X_OK):
-        return {"error": f"no umd binary at {bench.args.umd}", "rows": [], "notes": []}
-    return BitmapBench(bench, H).run()
+    """Runs every bitmap row (umd_section.run_section)."""
+    return run_section(bench, H, BitmapBench)
 
 
 # ---------------------------------------------------------------------------------------

@@ -59,13 +59,12 @@ Python 3 standard library only.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 
-from umd_section import UmdSection, fmt_bw, fmt_iops
+from umd_section import UmdSection, fio_jobs, fmt_bw, fmt_iops, run_section
 
 MiB = 1 << 20
 UNTHROTTLED = 10_000_000   # KiB/s written to sync_speed_max
@@ -308,7 +307,7 @@ class SyncBench(UmdSection):
         r = self.H.run_group(argv, seconds + 60)
         if r is None:
             raise SyncError(f"fio {rw} on a member image did not finish")
-        job = load_fio(out, r)
+        job = fio_jobs(out, r, SyncError)[0]
         side = job["write" if rw == "write" else "read"]
         if job.get("error") or not side["io_bytes"]:
             raise SyncError(f"fio {rw} on a member image: error {job.get('error')}")
@@ -327,12 +326,7 @@ class SyncBench(UmdSection):
         r = self.H.run_group(argv, seconds + 60)
         if r is None:
             raise SyncError(f"fio {reads} reads + {writes} writes did not finish")
-        try:
-            with open(out) as f:
-                txt = f.read()
-            jobs = json.loads(txt[txt.index("{"):])["jobs"]
-        except (OSError, ValueError, KeyError):
-            raise SyncError(f"fio {reads} reads + {writes} writes: exit {r.returncode}")
+        jobs = fio_jobs(out, r, SyncError)
         bws = [j["read" if j["jobname"].startswith("read") else "write"]["bw_bytes"] for j in jobs]
         if len(bws) != reads + writes or not all(bws):
             raise SyncError(f"fio {reads} reads + {writes} writes: a job moved nothing")
@@ -559,7 +553,7 @@ class SyncBench(UmdSection):
             raise
         t1 = time.monotonic()
         d1 = self.done_sectors(arr)
-        job = load_fio(out, subprocess.CompletedProcess(argv, p.returncode, outs, errs))
+        job = fio_jobs(out, subprocess.CompletedProcess(argv, p.returncode, outs, errs), SyncError)[0]
         side = job["write" if "write" in rw else "read"]
         if stopped_early and not side["io_bytes"]:
             raise SyncError(f"the recovery ended {ended_at:.2f} s after fio started, before fio "
@@ -684,24 +678,9 @@ class SyncBench(UmdSection):
         return self.out
 
 
-def load_fio(path, r) -> dict:
-    """The first job of fio's JSON output at PATH (a line fio prints on SIGINT may come
-    before the JSON)."""
-    try:
-        with open(path) as f:
-            s = f.read()
-        return json.loads(s[s.index("{"):])["jobs"][0]
-    except (OSError, ValueError, KeyError, IndexError):
-        msg = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["?"])[-1]
-        raise SyncError(f"fio exit {r.returncode}: {msg}")
-
-
 def run(bench, H) -> dict:
-    """Runs every sync row; H is the bench module (its helpers: log, run_group,
-    wait_for_socket, last_line, uri_of)."""
-    if not bench.args.umd or not os.access(bench.args.umd, os.X_OK):
-        return {"error": f"no umd binary at {bench.args.umd}", "rows": [], "notes": []}
-    return SyncBench(bench, H).run()
+    """Runs every sync row (umd_section.run_section)."""
+    return run_section(bench, H, SyncBench)
 
 
 # ---------------------------------------------------------------------------------------

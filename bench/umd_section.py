@@ -5,6 +5,7 @@ provides self.umd(*argv, timeout), self.log(msg), self.b (the bench), self.H (th
 module) and self.out (its results)."""
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -38,6 +39,31 @@ class UmdSection:
             self.out["notes"].append(f"n/a: {name}: unexpected {type(e).__name__}: {e}")
             self.log(f"{name}: unexpected {type(e).__name__}: {e}")
             return None
+
+
+def fio_jobs(path, r, error) -> list:
+    """The jobs of fio's JSON output at PATH (a line fio prints on SIGINT may come before
+    the JSON). None there: raises error("fio exit N: LAST LINE") from r, fio's
+    CompletedProcess."""
+    try:
+        with open(path) as f:
+            s = f.read()
+        jobs = json.loads(s[s.index("{"):])["jobs"]
+        if not jobs:
+            raise ValueError("no job")
+        return jobs
+    except (OSError, ValueError, KeyError):
+        msg = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["?"])[-1]
+        raise error(f"fio exit {r.returncode}: {msg}")
+
+
+def run_section(bench, H, cls) -> dict:
+    """A section's results: cls(bench, H).run(), H being the bench module (its helpers:
+    log, run_group, wait_for_socket, last_line, uri_of, ...); an error result when the
+    bench has no umd binary."""
+    if not bench.args.umd or not os.access(bench.args.umd, os.X_OK):
+        return {"error": f"no umd binary at {bench.args.umd}", "rows": [], "notes": []}
+    return cls(bench, H).run()
 
 
 def fmt_bw(x):
