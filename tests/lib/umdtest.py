@@ -153,6 +153,28 @@ class DaemonTest(TempDirTest):
     def attr(self, name, a):
         return self.umd("--attr", name, a).stdout.strip()
 
+    def assemble(self, name, paths, *extra, serve=None):
+        """umd --assemble NAME PATHS EXTRA [--serve nbd:unix:SERVE]; stopped on the way out."""
+        args = ["--assemble", name, *paths, *extra]
+        if serve:
+            args += ["--serve", f"nbd:unix:{serve}"]
+        self.umd(*args)
+        self.running.append(name)
+
+    def stop(self, name):
+        self.umd("--stop", name)
+        self.running.remove(name)
+
+
+def vm_lines(out, key):
+    """The lines "KEY NAME VALUE..." of an oracle VM script's output -> {NAME: [VALUE...]}."""
+    res = {}
+    for line in out.splitlines():
+        p = line.split()
+        if p and p[0] == key:
+            res[p[1]] = p[2:]
+    return res
+
 
 def wait_until(predicate, timeout=30.0, what="condition"):
     """Polls predicate() until true; AssertionError naming `what` after timeout seconds."""
@@ -162,6 +184,13 @@ def wait_until(predicate, timeout=30.0, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def sigkill_and_wait(pid):
+    """SIGKILLs pid (a daemon crashing) and waits until every thread of it is gone."""
+    import signal
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(pid), what=f"pid {pid} to die")
 
 
 def pid_alive(pid):

@@ -21,12 +21,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import umdtest  # noqa: E402
+from umdtest import vm_lines  # noqa: E402
 
 MIB = 1 << 20
 KIB = 1 << 10
@@ -77,15 +77,6 @@ kmake() {
 """
 
 
-def parse(out, key):
-    res = {}
-    for line in out.splitlines():
-        p = line.split()
-        if p and p[0] == key:
-            res[p[1]] = p[2:]
-    return res
-
-
 def parse_x(out):
     """The mdadm -X blocks between XBEGIN dev / XEND dev -> {dev: {field: value}} (later
     blocks of the same device win)."""
@@ -122,17 +113,6 @@ def umd_numbers(j):
 class BitmapToKernel(umdtest.DaemonTest):
     def detail(self, name):
         return json.loads(self.umd("--detail", name, "--json").stdout)
-
-    def assemble(self, name, paths, serve=None):
-        args = ["--assemble", name, *paths]
-        if serve:
-            args += ["--serve", f"nbd:unix:{serve}"]
-        self.umd(*args)
-        self.running.append(name)
-
-    def stop(self, name):
-        self.umd("--stop", name)
-        self.running.remove(name)
 
     def wait_idle(self, name, last=None, timeout=120):
         umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle" and
@@ -196,9 +176,7 @@ class BitmapToKernel(umdtest.DaemonTest):
             umdtest.wait_until(lambda: self.detail("r5")["nbd"][0]["stats"]["bytes_written"] >= written0 + MIB,
                                timeout=60, what="fio to write 1 MiB")
             self.assertIsNone(fio.poll(), "fio ended before the kill")
-            pid = self.detail("r5")["pid"]
-            os.kill(pid, signal.SIGKILL)
-            umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
+            umdtest.sigkill_and_wait(self.detail("r5")["pid"])
             self.running.remove("r5")
         finally:
             umdtest.kill_group(fio)
@@ -255,14 +233,14 @@ class BitmapToKernel(umdtest.DaemonTest):
                              f"{dev} ({os.path.basename(path)}): mdadm -X vs umd --examine-bitmap\n"
                              f"{xs[dev]['_text']}\n{json.dumps(j)}")
         # a) the kernel assembles umd's arrays, ends clean and reads what umd holds.
-        state, mism, sha = parse(out, "STATE"), parse(out, "MISMATCH"), parse(out, "SHA")
+        state, mism, sha = vm_lines(out, "STATE"), vm_lines(out, "MISMATCH"), vm_lines(out, "SHA")
         for md in ("md10", "md11"):
             self.assertEqual(state.get(md, [])[:2], ["clean", "0"], f"{md}\n{out}")
             self.assertEqual(mism.get(md), ["0"], f"{md}\n{out}")
             self.assertEqual(sha.get(md), [want[md]], f"{md}: the kernel reads other bytes than umd\n{out}")
 
         # b) umd takes the kernel's dirty arrays.
-        kstate, ksha = parse(out, "KSTATE"), parse(out, "KSHA")
+        kstate, ksha = vm_lines(out, "KSTATE"), vm_lines(out, "KSHA")
         for md, level, n, writes, marked in KARRAYS:
             ps, devs = kpaths[md]
             self.assertIn(md, ksha, f"{md} was not made\n{out}")

@@ -14,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import umdtest  # noqa: E402
+from umdtest import vm_lines  # noqa: E402
 
 ARRAYS = [("md0", "5", 4), ("md1", "10", 4)]
 
@@ -47,15 +48,6 @@ for md in md0 md1; do
   mdadm --stop /dev/$md >/dev/null 2>&1
 done
 """
-
-
-def parse(out, key):
-    res = {}
-    for line in out.splitlines():
-        p = line.split()
-        if p and p[0] == key:
-            res[p[1]] = p[2:]
-    return res
 
 
 class ServeToKernel(umdtest.TempDirTest):
@@ -92,15 +84,15 @@ class ServeToKernel(umdtest.TempDirTest):
                     d.kill()
                     d.wait()
                     self.fail(f"{name}: daemon did not stop: {r.stderr}")
-        files1, fsck1, disk1 = parse(out, "FILES"), parse(out, "FSCK"), parse(out, "DISK")
+        files1, fsck1, disk1 = vm_lines(out, "FILES"), vm_lines(out, "FSCK"), vm_lines(out, "DISK")
         for dev in ("vda", "vdb"):
             self.assertEqual(fsck1.get(dev), ["0"], f"e2fsck on the umd disk {dev}: {out}")
         # The kernel's md takes the members and reads the same bytes and files.
         disks = members["md0"] + members["md1"]
         out2, rc2 = umdtest.vm_run(ASSEMBLE, disks)
         self.assertEqual(rc2, 0, out2)
-        files2, fsck2, disk2 = parse(out2, "FILES"), parse(out2, "FSCK"), parse(out2, "DISK")
-        state = parse(out2, "STATE")
+        files2, fsck2, disk2 = vm_lines(out2, "FILES"), vm_lines(out2, "FSCK"), vm_lines(out2, "DISK")
+        state = vm_lines(out2, "STATE")
         for dev, md in (("vda", "md0"), ("vdb", "md1")):
             self.assertEqual(disk2.get(md), disk1[dev], f"{md}: the kernel reads other bytes than umd served\n{out2}")
             self.assertEqual(fsck2.get(md), ["0"], out2)

@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import umdtest  # noqa: E402
+from umdtest import vm_lines  # noqa: E402
 
 MIB = 1 << 20
 SIZE = 40 * MIB
@@ -64,26 +65,9 @@ ARRAYS = [  # name, level, members, created without --assume-clean (umd resyncs 
 ]
 
 
-def parse(out, key):
-    res = {}
-    for line in out.splitlines():
-        p = line.split()
-        if p and p[0] == key:
-            res[p[1]] = p[2:]
-    return res
-
-
 class SyncToKernel(umdtest.DaemonTest):
     def assemble(self, name, paths, serve=None):
-        args = ["--assemble", name, *paths, "--run"]
-        if serve:
-            args += ["--serve", f"nbd:unix:{serve}"]
-        self.umd(*args)
-        self.running.append(name)
-
-    def stop(self, name):
-        self.umd("--stop", name)
-        self.running.remove(name)
+        super().assemble(name, paths, "--run", serve=serve)
 
     def wait_synced(self, name, timeout=120):
         umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle" and
@@ -176,7 +160,7 @@ class SyncToKernel(umdtest.DaemonTest):
             script += f"check {mdname[name]} {' '.join(devs)}\n"
         out, rc = umdtest.vm_run(script, disks)
         self.assertEqual(rc, 0, out)
-        state, mism, sha = parse(out, "STATE"), parse(out, "MISMATCH"), parse(out, "SHA")
+        state, mism, sha = vm_lines(out, "STATE"), vm_lines(out, "MISMATCH"), vm_lines(out, "SHA")
         for name in final:
             md = mdname[name]
             self.assertEqual(state.get(md), ["clean", "0"], f"{md}\n{out}")

@@ -38,7 +38,6 @@ Environment: UMD_BIN; the runtime directory is a temp dir ($UMD_RUNTIME_DIR).
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 import umdtest  # noqa: E402
-from serve_test import CHUNK, KiB, MiB, ArrayTestBase, have_tools  # noqa: E402
+from serve_test import CHUNK, TOOLS, KiB, MiB, ArrayTestBase, have_tools  # noqa: E402
 
 BITMAP_CHUNK = 64 * KiB
 CHUNK_SECTORS = BITMAP_CHUNK // 512
@@ -105,21 +104,8 @@ def chunks_of(offset, length, unit):
     return set(range(offset // unit, (offset + length - 1) // unit + 1))
 
 
+@unittest.skipUnless(have_tools(), f"needs {', '.join(TOOLS)}")
 class BitmapBase(ArrayTestBase):
-    def setUp(self):
-        if not have_tools():
-            self.skipTest("needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
-        super().setUp()
-
-    def attr(self, a, name="md0"):
-        return umdtest.umd("--attr", name, a).stdout.strip()
-
-    def kill9(self, name="md0"):
-        pid = self.detail(name)["pid"]
-        os.kill(pid, signal.SIGKILL)
-        umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
-        self.started.remove(name)
-
     def wait_resynced(self, timeout=120):
         umdtest.wait_until(lambda: self.attr("sync_action") == "idle" and self.attr("last_sync_action") == "resync",
                            timeout=timeout, what="the resync after the crash to finish")
@@ -261,7 +247,6 @@ class BitmapBase(ArrayTestBase):
             self.assertEqual(j["state"], "clean", j["path"])
 
 
-@unittest.skipUnless(have_tools(), "needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
 class CrashTest(BitmapBase):
 
     def check_crash(self, kind, level, n):
@@ -320,7 +305,6 @@ def add_cases(cls, check):
 add_cases(CrashTest, "check_crash")
 
 
-@unittest.skipUnless(have_tools(), "needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
 class PowerCutTest(BitmapBase):
     """CrashTest's writes and FLUSH, more writes never flushed, then the machine loses
     power (the fault op "power-cut" of a UMD_TEST_FAULTS=cache daemon)."""
@@ -391,7 +375,6 @@ class PowerCutTest(BitmapBase):
 add_cases(PowerCutTest, "check_power_cut")
 
 
-@unittest.skipUnless(have_tools(), "needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
 class ResyncTimeTest(BitmapBase):
     """1% of the chunks dirty: the resync visits exactly those chunks (asserted) and its time
     beside a full resync's is printed (the bench judges speed: bench/run.sh --only bitmap).

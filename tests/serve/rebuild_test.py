@@ -11,25 +11,17 @@ ResumeTest: the daemon is killed with SIGKILL in the middle of a rebuild; the sp
 """
 import json
 import os
-import signal
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 import umdtest  # noqa: E402
-from serve_test import ArrayTestBase, MiB, first_diff, have_tools  # noqa: E402
+from serve_test import TOOLS, ArrayTestBase, MiB, first_diff, have_tools  # noqa: E402
 
 
+@unittest.skipUnless(have_tools(), f"needs {', '.join(TOOLS)}")
 class RebuildBase(ArrayTestBase):
-    def setUp(self):
-        if not have_tools():
-            self.skipTest("needs nbdinfo, nbdcopy, qemu-io, qemu-img and fio")
-        super().setUp()
-
-    def attr(self, a, name="md0"):
-        return umdtest.umd("--attr", name, a).stdout.strip()
-
     def wait_synced(self, timeout=180):
         umdtest.wait_until(lambda: self.attr("sync_action") == "idle" and self.attr("degraded") == "0",
                            timeout=timeout, what="the rebuild to finish")
@@ -105,10 +97,7 @@ class ResumeTest(RebuildBase):
             ex = umdtest.mdadm_examine(spare)
             return int(ex.get("Recovery Offset", "0 sectors").split()[0]) > 0
         umdtest.wait_until(checkpointed, timeout=60, what="a recovery checkpoint in the spare's superblock")
-        pid = self.detail()["pid"]
-        os.kill(pid, signal.SIGKILL)
-        umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
-        self.started.remove("md0")
+        self.kill9()
         checkpoint = int(umdtest.mdadm_examine(spare)["Recovery Offset"].split()[0])
         ex = umdtest.mdadm_examine(spare)
         end = int(ex.get("Used Dev Size", ex.get("Avail Dev Size", "0")).split()[0])  # mdadm omits it when equal

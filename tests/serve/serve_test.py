@@ -20,7 +20,6 @@ Environment: UMD_BIN; the runtime directory is a temp dir ($UMD_RUNTIME_DIR).
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -128,6 +127,14 @@ class ArrayTestBase(umdtest.TempDirTest):
 
     def uri(self, name="md0"):
         return self.detail(name)["nbd"][0]["uri"]
+
+    def attr(self, a, name="md0"):
+        return umdtest.umd("--attr", name, a).stdout.strip()
+
+    def kill9(self, name="md0"):
+        """SIGKILLs NAME's daemon and waits until every thread of it is gone."""
+        umdtest.sigkill_and_wait(self.detail(name)["pid"])
+        self.started.remove(name)
 
     def nbd_size(self, uri):
         return json.loads(umdtest.run(["nbdinfo", "--json", uri]).stdout)["exports"][0]["export-size"]
@@ -398,15 +405,12 @@ class PowerCutTest(ArrayTestBase):
         paths = self.images(n)
         self.create(level, paths)
         self.assemble(*paths, faults=faults)
-        d = self.detail()
-        pid, uri = d["pid"], d["nbd"][0]["uri"]
+        uri = self.uri()
         size = self.nbd_size(uri)
         writes = [(0x11, 0, MiB), (0x22, 5 * MiB + 3 * 512, 300 * KiB), (0x33, size // 2 - 4096, 192 * KiB + 4096),
                   (0x44, size - 64 * KiB, 64 * KiB)]
         self.qemu_io(uri, *[f"write -P {p:#x} {o} {l}" for p, o, l in writes], "flush")
-        os.kill(pid, signal.SIGKILL)
-        umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die")
-        self.started.remove("md0")
+        self.kill9()
 
         # The superblocks say the array was in use (a write was under way at the cut or
         # the safe-mode timer had not run yet), or clean; either way it assembles.
