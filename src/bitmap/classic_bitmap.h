@@ -47,11 +47,7 @@ namespace umd::bitmap {
 
 class ClassicBitmap final : public WriteIntent {
  public:
-  struct Options {
-    std::array<uint8_t, 16> uuid{};  // the array's: the bitmap must carry it
-    uint64_t sync_sectors = 0;       // the array's sync space: must equal sync_size
-    uint64_t events = 0;             // the array's events at assembly
-  };
+  using Options = BitmapOptions;
   // Reads and checks the bitmap, marks what it says is dirty (everything when stale).
   static Result<std::unique_ptr<ClassicBitmap>> open(std::unique_ptr<BitmapStore> store, BitmapHost& host,
                                                      const Options& opts);

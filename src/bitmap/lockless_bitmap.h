@@ -80,12 +80,9 @@ namespace umd::bitmap {
 
 class LocklessBitmap final : public WriteIntent {
  public:
-  struct Options {
-    std::array<uint8_t, 16> uuid{};  // the array's: the bitmap must carry it
-    uint64_t sync_sectors = 0;       // the array's sync space: must equal sync_size
-    uint64_t events = 0;             // the array's events at assembly
-    bool raid456 = false;            // first writes to never-written chunks need a sync
-    int64_t offset_sectors = 0;      // bitmap from the md superblock (llbitmap/metadata)
+  struct Options : BitmapOptions {
+    bool raid456 = false;        // first writes to never-written chunks need a sync
+    int64_t offset_sectors = 0;  // bitmap from the md superblock (llbitmap/metadata)
   };
   // Reads and checks the bitmap; initialises it on first use, else reloads its states
   // (stale: every written chunk needs a sync) and writes what changed.

@@ -23,6 +23,7 @@
 //    member coming back with --re-add recovers the chunks still marked).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -37,6 +38,13 @@ enum class SyncKind : uint8_t {
   recover,  // onto a re-added member: only marked chunks
   rebuild,  // onto a new member: every written chunk (llbitmap skips unwritten ones)
   check,    // check/repair: every written chunk
+};
+
+// What every bitmap kind checks at open against the array it serves.
+struct BitmapOptions {
+  std::array<uint8_t, 16> uuid{};  // the array's: the bitmap must carry it
+  uint64_t sync_sectors = 0;       // the array's sync space: must equal sync_size
+  uint64_t events = 0;             // the array's events at assembly
 };
 
 // What a bitmap needs of the array it serves.

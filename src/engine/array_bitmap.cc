@@ -84,21 +84,19 @@ Result<std::unique_ptr<bitmap::WriteIntent>> Array::open_bitmap_kind(std::unique
   UMD_TRY(store->read(0, head.span()));
   UMD_ASSIGN_OR_RETURN(bitmap::BitmapSuper sb, bitmap::decode_bitmap_super(head.span().first(bitmap::kBitmapSuperBytes)));
   const int level = set_->ref.level;
+  bitmap::BitmapOptions base;
+  base.uuid = set_->ref.array_uuid;
+  base.sync_sectors = personality_->sync_sectors(SyncOp::resync);
+  base.events = events;
   if (sb.lockless()) {
     bitmap::LocklessBitmap::Options o;
-    o.uuid = set_->ref.array_uuid;
-    o.sync_sectors = personality_->sync_sectors(SyncOp::resync);
-    o.events = events;
+    static_cast<bitmap::BitmapOptions&>(o) = base;
     o.raid456 = level == 4 || level == 5 || level == 6;
     o.offset_sectors = set_->ref.has_internal_bitmap ? set_->ref.bitmap_offset : 0;
     UMD_ASSIGN_OR_RETURN(auto b, bitmap::LocklessBitmap::open(std::move(store), *this, o));
     return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
   }
-  bitmap::ClassicBitmap::Options o;
-  o.uuid = set_->ref.array_uuid;
-  o.sync_sectors = personality_->sync_sectors(SyncOp::resync);
-  o.events = events;
-  UMD_ASSIGN_OR_RETURN(auto b, bitmap::ClassicBitmap::open(std::move(store), *this, o));
+  UMD_ASSIGN_OR_RETURN(auto b, bitmap::ClassicBitmap::open(std::move(store), *this, base));
   return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
 }
 
