@@ -814,23 +814,17 @@ def main() -> int:
             print()
             for n in notes:
                 print(f"- {n}")
-    if sync_res is not None:
+    for mod, res, sec_table, sec_notes in ((sync_bench, sync_res, sync_table, sync_notes),
+                                           (bitmap_bench, bitmap_res, bitmap_table, bitmap_notes)):
+        if res is None:
+            continue
         print()
-        print(sync_bench.header(sync_res))
+        print(mod.header(res))
         print()
-        print(sync_table)
-        if sync_notes:
+        print(sec_table)
+        if sec_notes:
             print()
-            for n in sync_notes:
-                print(f"- {n}")
-    if bitmap_res is not None:
-        print()
-        print(bitmap_bench.header(bitmap_res))
-        print()
-        print(bitmap_table)
-        if bitmap_notes:
-            print()
-            for n in bitmap_notes:
+            for n in sec_notes:
                 print(f"- {n}")
 
     out = {"started": started.isoformat(), "elapsed_s": round(elapsed, 1), "machine": info,
