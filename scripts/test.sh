@@ -25,7 +25,7 @@ if [ -z "${UMD_TEST_FAST:-}" ]; then
   # Only the binaries whose tests carry the "concurrency" label need a TSan build:
   # member I/O (io_uring), the stripe cache, data path and sync thread, the NBD server,
   # the running bitmaps.
-  build build-tsan io_test engine_test nbd_test bitmap_runtime_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
+  build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
   (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
 fi
 echo "== all tests (unit, CLI, kernel oracle) =="

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "engine/create.h"
+#include "assemble/create.h"
 #include "util/units.h"
 
 namespace umd::cli {

@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "engine/array_reader.h"
+#include "array/array_reader.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::cli {

@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/examine_report.h"
-#include "engine/superblock_probe.h"
+#include "assemble/superblock_probe.h"
 
 namespace umd::cli {
 

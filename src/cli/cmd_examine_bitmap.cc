@@ -16,7 +16,7 @@
 
 #include "bitmap/bitmap_location.h"
 #include "cli/examine_bitmap_report.h"
-#include "engine/superblock_probe.h"
+#include "assemble/superblock_probe.h"
 #include "util/aligned_buffer.h"
 #include "util/endian.h"
 

@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
-#include "engine/array.h"
+#include "array/array.h"
 
 namespace umd::cli {
 namespace {

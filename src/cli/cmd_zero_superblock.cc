@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "engine/zero_superblock.h"
+#include "assemble/zero_superblock.h"
 
 namespace umd::cli {
 

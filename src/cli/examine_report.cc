@@ -5,7 +5,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "engine/member_set.h"
+#include "assemble/member_set.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "util/units.h"

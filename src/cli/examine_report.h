@@ -4,7 +4,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "engine/superblock_probe.h"
+#include "assemble/superblock_probe.h"
 
 namespace umd::cli {
 

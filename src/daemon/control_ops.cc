@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "engine/array.h"
+#include "array/array.h"
 
 namespace umd::daemon {
 namespace {

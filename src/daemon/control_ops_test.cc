@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 
 namespace umd::daemon {
 namespace {

@@ -11,7 +11,7 @@
 #include <future>
 
 #include "daemon/daemon_test_util.h"
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 
 namespace umd::daemon {
 namespace {

@@ -11,7 +11,7 @@
 //    "mismatch_cnt":0,"resync_offset":null,
 //    "members":[{"path","name","slot","state","events","major","minor","recovery_offset"}]}
 // major/minor are the member's device numbers when it is a block device, else 0.
-// The sync fields are engine::ArrayDetail's (engine/array.h): sync_pos/sync_end in the
+// The sync fields are engine::ArrayDetail's (array/array.h): sync_pos/sync_end in the
 // action's sectors, 0/0 when idle. resync_offset and recovery_offset are sectors, null for
 // md's "none" (in sync). A member's state is mdadm's word: "active sync", "spare
 // rebuilding", "faulty", "spare", "replacement", "removed" (left out at assembly).
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/block_target.h"
+#include "block/block_target.h"
 #include "util/status.h"
 
 namespace umd::daemon {
@@ -45,7 +45,7 @@ class ServedArray {
   // Said at assembly: stale members left out, ... One line each.
   virtual std::vector<std::string> warnings() const = 0;
   // Control plane (control ops "attr", "manage", "action"): md's attributes and mdadm
-  // --manage, as engine::Array offers them (engine/array.h). Arrays without them refuse.
+  // --manage, as engine::Array offers them (array/array.h). Arrays without them refuse.
   virtual std::vector<std::string> attr_names() const { return {}; }
   virtual Result<std::string> attr(const std::string& name) const {
     return Result<std::string>(Err::unsupported, "no attribute " + name);

@@ -4,8 +4,8 @@
 
 #include "daemon/fault_hooks.h"
 #include "daemon/served_array.h"
-#include "engine/array.h"
-#include "engine/member_set.h"
+#include "array/array.h"
+#include "assemble/member_set.h"
 #include "io/member.h"
 #include "layout/layout_names.h"
 

@@ -4,7 +4,7 @@ attributes), --action (sync_action), --manage (--fail/--remove/--add/--re-add/--
 and what --detail and --status say about syncs. Errors are one line, exit 1 for a refused
 operation and 2 for a usage error, and a refused command changes no member.
 
-Tests marked ENGINE need the array engine's control plane (src/engine/array_control.cc
+Tests marked ENGINE need the array engine's control plane (src/array/array_attrs.cc
 and friends); the rest pass against its stubs too.
 """
 import json

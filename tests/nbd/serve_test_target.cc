@@ -13,7 +13,7 @@
 #include <cstring>
 #include <string>
 
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 #include "frontend/nbd/server.h"
 
 using namespace umd::nbd;

@@ -44,14 +44,14 @@
 #include <thread>
 #include <vector>
 
-#include "engine/block_target.h"
+#include "block/block_target.h"
 #include "util/status.h"
 
 struct fuse;
 
 namespace umd::fusefs {
 
-// md's attributes, as engine::Array offers them (engine/array.h).
+// md's attributes, as engine::Array offers them (array/array.h).
 class AttrSource {
  public:
   virtual ~AttrSource() = default;

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <set>
 
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 
 // libfuse3 keeps nodes for inodes the kernel still referenced when a session is torn
 // down right after a lookup; LeakSanitizer reports them from inside libfuse (not ours to

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <span>
 
-#include "engine/block_target.h"
-#include "engine/block_wait.h"
+#include "block/block_target.h"
+#include "block/block_wait.h"
 #include "util/status.h"
 
 namespace umd::fusefs {

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 
 namespace umd::fusefs {
 namespace {

@@ -25,7 +25,7 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/block_target.h"
+#include "block/block_target.h"
 #include "frontend/nbd/handshake.h"
 #include "frontend/nbd/stats.h"
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/block_target.h"
+#include "block/block_target.h"
 #include "frontend/nbd/handshake.h"
 #include "frontend/nbd/protocol.h"
 #include "frontend/nbd/stats.h"

@@ -14,7 +14,7 @@
 #include <set>
 #include <thread>
 
-#include "frontend/nbd/memory_target.h"
+#include "block/memory_target.h"
 #include "frontend/nbd/test_client.h"
 
 namespace umd::nbd {

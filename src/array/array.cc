@@ -1,0 +1,602 @@
+#include "array/array.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "personality/replacing_member.h"
+#include "assemble/superblock_writer.h"
+#include "format/superblock1.h"
+#include "io/uring_queue.h"
+#include "layout/layout_names.h"
+
+namespace umd::engine {
+
+// A client request on its way through the personality: the copy the personality
+// completes, and the client's request to complete after it.
+struct Array::Tracked {
+  Array* array;
+  BlockRequest* outer;
+  bool is_write;
+  BlockRequest inner;
+  uint64_t s_lo = 0, s_hi = 0;  // the sync-space range a bitmap marked for it
+};
+
+namespace {
+
+bool is_write_op(BlockOp op) { return op != BlockOp::read && op != BlockOp::flush; }
+
+// Flush fan-out: one member flush per live slot; the client's flush completes when the
+// last member flush does, with the precedence of the protocol in array.h.
+struct FlushFanout {
+  std::mutex mu;
+  size_t pending = 0;
+  bool unsupported = false;
+  bool retry = false;
+  bool lost_redundancy = false;
+  Status first_error;
+  std::vector<io::IoRequest> reqs;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Array>> Array::assemble(const std::string& name, const std::vector<std::string>& paths,
+                                               const AssembleOptions& opts) {
+  std::unique_ptr<io::UringQueue> ring;
+  std::vector<std::string> warnings;
+  io::UringQueue::Options ro;
+  ro.depth = 256;
+  ro.reaper_thread = true;
+  auto r = io::UringQueue::create(ro);
+  if (r.is_ok()) {
+    ring = std::move(r).value();
+  } else {
+    warnings.push_back(fmt::format("io_uring unavailable ({}); members use synchronous I/O", r.status().message()));
+  }
+  std::vector<std::unique_ptr<io::Member>> devs;
+  for (const std::string& p : paths) {
+    io::OpenOptions oo;
+    oo.read_only = opts.read_only;
+    oo.direct = true;
+    oo.exclusive = true;
+    oo.ring = ring.get();
+    UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(p, oo));
+    devs.push_back(std::move(dev));
+  }
+  UMD_ASSIGN_OR_RETURN(auto a, assemble_members(name, std::move(devs), opts));
+  a->ring_ = std::move(ring);
+  a->warnings_.insert(a->warnings_.begin(), warnings.begin(), warnings.end());
+  return a;
+}
+
+Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
+                                                       std::vector<std::unique_ptr<io::Member>> devs,
+                                                       const AssembleOptions& opts) {
+  std::unique_ptr<Array> a(new Array());
+  a->name_ = name;
+  a->read_only_ = opts.read_only;
+  std::vector<ProbedMember> probed;
+  for (auto& dev : devs) {
+    UMD_ASSIGN_OR_RETURN(ProbedMember pm, probe_member(std::move(dev)));
+    probed.push_back(std::move(pm));
+  }
+  GatherOptions go;
+  go.force = true;  // as mdadm does, stale members are left out with a message
+  UMD_ASSIGN_OR_RETURN(MemberSet set, gather_members(std::move(probed), go));
+  for (auto& w : set.warnings) a->warnings_.push_back(w);
+
+  const MemberInfo& ref = set.ref;
+  if (ref.reshape_active) {
+    return Result<std::unique_ptr<Array>>(Err::unsupported,
+                                          fmt::format("{}: a reshape is under way; umd cannot continue it yet", name));
+  }
+  // Members absent now that the freshest superblock still counts as active: the array
+  // was complete when last stopped, so starting without them needs --run (as mdadm).
+  std::vector<uint32_t> missing = set.missing_slots();
+  if (!opts.read_only) {  // a member still being rebuilt fills its slot (mdadm counts it as working)
+    std::erase_if(missing, [&](uint32_t s) {
+      return std::any_of(set.recovering.begin(), set.recovering.end(),
+                         [&](const MemberSet::Recovering& r) { return r.slot == s; });
+    });
+  }
+  if (!missing.empty()) {
+    std::string slots;
+    for (uint32_t s : missing) slots += (slots.empty() ? "" : ", ") + std::to_string(s);
+    if (!opts.run) {
+      std::string why;
+      for (const std::string& w : set.warnings) why += "; " + w;
+      return Result<std::unique_ptr<Array>>(
+          Err::invalid, fmt::format("{}: {} of {} members missing (slot{} {}){}; use --run to start it degraded", name,
+                                    missing.size(), ref.raid_disks, missing.size() > 1 ? "s" : "", slots, why));
+    }
+    a->warnings_.push_back(fmt::format("{}: started degraded, slot{} {} missing", name, missing.size() > 1 ? "s" : "",
+                                       slots));
+  }
+  if (ref.resync_offset != kMaxSector && !opts.read_only) {
+    a->warnings_.push_back(fmt::format("{}: not in sync from sector {} (an unclean stop or a new array); resyncing",
+                                       name, ref.resync_offset));
+  }
+
+  const uint32_t n = ref.raid_disks;
+  a->failed_ = std::make_unique<std::atomic<bool>[]>(n);
+  std::vector<Slot> slots(n);
+  for (uint32_t s = 0; s < n; s++) {
+    a->failed_[s].store(set.slot_member[s] < 0);
+    if (set.slot_member[s] < 0) continue;
+    ProbedMember& m = set.members[set.slot_member[s]];
+    slots[s] = Slot{m.dev.get(), m.info.data_offset};
+  }
+  a->set_ = std::make_unique<MemberSet>(std::move(set));
+  UMD_ASSIGN_OR_RETURN(a->personality_, make_personality(a->set_->geometry, std::move(slots), a.get()));
+  a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved
+  a->resync_offset_ = a->set_->ref.resync_offset;
+  a->active_ = false;
+  // What each member is: in a slot, being recovered into one, a spare, or left out.
+  MemberSet& ms = *a->set_;
+  a->held_.resize(ms.members.size());
+  for (size_t i = 0; i < ms.members.size(); i++) {
+    const MemberInfo& mi = ms.members[i].info;
+    int fresh_role = mi.role;
+    if (mi.dev_number < ms.ref.roles_of_dev_numbers.size() && ms.ref.metadata_major == 1) {
+      fresh_role = ms.ref.roles_of_dev_numbers[mi.dev_number];
+    }
+    Held& h = a->held_[i];
+    if (mi.metadata_major == 1 && (mi.feature_map & kFeatureReplacement)) fresh_role = MemberInfo::kSpare;
+    h.state = fresh_role == MemberInfo::kSpare ? Held::State::spare
+              : fresh_role == MemberInfo::kFaulty ? Held::State::faulty
+                                                  : Held::State::removed;  // stale or foreign: left out
+  }
+  for (uint32_t s = 0; s < n; s++) {
+    if (ms.slot_member[s] >= 0) a->held_[ms.slot_member[s]] = Held{Held::State::active, int(s)};
+  }
+  if (!a->read_only_) {
+    for (const MemberSet::Recovering& r : ms.recovering) {
+      if (ms.slot_member[r.slot] >= 0) continue;
+      ProbedMember& m = ms.members[r.member];
+      a->personality_->attach(r.slot, Slot{m.dev.get(), m.info.data_offset}, m.info.recovery_offset);
+      a->failed_[r.slot].store(false);
+      ms.slot_member[r.slot] = int(r.member);
+      a->held_[r.member] = Held{Held::State::active, int(r.slot)};
+      a->warnings_.push_back(fmt::format("{}: {} resumes its recovery into slot {} from sector {}", name, m.path,
+                                         r.slot, m.info.recovery_offset));
+    }
+  }
+  a->bitmap_recovery_.assign(n, false);
+  if (!a->read_only_) UMD_TRY(a->open_bitmap(opts));
+  a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
+  if (!a->read_only_) {
+    a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
+    a->activate_spares();
+    a->sync_->start();
+  }
+  return a;
+}
+
+Array::~Array() {
+  Status s = stop();
+  (void)s;
+  if (personality_) personality_.reset();  // before replacing_, which it may point into
+}
+
+uint64_t Array::size_bytes() const { return set_->geometry.array_sectors() * 512; }
+
+uint32_t Array::block_size() const { return personality_->block_size(); }
+
+bool Array::slot_failed(uint32_t slot) const { return failed_[slot].load(std::memory_order_acquire); }
+
+void Array::member_failed(uint32_t slot, const Status& why) {
+  std::unique_lock l(mu_);
+  if (!record_failure_locked(slot, why)) return;
+  // md records the failure in the superblocks before the write that met it is
+  // acknowledged, so a crash cannot bring the stale member back as current.
+  while (marking_) cv_.wait(l);
+  marking_ = true;
+  const bool clean = !active_;
+  l.unlock();
+  Status s = write_state(clean);
+  l.lock();
+  marking_ = false;
+  cv_.notify_all();
+  if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the failure: {}", name_, s.message()));
+}
+
+bool Array::record_failure_locked(uint32_t slot, const Status& why) {
+  if (failed_[slot].load()) return false;
+  // As md, never fail the member that still holds data nobody else has: the array is
+  // broken (I/O there fails), but its superblocks keep a story the kernel can assemble.
+  std::vector<uint32_t> after = failed_slots();
+  after.push_back(slot);
+  if (!set_->geometry.survives(after)) {
+    if (!broken_) {
+      warnings_.push_back(fmt::format("{}: slot {} failed ({}) but holds the last copy of its data: array broken",
+                                      name_, slot, why.message()));
+    }
+    broken_ = true;
+    return false;
+  }
+  failed_[slot].store(true);
+  const int idx = set_->slot_member[slot];
+  if (idx >= 0) {
+    const ProbedMember& m = set_->members[idx];
+    warnings_.push_back(fmt::format("{}: {} failed in slot {}: {}", name_, m.path, slot, why.message()));
+    held_[idx] = Held{Held::State::faulty, int(slot)};
+  }
+  if (sync_) sync_->interrupt();  // a recovery onto it, or one that read from it, starts over
+  return true;
+}
+
+std::vector<uint32_t> Array::live_slots() const {
+  std::vector<uint32_t> out;
+  for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
+    if (set_->slot_member[s] >= 0 && !failed_[s].load()) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<uint32_t> Array::failed_slots() const {
+  std::vector<uint32_t> out;
+  for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
+    if (failed_[s].load()) out.push_back(s);
+  }
+  return out;
+}
+
+// Requires marking_ held by the caller (so only one thread writes superblocks). A member
+// whose superblock cannot be written is failed, and the state written again to record
+// that, as long as the array survives.
+Status Array::write_state(bool clean) {
+  for (;;) {
+    std::vector<SuperblockTarget> targets;
+    std::vector<int> target_slot;  // -1: a spare
+    ArrayState st;
+    {
+      std::lock_guard l(mu_);
+      st.events = ++events_;
+      st.clean = clean;
+      st.resync_offset = resync_offset_;
+      for (size_t i = 0; i < held_.size(); i++) {
+        const Held& h = held_[i];
+        ProbedMember& m = set_->members[i];
+        const uint32_t dn = m.info.dev_number;
+        switch (h.state) {
+          case Held::State::active: {
+            if (failed_[h.slot].load()) break;
+            st.roles.emplace_back(dn, h.slot);
+            const uint64_t vb = personality_->valid_below(uint32_t(h.slot));
+            targets.push_back({&m, vb, false});
+            target_slot.push_back(h.slot);
+            break;
+          }
+          case Held::State::spare:
+            st.roles.emplace_back(dn, MemberInfo::kSpare);
+            targets.push_back({&m, ~0ull, false});
+            target_slot.push_back(-1);
+            break;
+          case Held::State::replacement:
+            st.roles.emplace_back(dn, h.slot);
+            targets.push_back({&m, replacing_ ? replacing_->dev->valid_below() : 0, true});
+            target_slot.push_back(-1);
+            break;
+          case Held::State::faulty:
+          case Held::State::removed: st.roles.emplace_back(dn, MemberInfo::kFaulty); break;
+        }
+      }
+    }
+    // Prepared and committed under mu_ (detail() reads the members' superblocks), written
+    // without it (marking_ keeps other writers out, and the member list from changing).
+    std::vector<SuperblockUpdate> updates;
+    bool degraded = false;
+    {
+      std::lock_guard l(mu_);
+      for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, st));
+      degraded = degraded_locked();
+      refresh_bitmap_copies_locked();
+    }
+    if (bitmap_) {
+      // md_update_sb: the bitmap's superblock (its events) before the members' own.
+      bitmap_->set_degraded(degraded);
+      Status bs = bitmap_->write_super(st.events);
+      if (!bs.is_ok()) {
+        std::lock_guard l(mu_);
+        warnings_.push_back(fmt::format("{}: writing the bitmap superblock: {}", name_, bs.message()));
+      }
+    }
+    std::vector<Status> res = store_superblocks(targets, updates);
+    Status first;
+    bool newly_failed = false;
+    {
+      std::lock_guard l(mu_);
+      for (size_t i = 0; i < targets.size(); i++) {
+        targets[i].member->sb = std::move(updates[i].sb);
+        targets[i].member->info = std::move(updates[i].info);
+      }
+      for (size_t i = 0; i < res.size(); i++) {
+        if (res[i].is_ok()) continue;
+        if (first.is_ok()) first = res[i];
+        if (target_slot[i] >= 0) {
+          newly_failed |= record_failure_locked(uint32_t(target_slot[i]), res[i]);
+        } else {
+          const size_t idx = size_t(targets[i].member - set_->members.data());
+          held_[idx].state = Held::State::faulty;  // a spare whose superblock cannot be written
+          newly_failed = true;
+        }
+      }
+    }
+    if (!newly_failed) return first;
+    if (!set_->geometry.survives(failed_slots())) return first;
+  }
+}
+
+Status Array::mark_active() {
+  std::unique_lock l(mu_);
+  while (marking_) cv_.wait(l);
+  if (active_) return Status::ok();
+  marking_ = true;
+  l.unlock();
+  Status s = write_state(false);
+  l.lock();
+  if (s.is_ok()) active_ = true;
+  marking_ = false;
+  cv_.notify_all();
+  return s;
+}
+
+void Array::safe_mode_loop() {
+  std::unique_lock l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, std::chrono::milliseconds(50));
+    if (stopping_) break;
+    if (!active_ || marking_ || writes_inflight_ > 0) continue;
+    if (std::chrono::steady_clock::now() - last_write_done_ < safe_mode_delay_) continue;
+    // New writes wait for marking_ (mark_active), so none starts while the clean
+    // superblocks are on their way; the array reads "clean" once they are on disk.
+    marking_ = true;
+    l.unlock();
+    Status s = write_state(true);
+    l.lock();
+    if (s.is_ok()) {
+      active_ = false;
+    } else {
+      warnings_.push_back(fmt::format("{}: marking clean: {}", name_, s.message()));  // try again later
+    }
+    marking_ = false;
+    cv_.notify_all();
+  }
+}
+
+void Array::submit(BlockRequest& req) {
+  if (req.op == BlockOp::flush) {
+    submit_flush(req);
+    return;
+  }
+  const bool write = is_write_op(req.op);
+  if (write && read_only_) {
+    req.done(Status(Err::invalid, fmt::format("{} is read-only", name_)));
+    return;
+  }
+  {
+    std::unique_lock l(mu_);
+    const uint64_t lo = req.offset / 512, hi = lo + req.length / 512;
+    cv_.wait(l, [&] { return stopping_ || (!paused_ && !(write && lo < suspend_hi_ && suspend_lo_ < hi)); });
+    if (stopping_) {
+      l.unlock();
+      req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
+      return;
+    }
+    inflight_++;
+    if (write) writes_inflight_++;
+  }
+  auto* t = new Tracked{this, &req, write, BlockRequest{}};
+  t->inner.op = req.op;
+  t->inner.fua = req.fua;
+  t->inner.offset = req.offset;
+  t->inner.length = req.length;
+  t->inner.buf = req.buf;
+  t->inner.done = [t](Status s) { t->array->finish(t, std::move(s)); };
+  if (write) {
+    Status s = mark_active();
+    if (!s.is_ok()) {
+      finish(t, s.with_context(fmt::format("{}: marking the array active", name_)));
+      return;
+    }
+    if (bitmap_ && req.length > 0) {
+      // The bits first (write_intent.h): the personality sees the write once they are on disk.
+      std::tie(t->s_lo, t->s_hi) = personality_->sync_span(req.offset / 512, (req.offset + req.length) / 512);
+      if (req.op == BlockOp::trim) bitmap_->discard(t->s_lo, t->s_hi);
+      bitmap_->start_write(t->s_lo, t->s_hi, [this, t] { personality_->submit(t->inner); });
+      return;
+    }
+  }
+  personality_->submit(t->inner);
+}
+
+// Runs inside t->inner.done: nothing of t may be touched after it is deleted (the
+// closure running this call lives in t; like `delete this`, that is fine as long as
+// only locals are used afterwards).
+void Array::finish(Tracked* t, Status s) {
+  BlockRequest* outer = t->outer;
+  const bool write = t->is_write;
+  Array* self = t->array;
+  if (write && self->bitmap_ && t->s_hi > t->s_lo) self->bitmap_->end_write(t->s_lo, t->s_hi);
+  delete t;
+  {
+    std::lock_guard l(self->mu_);
+    self->inflight_--;
+    if (write) {
+      self->writes_inflight_--;
+      self->last_write_done_ = std::chrono::steady_clock::now();
+    }
+  }
+  self->cv_.notify_all();
+  outer->done(std::move(s));
+}
+
+void Array::submit_flush(BlockRequest& req) {
+  {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return stopping_ || !paused_; });
+    if (stopping_) {
+      l.unlock();
+      req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
+      return;
+    }
+    inflight_++;
+  }
+  const std::vector<uint32_t> live = live_slots();
+  auto* f = new FlushFanout;
+  f->pending = live.size();
+  f->reqs.resize(live.size());
+  auto complete = [this, f, &req]() {
+    Status result;
+    if (f->unsupported) result = Status(Err::unsupported, "a member does not support flush");
+    else if (f->retry) result = Status(Err::retry, "a member asked to retry the flush");
+    else if (f->lost_redundancy) result = f->first_error;
+    delete f;
+    {
+      std::lock_guard l(mu_);
+      inflight_--;
+    }
+    cv_.notify_all();
+    req.done(std::move(result));
+  };
+  if (live.empty()) {
+    complete();
+    return;
+  }
+  for (size_t i = 0; i < live.size(); i++) {
+    const uint32_t slot = live[i];
+    io::IoRequest& r = f->reqs[i];
+    r.op = io::IoOp::flush;
+    r.done = [this, f, slot, complete](Status s) {
+      if (!s.is_ok()) {
+        if (s.code() == Err::io || s.code() == Err::not_found) member_failed(slot, s);
+        std::lock_guard l(f->mu);
+        if (s.code() == Err::unsupported) f->unsupported = true;
+        else if (s.code() == Err::retry) f->retry = true;
+        if (f->first_error.is_ok()) f->first_error = s;
+      }
+      bool last;
+      {
+        std::lock_guard l(f->mu);
+        last = --f->pending == 0;
+      }
+      if (!last) return;
+      // Writes survive a member that failed its flush only while redundancy lasts.
+      bool broken;
+      {
+        std::lock_guard l(mu_);
+        broken = broken_;
+      }
+      if (!f->first_error.is_ok() && (broken || !set_->geometry.survives(failed_slots()))) {
+        f->lost_redundancy = true;
+      }
+      auto done = complete;  // `complete` lives in f; keep a copy on the stack
+      done();
+    };
+    set_->members[set_->slot_member[slot]].dev->submit(r);
+  }
+}
+
+Status Array::stop() {
+  {
+    std::lock_guard l(mu_);
+    if (stopped_ || !set_) return Status::ok();
+  }
+  if (sync_) sync_->stop();  // checkpoints where it was
+  {
+    std::unique_lock l(mu_);
+    if (stopped_) return Status::ok();
+    stopping_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return inflight_ == 0 && !marking_; });
+  }
+  if (safe_mode_thread_.joinable()) safe_mode_thread_.join();
+  if (personality_) personality_->quiesce();
+  Status result;
+  if (!read_only_) {
+    for (uint32_t slot : live_slots()) {
+      ProbedMember& m = set_->members[set_->slot_member[slot]];
+      Status s = m.dev->flush();
+      if (!s.is_ok() && result.is_ok()) result = s.with_context(m.path);
+    }
+    if (bitmap_) {
+      Status s = bitmap_->stop();
+      if (!s.is_ok() && result.is_ok()) result = s.with_context(fmt::format("{}: bitmap", name_));
+    }
+    if (active_ || bitmap_) {
+      Status s = write_state(true);
+      if (s.is_ok()) active_ = false;
+      else if (result.is_ok()) result = s;
+    }
+  }
+  std::lock_guard l(mu_);
+  stopped_ = true;
+  return result;
+}
+
+ArrayDetail Array::detail() const {
+  std::lock_guard l(mu_);
+  const MemberInfo& ref = set_->ref;
+  ArrayDetail d;
+  d.name = name_;
+  d.uuid = ref.array_uuid_text();
+  d.version = set_->members.empty() ? "" : set_->members.front().version();
+  d.level = ref.level;
+  d.layout = layout::layout_name(ref.level, ref.layout);
+  d.chunk_kib = ref.chunk_sectors / 2;
+  d.raid_disks = ref.raid_disks;
+  d.array_sectors = set_->geometry.array_sectors();
+  d.component_sectors = ref.component_sectors;
+  d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
+  d.events = events_;
+  d.resync_offset = resync_offset_;
+  for (uint32_t s = 0; s < ref.raid_disks; s++) {
+    if (failed_[s].load()) {
+      d.failed++;
+      d.degraded = true;
+    } else if (personality_->valid_below(s) != ~0ull) {
+      d.degraded = true;  // md counts a slot under recovery as degraded until it is in sync
+    }
+  }
+  for (size_t i = 0; i < set_->members.size(); i++) {
+    const ProbedMember& m = set_->members[i];
+    const Held& h = held_[i];
+    MemberDetail md;
+    md.path = m.path;
+    md.name = member_name(i);
+    md.events = events_;
+    switch (h.state) {
+      case Held::State::active:
+        md.slot = h.slot;
+        md.recovery_offset = personality_->valid_below(uint32_t(h.slot));
+        md.state = md.recovery_offset == ~0ull ? "active sync" : "spare rebuilding";
+        break;
+      case Held::State::spare: md.state = "spare"; break;
+      case Held::State::replacement:
+        md.slot = h.slot;
+        md.state = "replacement";
+        md.recovery_offset = replacing_ ? replacing_->dev->valid_below() : 0;
+        break;
+      case Held::State::faulty:
+        md.slot = h.slot;
+        md.state = "faulty";
+        break;
+      case Held::State::removed:
+        md.state = "removed";
+        md.events = m.info.events;
+        break;
+    }
+    d.members.push_back(md);
+  }
+  if (sync_) {
+    const SyncEngine::Progress pr = sync_->progress();
+    d.sync_action = pr.action;
+    d.sync_pos = pr.pos;
+    d.sync_end = pr.end;
+    d.sync_speed_kibs = pr.speed_kibs;
+    d.mismatch_cnt = pr.mismatch_sectors;
+  }
+  return d;
+}
+
+}  // namespace umd::engine

@@ -1,0 +1,257 @@
+// A running array: members gathered and opened for writing, the personality that maps
+// I/O onto them, the superblock bookkeeping of md (events, active/clean, faulty
+// members), and the flush protocol. It is the BlockTarget that frontends serve.
+//
+// FLUSH AND FUA (seed 002: the barrier design of request-based dm, applied to umd)
+//
+//  - A write is acknowledged once every member that holds a copy or parity of it has
+//    completed its part. From then on it is "completed" for the flush rule below.
+//  - A FLUSH is acknowledged only when every write completed before the flush was
+//    submitted is durable on every member. The array therefore fans out one flush per
+//    live member, waits for all of them, and completes the client's flush with the
+//    result. Writes still in flight when the flush arrives are not covered (the block
+//    layer's rule too): the client orders them by waiting for their replies first.
+//  - Error precedence across the member flushes: "not supported" wins over every other
+//    error (Err::unsupported); then "retry" (Err::retry), which asks the client to send
+//    the flush again; otherwise the first error reported. A member whose flush fails
+//    with an I/O error is failed like a member whose write failed; the flush succeeds if
+//    the array still holds every write durably through its other members.
+//  - A FUA write is written with FUA to each member it touches (and so is durable on
+//    each before it is acknowledged).
+//  - stop() refuses new requests, waits for every in-flight request and pending flush,
+//    flushes every member, then writes clean superblocks.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "block/block_target.h"
+#include "assemble/member_set.h"
+#include "personality/personality.h"
+#include "sync/sync_engine.h"
+#include "bitmap/write_intent.h"
+#include "io/member.h"
+
+namespace umd::engine {
+
+struct AssembleOptions {
+  std::string bitmap_file;  // --bitmap=FILE: the array's bitmap lives in this file
+  bool read_only = false;
+  bool force = false;  // leave stale members out instead of refusing
+  bool run = false;    // start even when degraded
+};
+
+struct MemberDetail {
+  std::string path;
+  std::string name;          // md's rdev name: the file's base name ("d1.img"); attributes are dev-NAME/...
+  int slot = -1;             // -1: spare (or removed)
+  // mdadm --detail's words: "active sync", "spare rebuilding", "faulty", "spare",
+  // "replacement" (the new member of a --replace, being copied), "removed".
+  std::string state;
+  uint64_t events = 0;
+  uint64_t recovery_offset = ~0ull;  // sectors of this member already rebuilt; ~0: in sync
+};
+
+// md's sync_action values.
+inline constexpr const char* kSyncActions[] = {"idle", "frozen", "resync", "recover", "check", "repair"};
+
+struct ArrayDetail {
+  std::string name;
+  std::string uuid;
+  std::string version;       // "1.2"
+  int level = 0;
+  std::string layout;
+  uint32_t chunk_kib = 0;
+  uint32_t raid_disks = 0;
+  uint64_t array_sectors = 0;
+  uint64_t component_sectors = 0;
+  std::string state;         // md's array_state: clean, active, readonly, ...
+  bool degraded = false;     // a slot without a working member: failed, or missing at assembly
+  uint32_t failed = 0;       // such slots
+  uint64_t events = 0;
+  std::vector<MemberDetail> members;
+
+  // The sync thread (sync_engine.h). action: md's sync_action ("idle", "frozen",
+  // "resync", "recover", "check", "repair"). pos/end: sync_completed's two numbers, in
+  // the action's sectors (member sectors for raid1/4/5/6 and recovery; array sectors
+  // for a raid10 resync/check), 0/0 when idle. speed_kibs: md's sync_speed (KiB/s over
+  // the last few seconds). mismatch_cnt: sectors found inconsistent by the last
+  // check/repair/resync.
+  std::string sync_action = "idle";
+  uint64_t sync_pos = 0;
+  uint64_t sync_end = 0;
+  uint64_t sync_speed_kibs = 0;
+  uint64_t mismatch_cnt = 0;
+  uint64_t resync_offset = ~0ull;  // where a pending resync resumes; ~0: in sync
+};
+
+}  // namespace umd::engine
+namespace umd::io {
+class UringQueue;
+}  // namespace umd::io
+namespace umd::bitmap {
+class BitmapStore;
+class MemberBitmapStore;
+}  // namespace umd::bitmap
+namespace umd::engine {
+
+class Array final : public BlockTarget, private PersonalityHost, private SyncHost, private bitmap::BitmapHost {
+ public:
+  static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
+                                                 const AssembleOptions& opts);
+  // The same over members already opened (tests put FaultyMembers here). The members
+  // must outlive nothing: the array owns them.
+  static Result<std::unique_ptr<Array>> assemble_members(const std::string& name,
+                                                         std::vector<std::unique_ptr<io::Member>> devs,
+                                                         const AssembleOptions& opts);
+  ~Array() override;
+
+  uint64_t size_bytes() const override;
+  uint32_t block_size() const override;
+  bool read_only() const override { return read_only_; }
+  void submit(BlockRequest& req) override;
+
+  // Drains, flushes every member and writes clean superblocks. Later submits fail
+  // with Err::busy. Safe to call twice.
+  Status stop();
+  ArrayDetail detail() const;
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  // ---- control plane ----
+  // md's sysfs attributes, by the names and value syntax of /sys/block/mdX/md/ (the list
+  // and the rules are at the top of array_attrs.cc): "array_state", "sync_action",
+  // "sync_max", "dev-d1.img/state", ... attr_names() lists every readable name now.
+  std::vector<std::string> attr_names() const;
+  Result<std::string> attr(const std::string& name) const;      // the value, no trailing newline
+  Status set_attr(const std::string& name, const std::string& value);
+
+  // mdadm --manage. `member` names a member by its path (as given at assembly or add),
+  // its base name ("d1.img") or "dev-d1.img". Errors name the member and the reason,
+  // and change nothing.
+  Status fail_member(const std::string& member);    // --fail: marked faulty; a spare takes over
+  Status remove_member(const std::string& member);  // --remove: a faulty member or a spare leaves
+  // --add / --re-add: a new member becomes a spare (and recovery starts onto it when a
+  // slot is missing); --re-add takes a member that left back into its old slot.
+  Status add_member(const std::string& path, bool re_add);
+  Status add_member(std::unique_ptr<io::Member> dev, const std::string& path, bool re_add);
+  // --replace M [--with M2]: M2 (a spare already added when empty) is rebuilt from M
+  // while M keeps serving; then M is marked faulty and M2 takes its slot.
+  Status replace_member(const std::string& member, const std::string& with);
+  // mdadm --grow --bitmap: "internal" (or "lockless") adds a bitmap in the room the
+  // superblocks reserve, an absolute path adds one in that file, "none" removes it. The
+  // array keeps serving; I/O pauses while the bitmap changes.
+  Status set_bitmap(const std::string& kind);
+
+  // How long the array stays "active" in its superblocks after the last write completed
+  // (md's safe_mode_delay, 200 ms by default).
+  void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ = d; }
+  // The sync thread (tests wait on it and read its counters).
+  SyncEngine& sync_engine() { return *sync_; }
+  bitmap::WriteIntent* bitmap_for_tests() { return bitmap_.get(); }
+
+ private:
+  struct Tracked;
+  Array() = default;
+
+  // What the array knows of each member, by index into set_->members (guarded by mu_).
+  struct Held {
+    enum class State : uint8_t { active, spare, faulty, removed, replacement };
+    State state = State::spare;
+    // active: its slot (maybe still recovering); faulty: the slot it held; replacement:
+    // the slot it is being copied into (--replace)
+    int slot = -1;
+  };
+  // A --replace under way: the slot's member is wrapped (replacing_member.h).
+  struct Replacing {
+    uint32_t slot = 0;
+    size_t old_member = 0, new_member = 0;
+    std::unique_ptr<class ReplacingMember> dev;
+  };
+  void end_replace(bool complete);
+  int find_member_locked(const std::string& name) const;  // index, or -1
+  std::string member_name(size_t i) const;
+  // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.
+  void activate_spares();
+  // Client I/O stops at the door and drains; the personality may then change slots.
+  void pause_io();
+  void resume_io();
+  bool on_sync_thread() const;
+  Status write_state_locked_marking(bool clean);  // takes marking_ itself
+
+  // SyncHost
+  std::optional<Need> needed() override;
+  Personality& sync_personality() override { return *personality_; }
+  void sync_checkpoint(SyncOp op, uint64_t pos) override;
+  void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
+  bool client_busy() const override;
+  uint64_t sync_skip(SyncOp op, uint64_t pos, uint64_t end) override;
+  uint64_t sync_run(SyncOp op, uint64_t pos, uint64_t end) override;
+  bitmap::SyncKind bitmap_kind_of(SyncOp op);  // which chunks the op visits
+  void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) override;
+
+  // bitmap::BitmapHost
+  uint64_t events() const override;
+  Status flush_members() override;
+  void sync_needed() override;  // sets bitmap_resync_wanted_ and kicks the sync thread
+  Status open_bitmap(const AssembleOptions& opts);
+  Result<std::unique_ptr<bitmap::WriteIntent>> open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
+                                                                uint64_t events);
+  bool degraded_locked() const;
+  std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const;
+  void refresh_bitmap_copies_locked();  // internal bitmaps: write to the members holding data now
+
+  // PersonalityHost
+  void member_failed(uint32_t slot, const Status& why) override;
+  bool slot_failed(uint32_t slot) const override;
+
+  void submit_flush(BlockRequest& req);
+  Status mark_active();          // before the first write after clean
+  Status write_state(bool clean);  // events + 1, superblocks out; caller holds marking_
+  static void finish(Tracked* t, Status s);
+  void safe_mode_loop();
+  bool record_failure_locked(uint32_t slot, const Status& why);  // false if already failed
+  std::vector<uint32_t> live_slots() const;
+  std::vector<uint32_t> failed_slots() const;
+
+  std::string name_;
+  bool read_only_ = false;
+  std::vector<std::string> warnings_;
+  std::unique_ptr<io::UringQueue> ring_;
+  std::unique_ptr<MemberSet> set_;
+  std::unique_ptr<Personality> personality_;
+  std::unique_ptr<std::atomic<bool>[]> failed_;  // by slot
+
+  mutable std::mutex mu_;                    // guards what follows
+  std::condition_variable cv_;
+  uint64_t events_ = 0;
+  uint64_t resync_offset_ = ~0ull;           // kept as found until the sync engine exists
+  bool active_ = false;                      // superblocks say "active" (writes may be in flight)
+  bool marking_ = false;                     // one thread is writing superblocks
+  bool broken_ = false;                      // a failure beyond what the level survives
+  bool stopping_ = false;
+  bool stopped_ = false;
+  uint64_t inflight_ = 0;
+  uint64_t writes_inflight_ = 0;
+  std::chrono::steady_clock::time_point last_write_done_{};
+  std::vector<Held> held_;
+  std::unique_ptr<bitmap::WriteIntent> bitmap_;
+  bitmap::MemberBitmapStore* bitmap_store_ = nullptr;  // internal bitmaps: the copies (owned by bitmap_)
+  std::vector<bool> bitmap_recovery_;  // by slot: a --re-add that recovers only marked chunks
+  std::unique_ptr<Replacing> replacing_;
+  std::unique_ptr<SyncEngine> sync_;
+  // The bitmap asked for a resync (sync_needed); needed() turns it into one from 0 (the
+  // bitmap then limits it to the chunks that need it).
+  std::atomic<bool> bitmap_resync_wanted_{false};
+  bool paused_ = false;
+  uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait
+  std::chrono::milliseconds safe_mode_delay_{200};
+  std::thread safe_mode_thread_;
+};
+
+}  // namespace umd::engine

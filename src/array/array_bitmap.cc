@@ -1,0 +1,322 @@
+// Array and its write-intent bitmap (bitmap/write_intent.h): opening it at assembly,
+// what it needs of the array (events, flushing the members), and what the sync thread
+// asks it (which chunks to visit).
+//  - internal bitmaps live on every member that holds data (MemberBitmapStore), at the
+//    offset each member's superblock gives; the copies follow the members as they fail
+//    and come back (updated with every superblock write).
+//  - a bitmap in a file is named at assembly (--bitmap=FILE), as with mdadm.
+//  - resync and a --re-add recovery visit only marked chunks; a recovery onto a new member
+//    and check/repair visit everything (the lockless bitmap lets them pass over chunks
+//    never written: lazy recovery).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bitmap/bitmap_location.h"
+#include "bitmap/bitmap_store.h"
+#include "bitmap/bitmap_super.h"
+#include "bitmap/classic_bitmap.h"
+#include "bitmap/classic_bits.h"
+#include "bitmap/lockless_bitmap.h"
+#include "format/superblock1.h"
+#include "array/array.h"
+#include "util/aligned_buffer.h"
+
+namespace umd::engine {
+
+uint64_t Array::events() const {
+  std::lock_guard l(mu_);
+  return events_;
+}
+
+Status Array::flush_members() {
+  std::vector<io::Member*> devs;
+  {
+    std::lock_guard l(mu_);
+    for (uint32_t s : live_slots()) devs.push_back(set_->members[set_->slot_member[s]].dev.get());
+  }
+  for (io::Member* d : devs) UMD_TRY(d->flush().with_context(d->name()));
+  return Status::ok();
+}
+
+void Array::sync_needed() {
+  if (bitmap_resync_wanted_.exchange(true)) return;
+  if (sync_) sync_->kick();
+}
+
+bool Array::degraded_locked() const {
+  for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
+    if (set_->slot_member[s] < 0 || failed_[s].load() || personality_->valid_below(s) != ~0ull) return true;
+  }
+  return false;
+}
+
+// Members in sync first: reads take the first copy that reads.
+std::vector<std::pair<io::Member*, uint64_t>> Array::bitmap_copies_locked() const {
+  std::vector<std::pair<io::Member*, uint64_t>> out;
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i].state != Held::State::active || failed_[held_[i].slot].load()) continue;
+      const bool in_sync = personality_->valid_below(uint32_t(held_[i].slot)) == ~0ull;
+      if (in_sync != (pass == 0)) continue;
+      const ProbedMember& m = set_->members[i];
+      auto at = bitmap::internal_bitmap_sector(m.info);
+      if (at.is_ok() && m.dev) out.emplace_back(m.dev.get(), *at * 512);
+    }
+  }
+  return out;
+}
+
+void Array::refresh_bitmap_copies_locked() {
+  if (!bitmap_store_) return;
+  std::vector<bitmap::MemberBitmapStore::Copy> copies;
+  for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
+  bitmap_store_->set_copies(std::move(copies));
+}
+
+// The kind the bitmap superblock names: version 6 is the lockless bitmap, 3/4 the classic.
+Result<std::unique_ptr<bitmap::WriteIntent>> Array::open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
+                                                                   uint64_t events) {
+  AlignedBuffer head(4096);
+  UMD_TRY(store->read(0, head.span()));
+  UMD_ASSIGN_OR_RETURN(bitmap::BitmapSuper sb, bitmap::decode_bitmap_super(head.span().first(bitmap::kBitmapSuperBytes)));
+  const int level = set_->ref.level;
+  bitmap::BitmapOptions base;
+  base.uuid = set_->ref.array_uuid;
+  base.sync_sectors = personality_->sync_sectors(SyncOp::resync);
+  base.events = events;
+  if (sb.lockless()) {
+    bitmap::LocklessBitmap::Options o;
+    static_cast<bitmap::BitmapOptions&>(o) = base;
+    o.raid456 = level == 4 || level == 5 || level == 6;
+    o.offset_sectors = set_->ref.has_internal_bitmap ? set_->ref.bitmap_offset : 0;
+    UMD_ASSIGN_OR_RETURN(auto b, bitmap::LocklessBitmap::open(std::move(store), *this, o));
+    return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
+  }
+  UMD_ASSIGN_OR_RETURN(auto b, bitmap::ClassicBitmap::open(std::move(store), *this, base));
+  return std::unique_ptr<bitmap::WriteIntent>(std::move(b));
+}
+
+Status Array::open_bitmap(const AssembleOptions& opts) {
+  std::unique_ptr<bitmap::BitmapStore> store;
+  if (!opts.bitmap_file.empty()) {
+    UMD_ASSIGN_OR_RETURN(store, bitmap::FileBitmapStore::open(opts.bitmap_file, true));
+  } else if (set_->ref.has_internal_bitmap) {
+    std::vector<bitmap::MemberBitmapStore::Copy> copies;
+    for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
+    auto ms = std::make_unique<bitmap::MemberBitmapStore>(std::move(copies));
+    bitmap_store_ = ms.get();
+    store = std::move(ms);
+  } else {
+    return Status::ok();
+  }
+  auto b = open_bitmap_kind(std::move(store), events_);
+  if (!b.is_ok()) {
+    bitmap_store_ = nullptr;
+    return b.status().with_context(fmt::format("{}: its write-intent bitmap", name_));
+  }
+  bitmap_ = std::move(b).value();
+  bitmap_->set_degraded(degraded_locked());
+  if (bitmap_->dirty_chunks() > 0 && resync_offset_ == kMaxSector && !degraded_locked()) {
+    // Marked chunks in a clean array: written while a member was away and never synced
+    // since, or a crash between the data and the clean superblock. Sync them.
+    resync_offset_ = 0;
+  }
+  return Status::ok();
+}
+
+bitmap::SyncKind Array::bitmap_kind_of(SyncOp op) {
+  switch (op) {
+    case SyncOp::resync: return bitmap::SyncKind::resync;
+    case SyncOp::recover: {
+      std::lock_guard l(mu_);
+      bool guided = false;  // every slot being recovered came back by --re-add
+      for (uint32_t s = 0; s < bitmap_recovery_.size(); s++) {
+        if (set_->slot_member[s] >= 0 && !failed_[s].load() && personality_->valid_below(s) != ~0ull) {
+          if (!bitmap_recovery_[s]) return bitmap::SyncKind::rebuild;
+          guided = true;
+        }
+      }
+      return guided ? bitmap::SyncKind::recover : bitmap::SyncKind::rebuild;
+    }
+    case SyncOp::replace: return bitmap::SyncKind::rebuild;
+    case SyncOp::check:
+    case SyncOp::repair: return bitmap::SyncKind::check;
+  }
+  return bitmap::SyncKind::check;
+}
+
+uint64_t Array::sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
+  if (!bitmap_) return 0;
+  return bitmap_->sync_skip(bitmap_kind_of(op), pos, end);
+}
+
+uint64_t Array::sync_run(SyncOp op, uint64_t pos, uint64_t end) {
+  if (!bitmap_) return ~0ull;
+  return bitmap_->sync_run(bitmap_kind_of(op), pos, end);
+}
+
+void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {
+  if (!bitmap_) return;
+  const bitmap::SyncKind kind = bitmap_kind_of(op);
+  if (kind != bitmap::SyncKind::check) bitmap_->sync_done(kind, lo, hi);
+}
+
+}  // namespace umd::engine
+
+namespace umd::engine {
+
+Status Array::set_bitmap(const std::string& kind) {
+  if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  if (personality_->sync_sectors(SyncOp::resync) == 0) {
+    return Status(Err::invalid, fmt::format("--bitmap={}: {} has no redundancy for a bitmap to track", kind, name_));
+  }
+  const bool file = kind.find('/') != std::string::npos;
+  const bool lockless = kind == "lockless";
+  if (kind != "none" && kind != "internal" && !lockless && !file) {
+    return Status(Err::invalid, fmt::format("--bitmap={}: none, internal, lockless, or an absolute file path", kind));
+  }
+  if (kind == "none") {
+    if (!bitmap_) return Status::ok();
+    pause_io();
+    Status s = bitmap_->stop();
+    {
+      std::lock_guard l(mu_);
+      bitmap_.reset();
+      bitmap_store_ = nullptr;
+      for (ProbedMember& m : set_->members) {
+        if (Superblock1* sb = std::get_if<Superblock1>(&m.sb)) {
+          sb->feature_map &= ~kFeatureBitmapOffset;
+          sb->bitmap_offset = 0;
+          m.info = from_superblock1(*sb);
+        }
+      }
+      set_->ref.has_internal_bitmap = false;
+    }
+    resume_io();
+    UMD_TRY(s);
+    return write_state_locked_marking(true).with_context(fmt::format("{}: removing the bitmap", name_));
+  }
+  if (bitmap_) return Status(Err::busy, fmt::format("{} has a bitmap already; --grow --bitmap=none first", name_));
+
+  // The image: the bitmap superblock and clear bits (every bit set while a resync is
+  // pending, so it visits everything).
+  bitmap::BitmapSuper bs;
+  bs.uuid = set_->ref.array_uuid;
+  bs.sync_size = personality_->sync_sectors(SyncOp::resync);
+  bs.daemon_sleep = 5;
+  uint64_t room_sectors = 0;
+  int32_t offset = 0;
+  if (!file) {
+    std::lock_guard l(mu_);
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i].state != Held::State::active) continue;
+      const Superblock1* sb = set_->members[i].sb1();
+      if (!sb) return Status(Err::unsupported, fmt::format("{}: internal bitmaps on 0.90 arrays are not supported", name_));
+      // 1.1/1.2: between the superblock's 4 KiB and the data; 1.0: before the superblock,
+      // after the data.
+      uint64_t room;
+      int32_t off;
+      if (sb->super_offset < sb->data_offset) {
+        off = 8;
+        const uint64_t bblog_end = sb->bblog_offset > 0 ? uint64_t(sb->bblog_offset) : ~0ull;
+        room = std::min(sb->data_offset - sb->super_offset, bblog_end) - 8;
+      } else {
+        const uint64_t data_end = sb->data_offset + set_->ref.component_sectors;
+        room = sb->super_offset > data_end ? sb->super_offset - data_end : 0;
+        room = std::min<uint64_t>(room, 128 * 2) / 8 * 8;  // mdadm uses at most 128 KiB there
+        off = -int32_t(room);
+      }
+      if (room_sectors == 0 || room < room_sectors) room_sectors = room;
+      if (offset == 0) offset = off;
+      if (off != offset) {
+        return Status(Err::unsupported, fmt::format("{}: the members place a bitmap differently", name_));
+      }
+    }
+    if (room_sectors < 8) {
+      return Status(Err::no_space, fmt::format("{}: no room for an internal bitmap between superblock and data ({} "
+                                               "sectors); use a bitmap file", name_, room_sectors));
+    }
+  } else {
+    room_sectors = 1 << 20;  // a file grows as needed
+  }
+  uint64_t chunk = 64ull << 20;
+  while (bitmap::classic_bitmap_bytes(bitmap::classic_chunk_count(bs.sync_size, chunk)) > room_sectors * 512) chunk *= 2;
+  bs.version = bitmap::kVersionLittleEndian;
+  bs.chunksize = uint32_t(chunk);
+  bs.sectors_reserved = file ? 0 : uint32_t(room_sectors);
+  const uint64_t chunks = bitmap::classic_chunk_count(bs.sync_size, chunk);
+  AlignedBuffer img((bitmap::classic_bitmap_bytes(chunks) + 4095) / 4096 * 4096);
+  pause_io();
+  Status st;
+  {
+    std::lock_guard l(mu_);
+    bs.events = events_;
+    if (lockless) {
+      // A header only: the state bytes are laid out when it is opened (first use).
+      bs.version = bitmap::kVersionLockless;
+      bs.chunksize = 0;
+      bs.set_state(bitmap::kStateFirstUse, true);
+      if (resync_offset_ == kMaxSector) bs.set_state(bitmap::kStateClean, true);
+    }
+    const auto enc = bitmap::encode_bitmap_super(bs);
+    std::memcpy(img.data(), enc.data(), enc.size());
+    if (resync_offset_ != kMaxSector && !lockless) {
+      for (uint64_t c = 0; c < chunks; c++) img.data()[bitmap::kClassicBitsOffset + c / 8] |= uint8_t(1u << (c % 8));
+    }
+  }
+  std::unique_ptr<bitmap::BitmapStore> store;
+  if (file) {
+    const int fd = ::open(kind.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      st = Status(Err::io, fmt::format("--bitmap={}: {}", kind, std::strerror(errno)));
+    } else {
+      const bool ok = ::pwrite(fd, img.data(), img.size(), 0) == ssize_t(img.size()) && ::fsync(fd) == 0;
+      ::close(fd);
+      if (!ok) st = Status(Err::io, fmt::format("--bitmap={}: writing it failed", kind));
+    }
+    if (st.is_ok()) {
+      auto fs = bitmap::FileBitmapStore::open(kind, true);
+      if (fs.is_ok()) store = std::move(fs).value();
+      else st = fs.status();
+    }
+  } else {
+    std::lock_guard l(mu_);
+    for (size_t i = 0; i < held_.size() && st.is_ok(); i++) {
+      if (held_[i].state != Held::State::active && held_[i].state != Held::State::spare) continue;
+      ProbedMember& m = set_->members[i];
+      Superblock1* sb = std::get_if<Superblock1>(&m.sb);
+      if (!sb || !m.dev) continue;
+      st = m.dev->write(uint64_t(int64_t(sb->super_offset) + offset) * 512, img.span(), true)
+               .with_context(fmt::format("{}: writing the bitmap", m.path));
+      sb->feature_map |= kFeatureBitmapOffset;
+      sb->bitmap_offset = offset;
+      m.info = from_superblock1(*sb);
+    }
+    set_->ref.has_internal_bitmap = true;
+    std::vector<bitmap::MemberBitmapStore::Copy> copies;
+    for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
+    auto ms = std::make_unique<bitmap::MemberBitmapStore>(std::move(copies));
+    bitmap_store_ = ms.get();
+    store = std::move(ms);
+  }
+  if (st.is_ok()) {
+    auto b = open_bitmap_kind(std::move(store), events());
+    if (b.is_ok()) {
+      std::lock_guard l(mu_);
+      bitmap_ = std::move(b).value();
+      bitmap_->set_degraded(degraded_locked());
+    } else {
+      st = b.status();
+    }
+  }
+  if (!st.is_ok()) bitmap_store_ = nullptr;
+  resume_io();
+  UMD_TRY(st.with_context(fmt::format("{}: adding a bitmap", name_)));
+  return write_state_locked_marking(true).with_context(fmt::format("{}: recording the bitmap", name_));
+}
+
+}  // namespace umd::engine

@@ -1,0 +1,51 @@
+// Grouping probed members into one array, as mdadm --assemble does: they must share the
+// array UUID; the freshest event count wins; each slot is filled at most once; spares,
+// faulty members and members the freshest superblocks no longer count are set aside.
+// The result says which slots are present and whether the level survives the rest.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "assemble/superblock_probe.h"
+#include "layout/geometry.h"
+#include "util/status.h"
+
+namespace umd::engine {
+
+struct GatherOptions {
+  // Leave stale members (lower event count) out with a warning instead of refusing.
+  bool force = false;
+  // Refuse when the level cannot read every sector with the members present.
+  bool require_complete_data = true;
+};
+
+struct MemberSet {
+  MemberInfo ref;                       // the freshest member's view of the array
+  std::vector<ProbedMember> members;    // every member given, in the order given
+  std::vector<int> slot_member;         // slot -> index into members, or -1 when missing
+  std::vector<std::string> warnings;    // one line each: stale members left out, ...
+  layout::Geometry geometry;
+  // Members whose recovery was under way (recovery_offset short of the end): left out of
+  // slot_member (their data is only partly there); a running array resumes them.
+  struct Recovering {
+    uint32_t slot;
+    size_t member;
+  };
+  std::vector<Recovering> recovering;
+
+  std::vector<uint32_t> missing_slots() const;
+};
+
+// Errors name the member and the field: "b1.img belongs to array 1a2b...:..., not
+// 9f8e...:... (of a0.img)", "d0.img is stale: events 10, the others have 15 ...",
+// "cannot read raid5 array: 2 of 4 members missing (slots 1, 3); raid5 survives 1".
+Result<MemberSet> gather_members(std::vector<ProbedMember> members, const GatherOptions& opts);
+
+// GeometryParams for an array as the kernel would build it from these superblocks.
+layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<const MemberInfo*>& by_slot);
+
+// mdadm's level names: "linear", "raid0", ..., "raid10".
+std::string level_name(int level);
+
+}  // namespace umd::engine

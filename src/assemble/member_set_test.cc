@@ -1,0 +1,249 @@
+#include <gtest/gtest.h>
+
+#include "assemble/engine_test_util.h"
+#include "assemble/member_set.h"
+
+namespace umd::engine {
+namespace {
+
+using testing::make_sb0;
+using testing::make_sb1;
+using testing::member_with_sb0;
+using testing::member_with_sb1;
+using testing::probed;
+
+constexpr uint64_t kDev = 2048;
+
+bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+std::string name_of(uint32_t i) { return "d" + std::to_string(i) + ".img"; }
+
+// Superblocks of an n-member array, all at `events`; tweak before turning them into members.
+std::vector<Superblock1> array_sbs(int level, uint32_t n, uint64_t events = 10) {
+  std::vector<Superblock1> v;
+  for (uint32_t i = 0; i < n; i++) v.push_back(make_sb1(2, kDev, level, n, i, events));
+  return v;
+}
+
+std::vector<ProbedMember> members_of(const std::vector<Superblock1>& sbs) {
+  std::vector<ProbedMember> out;
+  for (size_t i = 0; i < sbs.size(); i++) out.push_back(probed(member_with_sb1(name_of(uint32_t(i)), kDev, sbs[i])));
+  return out;
+}
+
+TEST(MemberSetTest, GathersACompleteArray) {
+  auto sbs = array_sbs(5, 4);
+  // Given out of order: slots come from the superblocks, not the order.
+  std::vector<ProbedMember> ms;
+  for (uint32_t i : {2u, 0u, 3u, 1u}) ms.push_back(probed(member_with_sb1(name_of(i), kDev, sbs[i])));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{1, 3, 0, 2}));
+  EXPECT_TRUE(r->missing_slots().empty());
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_EQ(r->members[0].path, "d2.img");
+  EXPECT_EQ(r->geometry.level(), 5);
+  EXPECT_EQ(r->geometry.raid_disks(), 4u);
+  EXPECT_EQ(r->geometry.array_sectors(), 3 * sbs[0].size);
+}
+
+TEST(MemberSetTest, NoMembersIsInvalid) {
+  auto r = gather_members({}, {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::invalid);
+}
+
+TEST(MemberSetTest, DifferentArrayUuidNamesTheMember) {
+  auto sbs = array_sbs(1, 3);
+  sbs[2].set_uuid = testing::uuid_of(9);
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::invalid);
+  EXPECT_TRUE(contains(r.status().message(), "d2.img belongs to array")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "d0.img")) << r.status().message();
+}
+
+TEST(MemberSetTest, StaleMemberIsRefusedUnlessForced) {
+  auto sbs = array_sbs(5, 4, 15);
+  sbs[1].events = 10;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::invalid);
+  EXPECT_TRUE(contains(r.status().message(), "d1.img is stale")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "events 10")) << r.status().message();
+
+  GatherOptions force;
+  force.force = true;
+  auto f = gather_members(members_of(sbs), force);
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  EXPECT_EQ(f->slot_member, (std::vector<int>{0, -1, 2, 3}));
+  EXPECT_EQ(f->missing_slots(), (std::vector<uint32_t>{1}));
+  ASSERT_EQ(f->warnings.size(), 1u);
+  EXPECT_TRUE(contains(f->warnings[0], "d1.img is stale")) << f->warnings[0];
+  EXPECT_TRUE(contains(f->warnings[0], "left out")) << f->warnings[0];
+  EXPECT_EQ(f->ref.events, 15u);
+}
+
+TEST(MemberSetTest, FreshestEventsPickTheReference) {
+  // The freshest member is not the first one given.
+  auto sbs = array_sbs(1, 2, 5);
+  sbs[1].events = 6;
+  sbs[1].utime = 1234;
+  GatherOptions force;
+  force.force = true;
+  auto r = gather_members(members_of(sbs), force);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->ref.events, 6u);
+  EXPECT_EQ(r->ref.utime, 1234u);
+  EXPECT_EQ(r->slot_member, (std::vector<int>{-1, 1}));
+}
+
+TEST(MemberSetTest, TwoMembersClaimingOneSlot) {
+  // A member image copied block for block: same device number, same slot.
+  auto sbs = array_sbs(5, 3);
+  std::vector<ProbedMember> ms;
+  ms.push_back(probed(member_with_sb1("d0.img", kDev, sbs[0])));
+  ms.push_back(probed(member_with_sb1("d1.img", kDev, sbs[1])));
+  ms.push_back(probed(member_with_sb1("copy-of-d1.img", kDev, sbs[1])));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::invalid);
+  EXPECT_TRUE(contains(r.status().message(), "d1.img and copy-of-d1.img both claim slot 1")) << r.status().message();
+}
+
+TEST(MemberSetTest, MemberTheFreshestMarksFaultyIsLeftOut) {
+  // d2 failed: the others carried on (events 20) and mark its device number faulty; its
+  // own superblock still says slot 2 at the same events.
+  auto sbs = array_sbs(5, 4, 20);
+  for (uint32_t i : {0u, 1u, 3u}) sbs[i].dev_roles[2] = kRoleFaulty;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, 1, -1, 3}));
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(contains(r->warnings[0], "d2.img")) << r->warnings[0];
+}
+
+TEST(MemberSetTest, FailedMemberWithOlderEventsIsLeftOutWithoutForce) {
+  // The usual shape of a failed member: its superblock stopped at events 10 while the
+  // others went on to 20 and marked it faulty. It is not counted, so it is not "stale".
+  auto sbs = array_sbs(5, 4, 20);
+  sbs[2].events = 10;
+  for (uint32_t i : {0u, 1u, 3u}) sbs[i].dev_roles[2] = kRoleFaulty;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, 1, -1, 3}));
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(contains(r->warnings[0], "d2.img")) << r->warnings[0];
+}
+
+TEST(MemberSetTest, OwnFaultyRoleIsLeftOut) {
+  auto sbs = array_sbs(1, 2);
+  for (auto& sb : sbs) sb.dev_roles[1] = kRoleFaulty;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, -1}));
+}
+
+TEST(MemberSetTest, TooManyMissing) {
+  auto sbs = array_sbs(5, 4);
+  std::vector<ProbedMember> ms;
+  ms.push_back(probed(member_with_sb1("d0.img", kDev, sbs[0])));
+  ms.push_back(probed(member_with_sb1("d2.img", kDev, sbs[2])));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::invalid);
+  EXPECT_TRUE(contains(r.status().message(), "2 of 4")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "slots 1, 3")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "raid5")) << r.status().message();
+
+  // Without the completeness requirement the set is returned, missing slots and all.
+  std::vector<ProbedMember> again;
+  again.push_back(probed(member_with_sb1("d0.img", kDev, sbs[0])));
+  again.push_back(probed(member_with_sb1("d2.img", kDev, sbs[2])));
+  GatherOptions lax;
+  lax.require_complete_data = false;
+  auto l = gather_members(std::move(again), lax);
+  ASSERT_TRUE(l.is_ok()) << l.status().message();
+  EXPECT_EQ(l->missing_slots(), (std::vector<uint32_t>{1, 3}));
+}
+
+TEST(MemberSetTest, Raid0CannotMissAnything) {
+  auto sbs = array_sbs(0, 3);
+  std::vector<ProbedMember> ms;
+  ms.push_back(probed(member_with_sb1("d0.img", kDev, sbs[0])));
+  ms.push_back(probed(member_with_sb1("d1.img", kDev, sbs[1])));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(contains(r.status().message(), "1 of 3")) << r.status().message();
+  EXPECT_TRUE(contains(r.status().message(), "slot 2")) << r.status().message();
+}
+
+TEST(MemberSetTest, SpareIsIgnored) {
+  auto sbs = array_sbs(5, 3);
+  Superblock1 spare = make_sb1(2, kDev, 5, 3, 3);
+  for (auto* sb : {&sbs[0], &sbs[1], &sbs[2], &spare}) sb->dev_roles[3] = kRoleSpare;
+  auto ms = members_of(sbs);
+  ms.insert(ms.begin(), probed(member_with_sb1("spare.img", kDev, spare)));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->members.size(), 4u);
+  EXPECT_EQ(r->slot_member, (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST(MemberSetTest, RoleBeyondRaidDisksIsCorrupt) {
+  auto sbs = array_sbs(1, 2);
+  for (auto& sb : sbs) sb.dev_roles[1] = 7;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::corrupt);
+  EXPECT_TRUE(contains(r.status().message(), "d1.img")) << r.status().message();
+}
+
+TEST(MemberSetTest, MemberStillRecoveringIsNotRead) {
+  auto sbs = array_sbs(1, 2);
+  sbs[1].feature_map |= kFeatureRecoveryOffset;
+  sbs[1].recovery_offset = 16;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, -1}));
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(contains(r->warnings[0], "recovery")) << r->warnings[0];
+}
+
+TEST(MemberSetTest, GathersA090Array) {
+  std::vector<ProbedMember> ms;
+  for (uint32_t i = 0; i < 3; i++) ms.push_back(probed(member_with_sb0(name_of(i), kDev, make_sb0(kDev, 5, 3, i))));
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(r->geometry.array_sectors(), 2 * r->ref.component_sectors / 8 * 8);
+}
+
+TEST(MemberSetTest, GeometryParamsPerMemberForRaid0) {
+  MemberInfo ref;
+  ref.level = 0;
+  ref.layout = 2;
+  ref.chunk_sectors = 8;
+  ref.raid_disks = 3;
+  ref.data_size = 100;
+  MemberInfo a = ref, b = ref;
+  a.data_size = 64;
+  b.data_size = 200;
+  auto p = geometry_params(ref, {&a, nullptr, &b});
+  EXPECT_EQ(p.member_sectors, (std::vector<uint64_t>{64, 100, 200}));
+  ref.level = 5;
+  ref.component_sectors = 96;
+  auto q = geometry_params(ref, {&a, nullptr, &b});
+  EXPECT_EQ(q.member_sectors, (std::vector<uint64_t>{96}));
+}
+
+TEST(MemberSetTest, LevelNames) {
+  EXPECT_EQ(level_name(-1), "linear");
+  EXPECT_EQ(level_name(0), "raid0");
+  EXPECT_EQ(level_name(6), "raid6");
+  EXPECT_EQ(level_name(10), "raid10");
+}
+
+}  // namespace
+}  // namespace umd::engine

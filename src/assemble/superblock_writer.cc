@@ -1,0 +1,105 @@
+#include "assemble/superblock_writer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "format/superblock0.h"
+#include "format/superblock1.h"
+
+namespace umd::engine {
+namespace {
+
+uint64_t now_seconds() {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+uint16_t sb1_role(int role) {
+  return role >= 0 ? uint16_t(role) : role == MemberInfo::kSpare ? kRoleSpare : kRoleFaulty;
+}
+
+std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st, const SuperblockTarget& t) {
+  sb.events = st.events;
+  sb.utime = now_seconds() & kSb1TimeSecMask;
+  sb.resync_offset = st.clean ? st.resync_offset : 0;
+  for (const auto& [dn, role] : st.roles) {
+    if (dn < sb.dev_roles.size()) sb.dev_roles[dn] = sb1_role(role);
+  }
+  if (t.recovery_offset != ~0ull) {
+    sb.feature_map |= kFeatureRecoveryOffset;
+    sb.recovery_offset = t.recovery_offset;
+  } else {
+    sb.feature_map &= ~kFeatureRecoveryOffset;
+    sb.recovery_offset = 0;
+  }
+  if (t.replacement) sb.feature_map |= kFeatureReplacement;
+  else sb.feature_map &= ~kFeatureReplacement;
+  return encode_superblock1(sb);
+}
+
+std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
+  sb.events = st.events;
+  sb.cp_events = st.events;  // the kernel trusts recovery_cp only with matching events
+  sb.utime = uint32_t(now_seconds());
+  if (st.clean) sb.state |= kSb0StateClean;
+  else sb.state &= ~kSb0StateClean;
+  sb.recovery_cp = st.clean && st.resync_offset != ~0ull ? uint32_t(st.resync_offset) : (st.clean ? ~0u : 0u);
+  for (const auto& [dn, role] : st.roles) {
+    if (role != MemberInfo::kFaulty) continue;  // 0.90 arrays: only failures are recorded
+    if (dn < sb.disks.size()) {
+      sb.disks[dn].state = kDiskFaulty;
+      if (sb.this_disk.number == dn) sb.this_disk.state = kDiskFaulty;
+    }
+  }
+  return encode_superblock0(sb);
+}
+
+}  // namespace
+
+SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state) {
+  SuperblockUpdate u;
+  u.sb = m.sb;
+  if (Superblock1* sb = std::get_if<Superblock1>(&u.sb)) {
+    u.bytes = update_sb1(*sb, state, t);
+    u.offset = sb->super_offset * 512;
+    u.info = from_superblock1(*sb);
+  } else {
+    Superblock0& sb0 = std::get<Superblock0>(u.sb);
+    u.bytes = update_sb0(sb0, state);
+    u.offset = superblock0_offset_sectors(m.dev_sectors) * 512;
+    u.info = from_superblock0(sb0, m.dev_sectors);
+  }
+  return u;
+}
+
+std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
+                                      const std::vector<SuperblockUpdate>& updates) {
+  std::vector<Status> result(targets.size());
+  for (size_t i = 0; i < targets.size(); i++) {
+    ProbedMember* m = targets[i].member;
+    result[i] = m->dev->write(updates[i].offset, updates[i].bytes)
+                    .with_context(fmt::format("{}: writing superblock", m->path));
+  }
+  for (size_t i = 0; i < targets.size(); i++) {
+    if (result[i].is_ok()) {
+      ProbedMember* m = targets[i].member;
+      result[i] = m->dev->flush().with_context(fmt::format("{}: flushing superblock", m->path));
+    }
+  }
+  return result;
+}
+
+std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {
+  std::vector<SuperblockUpdate> updates;
+  for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, state));
+  std::vector<Status> result = store_superblocks(targets, updates);
+  for (size_t i = 0; i < targets.size(); i++) {
+    targets[i].member->sb = std::move(updates[i].sb);
+    targets[i].member->info = std::move(updates[i].info);
+  }
+  return result;
+}
+
+}  // namespace umd::engine

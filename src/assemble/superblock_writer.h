@@ -1,0 +1,51 @@
+// Writing the array's state into every live member's superblock, as md's
+// md_update_sb does: events go up by one on every update, `utime` is now, the
+// active/clean state is recorded (1.x: resync_offset 0 while active, the resync point
+// when clean; 0.90: the clean bit), and members that failed are marked faulty in every
+// other member's role table. Each member keeps its own fields (data offset, device
+// UUID, dev_number). Writes go to every live member, then each is flushed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "assemble/superblock_probe.h"
+#include "util/status.h"
+
+namespace umd::engine {
+
+struct ArrayState {
+  uint64_t events = 0;
+  bool clean = true;                   // false while writes may be in flight
+  uint64_t resync_offset = ~0ull;      // where a resync must resume (kMaxSector: in sync)
+  // Role table entries to set in every superblock (1.x dev_roles), by dev_number:
+  // a slot, MemberInfo::kSpare or MemberInfo::kFaulty. Entries not named keep their value.
+  std::vector<std::pair<uint32_t, int>> roles;
+};
+
+// One member to write, with what only its own superblock records.
+struct SuperblockTarget {
+  ProbedMember* member = nullptr;
+  uint64_t recovery_offset = ~0ull;  // ~0: in sync; else member sectors rebuilt (feature bit set)
+  bool replacement = false;          // the new member of a --replace
+};
+
+// Updates, writes and flushes the superblock of each target. Returns one Status per
+// target, in order: a member whose write or flush failed is for the caller to fail (md
+// fails a member whose superblock cannot be written).
+std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state);
+
+// The same in three steps, for a caller that must not hold its lock across I/O:
+// prepare (pure: the new superblock, its bytes and where they go), store (I/O on the
+// members; nothing in memory changes), then the caller commits sb and info itself.
+struct SuperblockUpdate {
+  std::vector<uint8_t> bytes;
+  uint64_t offset = 0;  // bytes
+  std::variant<Superblock1, Superblock0> sb;
+  MemberInfo info;
+};
+SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state);
+std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
+                                      const std::vector<SuperblockUpdate>& updates);
+
+}  // namespace umd::engine
