@@ -9,6 +9,7 @@
 #include "format/superblock1.h"
 #include "io/uring_queue.h"
 #include "layout/layout_names.h"
+#include "util/fan_in.h"
 
 namespace umd::engine {
 
@@ -25,18 +26,6 @@ struct Array::Tracked {
 namespace {
 
 bool is_write_op(BlockOp op) { return op != BlockOp::read && op != BlockOp::flush; }
-
-// Flush fan-out: one member flush per live slot; the client's flush completes when the
-// last member flush does, with the precedence of the protocol in array.h.
-struct FlushFanout {
-  std::mutex mu;
-  size_t pending = 0;
-  bool unsupported = false;
-  bool retry = false;
-  bool lost_redundancy = false;
-  Status first_error;
-  std::vector<io::IoRequest> reqs;
-};
 
 }  // namespace
 
@@ -165,7 +154,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   if (!a->read_only_) UMD_TRY(a->open_bitmap(opts));
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
   if (!a->read_only_) {
-    a->safe_mode_thread_ = std::thread([p = a.get()] { p->safe_mode_loop(); });
+    a->state_thread_ = std::thread([p = a.get()] { p->state_loop(); });
     a->activate_spares();
     a->sync_->start();
   }
@@ -184,20 +173,13 @@ uint32_t Array::block_size() const { return personality_->block_size(); }
 
 bool Array::slot_failed(uint32_t slot) const { return failed_[slot].load(std::memory_order_acquire); }
 
+// Records the failure in memory only (it may run on a completion thread): the state
+// thread writes the superblocks, and client completions wait for them (complete_client).
 void Array::member_failed(uint32_t slot, const Status& why) {
-  std::unique_lock l(mu_);
+  std::lock_guard l(mu_);
   if (!record_failure_locked(slot, why)) return;
-  // md records the failure in the superblocks before the write that met it is
-  // acknowledged, so a crash cannot bring the stale member back as current.
-  while (marking_) cv_.wait(l);
-  marking_ = true;
-  const bool clean = !active_;
-  l.unlock();
-  Status s = write_state(clean);
-  l.lock();
-  marking_ = false;
+  failures_++;
   cv_.notify_all();
-  if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the failure: {}", name_, s.message()));
 }
 
 bool Array::record_failure_locked(uint32_t slot, const Status& why) {
@@ -327,46 +309,131 @@ Status Array::write_state(bool clean) {
   }
 }
 
-Status Array::mark_active() {
+void Array::state_loop() {
   std::unique_lock l(mu_);
-  while (marking_) cv_.wait(l);
-  if (active_) return Status::ok();
-  marking_ = true;
-  l.unlock();
-  Status s = write_state(false);
-  l.lock();
-  if (s.is_ok()) active_ = true;
-  marking_ = false;
-  cv_.notify_all();
-  return s;
-}
-
-void Array::safe_mode_loop() {
-  std::unique_lock l(mu_);
-  while (!stopping_) {
-    cv_.wait_for(l, std::chrono::milliseconds(50));
-    if (stopping_) break;
-    if (!active_ || marking_ || writes_inflight_ > 0) continue;
-    if (std::chrono::steady_clock::now() - last_write_done_ < safe_mode_delay_) continue;
-    // New writes wait for marking_ (mark_active), so none starts while the clean
-    // superblocks are on their way; the array reads "clean" once they are on disk.
-    marking_ = true;
-    l.unlock();
-    Status s = write_state(true);
-    l.lock();
-    if (s.is_ok()) {
-      active_ = false;
-    } else {
-      warnings_.push_back(fmt::format("{}: marking clean: {}", name_, s.message()));  // try again later
+  // After stop() begins, it still records failures, so held completions can go.
+  while (!stopping_ || failures_on_disk_ < failures_) {
+    if (marking_) {  // another thread writes superblocks (a checkpoint, a member change)
+      cv_.wait(l);
+      continue;
     }
-    marking_ = false;
-    cv_.notify_all();
+    if (failures_on_disk_ < failures_) {
+      // md records a failure in the superblocks before the write that met it is
+      // acknowledged, so a crash cannot bring the stale member back as current.
+      const uint64_t recording = failures_;
+      marking_ = true;
+      const bool clean = !active_;
+      l.unlock();
+      Status s = write_state(clean);
+      l.lock();
+      marking_ = false;
+      if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the failure: {}", name_, s.message()));
+      failures_on_disk_ = recording;
+      std::vector<HeldCompletion> go;
+      std::erase_if(held_completions_, [&](HeldCompletion& h) {
+        if (h.failures > failures_on_disk_) return false;
+        go.push_back(std::move(h));
+        return true;
+      });
+      cv_.notify_all();
+      l.unlock();
+      for (HeldCompletion& h : go) complete_client(*h.req, std::move(h.status));
+      l.lock();
+      continue;
+    }
+    if (want_active_) {
+      // Parked writes wait for superblocks that say "active" (events + 1), as md marks the
+      // array dirty before the first write after clean.
+      want_active_ = false;
+      marking_ = true;
+      l.unlock();
+      Status s = write_state(false);
+      l.lock();
+      marking_ = false;
+      if (s.is_ok()) active_ = true;
+      cv_.notify_all();
+      if (!s.is_ok()) {
+        // The writes the door held for this fail; the rest stay parked.
+        std::vector<BlockRequest*> failed;
+        std::erase_if(parked_, [&](BlockRequest* r) {
+          if (!is_write_op(r->op) || must_wait_locked(*r) != std::string_view("not active")) return false;
+          failed.push_back(r);
+          return true;
+        });
+        l.unlock();
+        for (BlockRequest* r : failed) r->done(s.with_context(fmt::format("{}: marking the array active", name_)));
+        l.lock();
+        continue;
+      }
+      l.unlock();
+      release_parked();
+      l.lock();
+      continue;
+    }
+    const auto delay = std::chrono::milliseconds(safe_mode_delay_ms_.load());
+    if (active_ && writes_inflight_ == 0) {
+      const auto quiet_until = last_write_done_ + delay;
+      if (std::chrono::steady_clock::now() < quiet_until) {
+        cv_.wait_until(l, quiet_until);
+        continue;
+      }
+      // New writes park while the clean superblocks are on their way (cleaning_); the
+      // array reads "clean" once they are on disk.
+      marking_ = true;
+      cleaning_ = true;
+      l.unlock();
+      Status s = write_state(true);
+      l.lock();
+      if (s.is_ok()) {
+        active_ = false;
+      } else {
+        warnings_.push_back(fmt::format("{}: marking clean: {}", name_, s.message()));  // tried again later
+        last_write_done_ = std::chrono::steady_clock::now();
+      }
+      marking_ = false;
+      cleaning_ = false;
+      cv_.notify_all();  // writes that parked meanwhile set want_active_
+      continue;
+    }
+    cv_.wait(l);
   }
 }
 
-void Array::submit(BlockRequest& req) {
+const char* Array::must_wait_locked(const BlockRequest& req) const {
+  if (paused_) return "paused";
+  if (!is_write_op(req.op)) return nullptr;
+  const uint64_t lo = req.offset / 512, hi = lo + req.length / 512;
+  if (lo < suspend_hi_ && suspend_lo_ < hi) return "suspended";
+  if (!active_ || cleaning_) return "not active";
+  return nullptr;
+}
+
+void Array::release_parked() {
+  std::vector<BlockRequest*> again;
+  {
+    std::lock_guard l(mu_);
+    again.swap(parked_);
+  }
+  for (BlockRequest* r : again) admit(*r, false);
+}
+
+void Array::complete_client(BlockRequest& req, Status s) {
+  {
+    std::lock_guard l(mu_);
+    if (failures_on_disk_ < failures_) {
+      held_completions_.push_back({&req, std::move(s), failures_});
+      cv_.notify_all();
+      return;
+    }
+  }
+  req.done(std::move(s));
+}
+
+void Array::submit(BlockRequest& req) { admit(req, true); }
+
+void Array::admit(BlockRequest& req, bool fresh) {
   if (req.op == BlockOp::flush) {
-    submit_flush(req);
+    submit_flush(req, fresh);
     return;
   }
   const bool write = is_write_op(req.op);
@@ -376,11 +443,15 @@ void Array::submit(BlockRequest& req) {
   }
   {
     std::unique_lock l(mu_);
-    const uint64_t lo = req.offset / 512, hi = lo + req.length / 512;
-    cv_.wait(l, [&] { return stopping_ || (!paused_ && !(write && lo < suspend_hi_ && suspend_lo_ < hi)); });
-    if (stopping_) {
+    if (stopping_ || (fresh && closing_)) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
+      return;
+    }
+    if (const char* why = must_wait_locked(req)) {
+      parked_.push_back(&req);
+      if (why == std::string_view("not active")) want_active_ = true;
+      cv_.notify_all();
       return;
     }
     inflight_++;
@@ -393,19 +464,12 @@ void Array::submit(BlockRequest& req) {
   t->inner.length = req.length;
   t->inner.buf = req.buf;
   t->inner.done = [t](Status s) { t->array->finish(t, std::move(s)); };
-  if (write) {
-    Status s = mark_active();
-    if (!s.is_ok()) {
-      finish(t, s.with_context(fmt::format("{}: marking the array active", name_)));
-      return;
-    }
-    if (bitmap_ && req.length > 0) {
-      // The bits first (write_intent.h): the personality sees the write once they are on disk.
-      std::tie(t->s_lo, t->s_hi) = personality_->sync_span(req.offset / 512, (req.offset + req.length) / 512);
-      if (req.op == BlockOp::trim) bitmap_->discard(t->s_lo, t->s_hi);
-      bitmap_->start_write(t->s_lo, t->s_hi, [this, t] { personality_->submit(t->inner); });
-      return;
-    }
+  if (write && bitmap_ && req.length > 0) {
+    // The bits first (write_intent.h): the personality sees the write once they are on disk.
+    std::tie(t->s_lo, t->s_hi) = personality_->sync_span(req.offset / 512, (req.offset + req.length) / 512);
+    if (req.op == BlockOp::trim) bitmap_->discard(t->s_lo, t->s_hi);
+    bitmap_->start_write(t->s_lo, t->s_hi, [this, t] { personality_->submit(t->inner); });
+    return;
   }
   personality_->submit(t->inner);
 }
@@ -428,72 +492,68 @@ void Array::finish(Tracked* t, Status s) {
     }
   }
   self->cv_.notify_all();
-  outer->done(std::move(s));
+  self->complete_client(*outer, std::move(s));
 }
 
-void Array::submit_flush(BlockRequest& req) {
+void Array::submit_flush(BlockRequest& req, bool fresh) {
   {
     std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return stopping_ || !paused_; });
-    if (stopping_) {
+    if (stopping_ || (fresh && closing_)) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
       return;
     }
-    inflight_++;
+    if (must_wait_locked(req)) {
+      parked_.push_back(&req);
+      return;
+    }
   }
-  const std::vector<uint32_t> live = live_slots();
-  auto* f = new FlushFanout;
-  f->pending = live.size();
-  f->reqs.resize(live.size());
-  auto complete = [this, f, &req]() {
+  flush_live_members([this, &req](Status s) { complete_client(req, std::move(s)); });
+}
+
+void Array::flush_live_members(std::function<void(Status)> done) {
+  std::vector<std::pair<uint32_t, io::Member*>> devs;
+  {
+    std::lock_guard l(mu_);
+    inflight_++;
+    for (uint32_t slot : live_slots()) {
+      if (io::Member* d = personality_->slot_dev(slot)) devs.emplace_back(slot, d);
+    }
+  }
+  auto reqs = std::make_shared<std::vector<io::IoRequest>>(devs.size());
+  FanIn* fan = FanIn::start(devs.size(), [this, devs, reqs, done = std::move(done)](std::vector<Status>& st) {
+    bool unsupported = false, retry = false;
+    Status first;
+    for (size_t i = 0; i < st.size(); i++) {
+      const Status& s = st[i];
+      if (s.is_ok()) continue;
+      if (s.code() == Err::io || s.code() == Err::not_found) member_failed(devs[i].first, s);
+      if (s.code() == Err::unsupported) unsupported = true;
+      else if (s.code() == Err::retry) retry = true;
+      if (first.is_ok()) first = s;
+    }
     Status result;
-    if (f->unsupported) result = Status(Err::unsupported, "a member does not support flush");
-    else if (f->retry) result = Status(Err::retry, "a member asked to retry the flush");
-    else if (f->lost_redundancy) result = f->first_error;
-    delete f;
+    if (unsupported) {
+      result = Status(Err::unsupported, "a member does not support flush");
+    } else if (retry) {
+      result = Status(Err::retry, "a member asked to retry the flush");
+    } else if (!first.is_ok()) {
+      // Writes survive a member that failed its flush only while redundancy lasts.
+      std::lock_guard l(mu_);
+      if (broken_ || !set_->geometry.survives(failed_slots())) result = first;
+    }
     {
       std::lock_guard l(mu_);
       inflight_--;
     }
     cv_.notify_all();
-    req.done(std::move(result));
-  };
-  if (live.empty()) {
-    complete();
-    return;
-  }
-  for (size_t i = 0; i < live.size(); i++) {
-    const uint32_t slot = live[i];
-    io::IoRequest& r = f->reqs[i];
+    done(std::move(result));
+  });
+  for (size_t i = 0; i < devs.size(); i++) {
+    io::IoRequest& r = (*reqs)[i];
     r.op = io::IoOp::flush;
-    r.done = [this, f, slot, complete](Status s) {
-      if (!s.is_ok()) {
-        if (s.code() == Err::io || s.code() == Err::not_found) member_failed(slot, s);
-        std::lock_guard l(f->mu);
-        if (s.code() == Err::unsupported) f->unsupported = true;
-        else if (s.code() == Err::retry) f->retry = true;
-        if (f->first_error.is_ok()) f->first_error = s;
-      }
-      bool last;
-      {
-        std::lock_guard l(f->mu);
-        last = --f->pending == 0;
-      }
-      if (!last) return;
-      // Writes survive a member that failed its flush only while redundancy lasts.
-      bool broken;
-      {
-        std::lock_guard l(mu_);
-        broken = broken_;
-      }
-      if (!f->first_error.is_ok() && (broken || !set_->geometry.survives(failed_slots()))) {
-        f->lost_redundancy = true;
-      }
-      auto done = complete;  // `complete` lives in f; keep a copy on the stack
-      done();
-    };
-    set_->members[set_->slot_member[slot]].dev->submit(r);
+    r.done = [fan, i](Status s) { fan->arrive(i, std::move(s)); };
+    devs[i].second->submit(r);
   }
 }
 
@@ -503,22 +563,36 @@ Status Array::stop() {
     if (stopped_ || !set_) return Status::ok();
   }
   if (sync_) sync_->stop();  // checkpoints where it was
+  std::vector<BlockRequest*> parked;
+  std::vector<HeldCompletion> held;
   {
     std::unique_lock l(mu_);
     if (stopped_) return Status::ok();
+    // New requests are refused from here; those the door holds for "active" superblocks
+    // still go (the state thread goes on), and every one in flight completes.
+    closing_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [&] {
+      return inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
+             std::none_of(parked_.begin(), parked_.end(), [&](BlockRequest* r) {
+               return must_wait_locked(*r) == std::string_view("not active");
+             });
+    });
     stopping_ = true;
     cv_.notify_all();
-    cv_.wait(l, [&] { return inflight_ == 0 && !marking_; });
+    parked = std::move(parked_);
+    held = std::move(held_completions_);
   }
-  if (safe_mode_thread_.joinable()) safe_mode_thread_.join();
+  // What the door still holds never started: it fails as a request sent after the stop.
+  for (BlockRequest* r : parked) r->done(Status(Err::busy, fmt::format("{} is stopping", name_)));
+  for (HeldCompletion& h : held) h.req->done(std::move(h.status));
+  if (state_thread_.joinable()) state_thread_.join();
   if (personality_) personality_->quiesce();
   Status result;
   if (!read_only_) {
-    for (uint32_t slot : live_slots()) {
-      ProbedMember& m = set_->members[set_->slot_member[slot]];
-      Status s = m.dev->flush();
-      if (!s.is_ok() && result.is_ok()) result = s.with_context(m.path);
-    }
+    result = FanIn::wait_all(1, [this](FanIn& f) {
+               flush_live_members([&f](Status s) { f.arrive(0, std::move(s)); });
+             }).front();
     if (bitmap_) {
       Status s = bitmap_->stop();
       if (!s.is_ok() && result.is_ok()) result = s.with_context(fmt::format("{}: bitmap", name_));

@@ -18,8 +18,31 @@
 //    the array still holds every write durably through its other members.
 //  - A FUA write is written with FUA to each member it touches (and so is durable on
 //    each before it is acknowledged).
+//  - "Every member" is every member that takes the slot's data: the flush goes through the
+//    personality's slot members (slot_dev), so a member being rebuilt and, during
+//    --replace, the replacement as well as the old member are flushed (ReplacingMember
+//    flushes both). The client flush, stop() and the bitmap's flush_members() are one
+//    function (flush_live_members).
 //  - stop() refuses new requests, waits for every in-flight request and pending flush,
 //    flushes every member, then writes clean superblocks.
+//
+// THE DOOR: submit() never blocks (block_target.h)
+//  - A request that must wait is parked, and submit() returns at once, so the frontend's
+//    thread goes on with the next request: writes into md's suspend_lo/hi window, every
+//    request while I/O is paused (a member change), writes while the superblocks do not
+//    say "active" (the state thread marks the array active, then submits them again),
+//    and a request that meets a sync step's window (the personality parks it, see
+//    sync_barrier.h). A classic bitmap's batch parks the write inside the bitmap.
+//  - Parked requests are submitted again, from the door, when what held them changes
+//    (suspend_lo/hi written, resume_io(), the array marked active).
+//  - A member failure is recorded in memory at once (member_failed never blocks nor does
+//    I/O, so it may run on a completion thread); the state thread writes the superblocks
+//    that record it. Until they are written, every client completion is held back, so no
+//    write that met the failure is acknowledged before the failure is on disk (md's rule).
+//
+// THE STATE THREAD (state_loop): one thread per array writes the superblocks for what
+// clients cannot wait on: marking active before parked writes go, recording member
+// failures before held completions go, and marking clean after safe_mode_delay of quiet.
 #pragma once
 
 #include <atomic>
@@ -121,7 +144,10 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // with Err::busy. Safe to call twice.
   Status stop();
   ArrayDetail detail() const;
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  std::vector<std::string> warnings() const {
+    std::lock_guard l(mu_);
+    return warnings_;
+  }
 
   // ---- control plane ----
   // md's sysfs attributes, by the names and value syntax of /sys/block/mdX/md/ (the list
@@ -150,7 +176,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
 
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).
-  void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ = d; }
+  void set_safe_mode_delay(std::chrono::milliseconds d) { safe_mode_delay_ms_.store(d.count()); }
   // The sync thread (tests wait on it and read its counters).
   SyncEngine& sync_engine() { return *sync_; }
   bitmap::WriteIntent* bitmap_for_tests() { return bitmap_.get(); }
@@ -210,18 +236,28 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void member_failed(uint32_t slot, const Status& why) override;
   bool slot_failed(uint32_t slot) const override;
 
-  void submit_flush(BlockRequest& req);
-  Status mark_active();          // before the first write after clean
+  void admit(BlockRequest& req, bool fresh);  // submit(); fresh: not a parked one again
+  void submit_flush(BlockRequest& req, bool fresh);
+  // Why `req` cannot go now (the door above), or nullptr. Caller holds mu_.
+  const char* must_wait_locked(const BlockRequest& req) const;
+  // Submits again every parked request (each goes through the door once more).
+  void release_parked();
+  // Flushes every member that takes a slot's data (slot_dev) at once; done gets the
+  // result with the protocol's precedence. Counted in inflight_, so no slot changes under
+  // it. Any thread; done may run inline.
+  void flush_live_members(std::function<void(Status)> done);
+  // A client request's completion, held back while a member failure is not yet on disk.
+  void complete_client(BlockRequest& req, Status s);
   Status write_state(bool clean);  // events + 1, superblocks out; caller holds marking_
   static void finish(Tracked* t, Status s);
-  void safe_mode_loop();
+  void state_loop();
   bool record_failure_locked(uint32_t slot, const Status& why);  // false if already failed
   std::vector<uint32_t> live_slots() const;
   std::vector<uint32_t> failed_slots() const;
 
   std::string name_;
   bool read_only_ = false;
-  std::vector<std::string> warnings_;
+  std::vector<std::string> warnings_;  // guarded by mu_ once the array runs
   std::unique_ptr<io::UringQueue> ring_;
   std::unique_ptr<MemberSet> set_;
   std::unique_ptr<Personality> personality_;
@@ -234,6 +270,18 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   bool active_ = false;                      // superblocks say "active" (writes may be in flight)
   bool marking_ = false;                     // one thread is writing superblocks
   bool broken_ = false;                      // a failure beyond what the level survives
+  bool want_active_ = false;                 // parked writes wait for "active" superblocks
+  bool cleaning_ = false;                    // the clean superblocks are on their way: writes park
+  uint64_t failures_ = 0;                    // member failures recorded in memory ...
+  uint64_t failures_on_disk_ = 0;            // ... and of those, how many the superblocks hold
+  std::vector<BlockRequest*> parked_;        // requests the door holds
+  struct HeldCompletion {
+    BlockRequest* req;
+    Status status;
+    uint64_t failures;  // released once failures_on_disk_ reaches it
+  };
+  std::vector<HeldCompletion> held_completions_;
+  bool closing_ = false;   // stop() began: new requests are refused
   bool stopping_ = false;
   bool stopped_ = false;
   uint64_t inflight_ = 0;
@@ -250,8 +298,8 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   std::atomic<bool> bitmap_resync_wanted_{false};
   bool paused_ = false;
   uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait
-  std::chrono::milliseconds safe_mode_delay_{200};
-  std::thread safe_mode_thread_;
+  std::atomic<int64_t> safe_mode_delay_ms_{200};
+  std::thread state_thread_;
 };
 
 }  // namespace umd::engine

@@ -8,7 +8,8 @@
 //   (seconds), consistency_policy ("none" without redundancy, else "resync")
 //   sync_action, last_sync_action, sync_min, sync_max, sync_completed, sync_speed,
 //   sync_speed_min, sync_speed_max, mismatch_cnt      (the sync thread: sync_engine.h)
-//   suspend_lo, suspend_hi    writes to array sectors in [lo, hi) wait (md: sectors)
+//   suspend_lo, suspend_hi    writes to array sectors in [lo, hi) wait (md: sectors); they are
+//                     parked at the door, and other requests go on (array.h)
 //   dev-NAME/state    in_sync | spare | faulty (md's words; a member being rebuilt reads
 //                     "spare", as in md); writing "faulty" fails it, "remove" removes it
 //   dev-NAME/slot     its slot, or "none";  dev-NAME/recovery_start  "none" or sectors
@@ -25,6 +26,7 @@
 #include <charconv>
 
 #include "array/array.h"
+#include "personality/replacing_member.h"
 #include "layout/layout_names.h"
 
 namespace umd::engine {
@@ -90,7 +92,7 @@ Result<std::string> Array::attr(const std::string& name) const {
   }
   if (name == "resync_start") return resync_offset_ == kMaxSector ? std::string("none") : std::to_string(resync_offset_);
   if (name == "reshape_position") return std::string("none");
-  if (name == "safe_mode_delay") return fmt::format("{:.3f}", double(safe_mode_delay_.count()) / 1000);
+  if (name == "safe_mode_delay") return fmt::format("{:.3f}", double(safe_mode_delay_ms_.load()) / 1000);
   if (name == "consistency_policy") {
     return std::string(bitmap_ ? "bitmap" : personality_->sync_sectors(SyncOp::check) ? "resync" : "none");
   }
@@ -111,7 +113,10 @@ Result<std::string> Array::attr(const std::string& name) const {
     if (idx >= 0) {
       const Held& h = held_[idx];
       const ProbedMember& m = set_->members[idx];
-      const uint64_t vb = h.state == Held::State::active ? personality_->valid_below(uint32_t(h.slot)) : ~0ull;
+      // A --replace's new member shows how far its copy has come, as md's rdev does.
+      const uint64_t vb = h.state == Held::State::active ? personality_->valid_below(uint32_t(h.slot))
+                          : h.state == Held::State::replacement && replacing_ ? replacing_->dev->valid_below()
+                                                                              : ~0ull;
       if (what == "state") {
         return std::string(h.state == Held::State::faulty                  ? "faulty"
                            : h.state == Held::State::active && vb == ~0ull ? "in_sync"
@@ -143,9 +148,11 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     if (ec != std::errc() || p != v.data() + v.size() || v.empty()) {
       return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number", name, v));
     }
-    std::lock_guard l(mu_);
-    (name == "suspend_lo" ? suspend_lo_ : suspend_hi_) = x;
-    cv_.notify_all();
+    {
+      std::lock_guard l(mu_);
+      (name == "suspend_lo" ? suspend_lo_ : suspend_hi_) = x;
+    }
+    release_parked();  // writes the window no longer covers go; the rest park again
     return Status::ok();
   }
   if (name == "safe_mode_delay") {
@@ -157,7 +164,8 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     } catch (...) {
       return Status(Err::invalid, fmt::format("safe_mode_delay: \"{}\" is not seconds", v));
     }
-    safe_mode_delay_ = std::chrono::milliseconds(int64_t(secs * 1000));
+    safe_mode_delay_ms_.store(int64_t(secs * 1000));
+    cv_.notify_all();
     return Status::ok();
   }
   if (name.rfind("dev-", 0) == 0 && name.size() > 6 && name.substr(name.find('/') + 1) == "state") {

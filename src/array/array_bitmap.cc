@@ -23,6 +23,7 @@
 #include "bitmap/lockless_bitmap.h"
 #include "format/superblock1.h"
 #include "array/array.h"
+#include "util/fan_in.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::engine {
@@ -32,14 +33,11 @@ uint64_t Array::events() const {
   return events_;
 }
 
+// The client's flush, before bits are cleared: every member that takes a slot's data.
 Status Array::flush_members() {
-  std::vector<io::Member*> devs;
-  {
-    std::lock_guard l(mu_);
-    for (uint32_t s : live_slots()) devs.push_back(set_->members[set_->slot_member[s]].dev.get());
-  }
-  for (io::Member* d : devs) UMD_TRY(d->flush().with_context(d->name()));
-  return Status::ok();
+  return FanIn::wait_all(1, [this](FanIn& f) {
+           flush_live_members([&f](Status s) { f.arrive(0, std::move(s)); });
+         }).front();
 }
 
 void Array::sync_needed() {

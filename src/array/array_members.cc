@@ -64,9 +64,12 @@ void Array::pause_io() {
 
 void Array::resume_io() {
   if (sync_ && !on_sync_thread()) sync_->step_mutex().unlock();
-  std::lock_guard l(mu_);
-  paused_ = false;
-  cv_.notify_all();
+  {
+    std::lock_guard l(mu_);
+    paused_ = false;
+    cv_.notify_all();
+  }
+  release_parked();
 }
 
 Status Array::write_state_locked_marking(bool clean_if_quiet) {

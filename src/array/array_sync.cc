@@ -61,16 +61,17 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
   }
   if (op == SyncOp::check || op == SyncOp::repair) return;
   if (op == SyncOp::replace) {
-    bool failed_new = false;
+    bool failed_new = false, broken = false;
     {
       std::lock_guard l(mu_);
       failed_new = replacing_ && replacing_->dev->new_failed();
+      broken = broken_;
     }
     if (complete && !failed_new) {
       end_replace(true);
       return;
     }
-    if (failed_new || broken_) {
+    if (failed_new || broken) {
       end_replace(false);
       return;
     }

@@ -132,8 +132,8 @@ class TestHost final : public PersonalityHost {
  public:
   explicit TestHost(uint32_t slots) : failed_(slots), calls_(slots) {}
   void member_failed(uint32_t slot, const Status& why) override {
+    if (failed_.at(slot).exchange(true, std::memory_order_acq_rel)) return;  // recorded once, as the array does
     calls_.at(slot).fetch_add(1);
-    failed_.at(slot).store(true, std::memory_order_release);
     std::lock_guard lk(mu_);
     last_ = why;
   }

@@ -7,6 +7,7 @@
 
 #include "format/superblock0.h"
 #include "format/superblock1.h"
+#include "util/fan_in.h"
 
 namespace umd::engine {
 namespace {
@@ -74,21 +75,34 @@ SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarge
   return u;
 }
 
+// Every member at once (md_super_write issues them all, then md_super_wait): each
+// member's write, then its flush, chained on its completion; the caller waits for all.
 std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
                                       const std::vector<SuperblockUpdate>& updates) {
-  std::vector<Status> result(targets.size());
-  for (size_t i = 0; i < targets.size(); i++) {
-    ProbedMember* m = targets[i].member;
-    result[i] = m->dev->write(updates[i].offset, updates[i].bytes)
-                    .with_context(fmt::format("{}: writing superblock", m->path));
-  }
-  for (size_t i = 0; i < targets.size(); i++) {
-    if (result[i].is_ok()) {
+  std::vector<io::IoRequest> writes(targets.size()), flushes(targets.size());
+  return FanIn::wait_all(targets.size(), [&](FanIn& fan) {
+    for (size_t i = 0; i < targets.size(); i++) {
       ProbedMember* m = targets[i].member;
-      result[i] = m->dev->flush().with_context(fmt::format("{}: flushing superblock", m->path));
+      io::IoRequest& f = flushes[i];
+      f.op = io::IoOp::flush;
+      f.done = [&fan, i, m](Status s) {
+        fan.arrive(i, s.with_context(fmt::format("{}: flushing superblock", m->path)));
+      };
+      io::IoRequest& w = writes[i];
+      w.op = io::IoOp::write;
+      w.offset = updates[i].offset;
+      w.length = updates[i].bytes.size();
+      w.buf = const_cast<uint8_t*>(updates[i].bytes.data());
+      w.done = [&fan, &f, i, m](Status s) {
+        if (!s.is_ok()) {
+          fan.arrive(i, s.with_context(fmt::format("{}: writing superblock", m->path)));
+          return;
+        }
+        m->dev->submit(f);
+      };
+      m->dev->submit(w);
     }
-  }
-  return result;
+  });
 }
 
 std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {

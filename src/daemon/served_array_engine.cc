@@ -68,7 +68,17 @@ Status EngineArray::manage(const std::string& op, const std::string& member, con
   if (op == "fail") return a_->fail_member(member);
   if (op == "remove") return a_->remove_member(member);
   if (op == "add" || op == "re-add") return add(member, op == "re-add");
-  if (op == "replace") return a_->replace_member(member, with);
+  if (op == "replace") {
+    // --with a new member: opened the way --add opens one (through the fault hooks in
+    // test mode), then replaced onto.
+    if (!with.empty() && hooks_) {
+      bool known = false;
+      for (const engine::MemberDetail& m : a_->detail().members) known |= m.path == normal_path(with);
+      if (!known) UMD_TRY(add(with, false));
+      return a_->replace_member(member, normal_path(with));
+    }
+    return a_->replace_member(member, with);
+  }
   return Status(Err::invalid, "unknown manage action \"" + op + "\" (fail, remove, add, re-add, replace)");
 }
 

@@ -65,6 +65,8 @@ class FaultyMember : public MemberWrapper {
   Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua = false) override;
   Status flush() override;
   Status discard(uint64_t offset, uint64_t length) override;
+  // Synchronous, inline (the cache model and the faults run in the calls above).
+  void submit(IoRequest& req) override { Member::submit(req); }
 
   // Faults. add_fault returns an id for remove_fault.
   int add_fault(const Fault& f);

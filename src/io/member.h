@@ -83,6 +83,8 @@ class MemberWrapper : public Member {
   }
   Status flush() override { return target_->flush(); }
   Status discard(uint64_t offset, uint64_t length) override { return target_->discard(offset, length); }
+  // Forwarded too: a wrapped member stays asynchronous.
+  void submit(IoRequest& req) override { target_->submit(req); }
   Member& target() { return *target_; }
 
  private:

@@ -30,7 +30,6 @@ const uint8_t* zero_block() {
 
 PersonalityBase::PersonalityBase(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host)
     : geo_(std::move(geo)), slots_(std::move(slots)), host_(host),
-      failed_(std::make_unique<std::atomic<bool>[]>(slots_.size())),
       valid_below_(std::make_unique<std::atomic<uint64_t>[]>(slots_.size())) {
   for (size_t i = 0; i < slots_.size(); i++) valid_below_[i].store(~0ull);
   for (const Slot& s : slots_) {
@@ -40,7 +39,7 @@ PersonalityBase::PersonalityBase(layout::Geometry geo, std::vector<Slot> slots, 
 
 bool PersonalityBase::fail_slot(uint32_t slot, const Status& why) {
   if (!host_) return false;
-  if (!failed_[slot].exchange(true, std::memory_order_acq_rel)) host_->member_failed(slot, why);
+  host_->member_failed(slot, why);
   return true;
 }
 
@@ -72,7 +71,9 @@ void PersonalityBase::submit(BlockRequest& req) {
     return;
   }
   const uint64_t lo = req.offset / 512;
-  const SyncBarrier::Ticket t = barrier_.enter(lo, lo + req.length / 512);
+  SyncBarrier::Ticket t;
+  // Parked behind a sync step's window: submitted again, from the start, once it lowers.
+  if (!barrier_.enter(lo, lo + req.length / 512, &t, [this, &req] { submit(req); })) return;
   {
     std::lock_guard lk(inflight_mu_);
     inflight_++;
@@ -91,7 +92,6 @@ void PersonalityBase::request_end(const SyncBarrier::Ticket& t) {
 void PersonalityBase::attach(uint32_t slot, Slot s, uint64_t valid_below) {
   slots_[slot] = s;
   valid_below_[slot].store(valid_below, std::memory_order_release);
-  failed_[slot].store(false, std::memory_order_release);
   if (s.present()) block_size_ = std::max(block_size_, s.dev->block_size());
 }
 

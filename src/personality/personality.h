@@ -19,17 +19,21 @@
 //  - req.done(Status) runs exactly once, inline or on a member's completion thread, after
 //    every member I/O issued for the request has completed; nothing touches req after.
 //  - Member write failure (an Err::io-class error, not retry/invalid/no_space): the
-//    personality calls host->member_failed(slot) once per slot and never reads or writes
-//    that slot again; the request still succeeds while redundancy covers it.
+//    personality calls host->member_failed(slot) (perhaps more than once for a slot, from
+//    I/Os already in flight; the host records the first) and never reads or writes that
+//    slot again; the request still succeeds while redundancy covers it.
 //  - Buffers handed to members are 4 KiB aligned AlignedBuffers for raid4/5/6; striped
 //    and mirrored levels pass the client's buffer (members bounce a misaligned one).
 //  - quiesce() blocks until no request is inside the personality (every done() returned);
 //    the destructor quiesces first. Members must outlive the personality.
 //  - Callbacks: member_failed() and req.done() may run on a member's completion thread (the
 //    io_uring reaper) or inline inside submit(). Neither may wait for another request of
-//    this personality, nor call quiesce(): the request waited for may be queued behind the
-//    caller on the same thread. member_failed() may do synchronous member I/O
-//    (Member::write, which never goes through the ring), e.g. superblock updates.
+//    this personality, nor call quiesce(), nor do member I/O and wait for it: the I/O
+//    waited for may complete only on the caller's own thread. member_failed() records the
+//    failure and returns; the host makes it durable (superblocks) before it lets the
+//    request's completion reach the client.
+//  - submit() never blocks: a request that meets a sync step's window is parked and
+//    submitted again when the window lowers (sync_barrier.h).
 #pragma once
 
 #include <cstdint>
@@ -61,8 +65,9 @@ class PersonalityHost {
  public:
   virtual ~PersonalityHost() = default;
   // A write (or repair write) to `slot` failed with `why`. May be called from any thread,
-  // completion threads included, and may block briefly (superblock writes). When it
-  // returns the slot is failed: the personality never reads or writes it again.
+  // completion threads included, and more than once for a slot. Never blocks, never does
+  // member I/O. When it returns the slot is failed (slot_failed() says so): the
+  // personality never reads or writes it again.
   virtual void member_failed(uint32_t slot, const Status& why) = 0;
   // Whether the array considers `slot` failed (cheap: an atomic load).
   virtual bool slot_failed(uint32_t slot) const = 0;
@@ -139,6 +144,9 @@ class Personality {
   // Takes the member out of `slot` (missing from now on). Same rule.
   virtual void detach(uint32_t slot) = 0;
   virtual uint64_t valid_below(uint32_t slot) const = 0;
+  // The member that takes `slot`'s I/O (a ReplacingMember during --replace), nullptr when
+  // missing. Stable while the caller keeps I/O from pausing (attach/detach need a pause).
+  virtual io::Member* slot_dev(uint32_t slot) const = 0;
   // The sync-space range that array sectors [lo, hi) fall in (what a write-intent bitmap
   // marks for a write there): itself for raid1/10, whole chunk rows for raid4/5/6.
   virtual std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const { return {lo, hi}; }

@@ -50,11 +50,9 @@ class PersonalityBase : public Personality {
   void submit(BlockRequest& req) final;
   void quiesce() override;
 
-  // Whether `slot` may be read or written: present, and failed neither here nor in the host.
-  bool usable(uint32_t slot) const {
-    return slots_[slot].present() && !failed_[slot].load(std::memory_order_acquire) &&
-           !(host_ && host_->slot_failed(slot));
-  }
+  // Whether `slot` may be read or written: present, and not failed. The host owns each
+  // slot's failed state (one owner); the personality asks it.
+  bool usable(uint32_t slot) const { return slots_[slot].present() && !(host_ && host_->slot_failed(slot)); }
   // usable(), and member sectors [lo, hi) already rebuilt when the slot is recovering.
   bool usable_at(uint32_t slot, uint64_t lo, uint64_t hi) const {
     (void)lo;
@@ -86,9 +84,9 @@ class PersonalityBase : public Personality {
     else barrier_.disarm();
   }
   // A member write (or repair write) to `slot` failed with a member-failure error. With a
-  // host: the first caller for the slot reports it (member_failed, exactly once per slot),
-  // every caller then treats the slot as gone; returns true. Without a host: nothing is
-  // marked; returns false (the caller fails its request with `why`).
+  // host: reported (member_failed; the host records the first report of a slot and
+  // ignores the rest), and the caller treats the slot as gone; returns true. Without a
+  // host: nothing is marked; returns false (the caller fails its request with `why`).
   bool fail_slot(uint32_t slot, const Status& why);
   // Errors that mean "this member failed" (as opposed to retry later / bad request).
   static bool is_member_failure(const Status& s) {
@@ -98,6 +96,7 @@ class PersonalityBase : public Personality {
   uint64_t member_offset(uint32_t slot, uint64_t sector) const { return (slots_[slot].data_offset + sector) * 512; }
   bool has_host() const { return host_ != nullptr; }
   io::Member& member(uint32_t slot) const { return *slots_[slot].dev; }
+  io::Member* slot_dev(uint32_t slot) const override { return slots_[slot].dev; }
   void request_end(const SyncBarrier::Ticket& t);
 
  protected:
@@ -122,7 +121,6 @@ class PersonalityBase : public Personality {
   std::vector<Slot> slots_;
   PersonalityHost* host_;
   uint32_t block_size_ = 512;
-  std::unique_ptr<std::atomic<bool>[]> failed_;
   std::unique_ptr<std::atomic<uint64_t>[]> valid_below_;  // by slot; ~0: in sync
   SyncBarrier barrier_;
   AlignedBuffer sync_buf_;  // the sync thread's (one per array, so unshared)

@@ -2,17 +2,31 @@
 
 namespace umd::engine {
 
-SyncBarrier::Ticket SyncBarrier::enter(uint64_t lo, uint64_t hi) {
+bool SyncBarrier::enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry) {
   if (!armed_.load(std::memory_order_seq_cst)) {
     fast_inside_.fetch_add(1, std::memory_order_seq_cst);
-    if (!armed_.load(std::memory_order_seq_cst)) return Ticket{};
+    if (!armed_.load(std::memory_order_seq_cst)) {
+      *t = Ticket{};
+      return true;
+    }
     leave(Ticket{});  // armed meanwhile: go the registered way
   }
-  std::unique_lock l(mu_);
-  cv_.wait(l, [&] { return !overlaps_window(lo, hi); });
+  std::lock_guard l(mu_);
+  if (overlaps_window(lo, hi)) {
+    parked_.push_back(std::move(retry));
+    return false;
+  }
   const uint64_t id = next_id_++;
   inside_.emplace(id, std::make_pair(lo, hi));
-  return Ticket{true, id};
+  *t = Ticket{true, id};
+  return true;
+}
+
+void SyncBarrier::run_parked(std::unique_lock<std::mutex>& l) {
+  std::vector<std::function<void()>> go;
+  go.swap(parked_);
+  l.unlock();
+  for (auto& f : go) f();
 }
 
 void SyncBarrier::leave(const Ticket& t) {
@@ -35,10 +49,11 @@ void SyncBarrier::arm() {
 }
 
 void SyncBarrier::disarm() {
-  std::lock_guard l(mu_);
+  std::unique_lock l(mu_);
   raised_ = false;
   armed_.store(false, std::memory_order_seq_cst);
   cv_.notify_all();
+  run_parked(l);
 }
 
 bool SyncBarrier::window_busy() const {
@@ -57,9 +72,10 @@ void SyncBarrier::raise(uint64_t lo, uint64_t hi) {
 }
 
 void SyncBarrier::lower() {
-  std::lock_guard l(mu_);
+  std::unique_lock l(mu_);
   raised_ = false;
   cv_.notify_all();
+  run_parked(l);
 }
 
 }  // namespace umd::engine

@@ -9,21 +9,27 @@
 //    raises a window [lo, hi): raise() returns once no client request overlapping the
 //    window is inside, and until lower() every client request overlapping it waits at
 //    enter(). Requests outside the window run on.
+//  - A request that meets the window is parked, never waited for: enter() returns false
+//    and keeps its `retry`, and lower() (or disarm()) runs every parked retry on the sync
+//    thread once the window is down, outside the lock. The submitting thread (an NBD
+//    connection's reader) goes on at once with its next request.
 //  - Fast path: while disarmed (no sync running, nearly always), enter() and leave() touch
 //    one atomic counter, no lock. arm() flips the flag and waits for the fast-path
 //    requests already inside to leave; from then on enter() registers each request under
 //    the mutex, so the sync side can see the ranges in flight.
 //    (Dekker's pattern: enter increments then re-reads `armed_`; arm sets `armed_` then
 //    reads the counter; both seq_cst, so one of them sees the other.)
-//  - A request waits only at enter(), on the submitting thread; it never waits while
-//    holding a member I/O, so the sync side cannot deadlock with it.
+//  - No client request waits while holding a member I/O, so the sync side cannot
+//    deadlock with it.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace umd::engine {
 
@@ -35,7 +41,10 @@ class SyncBarrier {
     uint64_t id = 0;
   };
 
-  Ticket enter(uint64_t lo, uint64_t hi);
+  // True: the request is inside (*t says how to leave). False: it met the raised window
+  // and was parked; `retry` runs once the window is lowered (the request then enters
+  // again from the start).
+  bool enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry);
   void leave(const Ticket& t);
 
   void arm();     // before a sync run; waits for fast-path requests to drain
@@ -55,6 +64,8 @@ class SyncBarrier {
   uint64_t win_lo_ = 0, win_hi_ = 0;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> inside_;  // id -> [lo, hi)
+  std::vector<std::function<void()>> parked_;                  // met the window
+  void run_parked(std::unique_lock<std::mutex>& l);
 };
 
 }  // namespace umd::engine

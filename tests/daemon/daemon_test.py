@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 import umdtest  # noqa: E402
 import sb_patch  # noqa: E402
+import nbd_raw  # noqa: E402
 
 MiB = 1 << 20
 
@@ -389,6 +390,33 @@ class DaemonTest(umdtest.TempDirTest):
         got = self.nbd_read_all(self.uri())
         self.assertEqual(len(got), len(truth))
         self.assertTrue(got == truth, "the degraded array reads differently from the whole one")
+
+    def test_a_suspended_write_holds_no_other_request_of_its_connection(self):
+        # md suspends writes to [suspend_lo, suspend_hi) only. On one NBD connection, a
+        # write into the window, then a read and a write elsewhere: those two are
+        # answered first, and the first once the window is lifted.
+        paths = self.images(3)
+        self.create(5, paths, "--chunk=64K")
+        sock = os.path.join(self.tmp, "md0.sock")
+        self.assemble("md0", *paths, "--serve", f"nbd:unix:{sock}")
+        umdtest.umd("--attr", "md0", "suspend_lo", "0")
+        umdtest.umd("--attr", "md0", "suspend_hi", "4096")
+        c = nbd_raw.Client(sock, "md0")
+        try:
+            block = os.urandom(4096)
+            c.send(nbd_raw.CMD_WRITE, 1, 0, data=block)
+            c.send(nbd_raw.CMD_READ, 2, 4 * MiB, 4096)
+            c.send(nbd_raw.CMD_WRITE, 3, 5 * MiB, data=block)
+            first = [c.reply({2: 4096})[:2] for _ in range(2)]
+            self.assertEqual(sorted(first), [(2, 0), (3, 0)])
+            umdtest.umd("--attr", "md0", "suspend_hi", "0")
+            self.assertEqual(c.reply({})[:2], (1, 0))
+            c.send(nbd_raw.CMD_READ, 4, 0, 4096)
+            handle, err, data = c.reply({4: 4096})
+            self.assertEqual((handle, err), (4, 0))
+            self.assertEqual(data, block, "the parked write reached the array")
+        finally:
+            c.close()
 
     def test_status_and_detail_clean_up_a_dead_daemons_directory(self):
         stale = os.path.join(self.run_dir, "md9")

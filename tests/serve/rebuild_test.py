@@ -5,6 +5,9 @@ SpareTakeoverTest: a member is failed with `umd --manage --fail` while fio write
   crc32c verify; the spare added before takes its slot, recovery runs beside fio, fio
   reports no error, a second verify pass is clean, and after --stop the members with the
   spare in the failed one's place read what the clients wrote.
+ReplacePowerCutTest: raid1 with members that cache writes (UMD_TEST_FAULTS=cache),
+  `--replace m1 --with m2` held at sync_max, a 1 MiB write below the copy point, a FLUSH,
+  then a power cut: m2 claims the range (Recovery Offset) and must hold the write.
 ResumeTest: the daemon is killed with SIGKILL in the middle of a rebuild; the spare's
   superblock holds a recovery checkpoint (mdadm --examine: Recovery Offset), and on
   reassembly umd rebuilds exactly the sectors past it (umd/sync_stats), not from zero.
@@ -16,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
+import nbd_raw  # noqa: E402
 import umdtest  # noqa: E402
 from serve_test import TOOLS, ArrayTestBase, MiB, first_diff, have_tools  # noqa: E402
 
@@ -118,6 +122,42 @@ class ResumeTest(RebuildBase):
         self.assertTrue(got == want, f"--dump after the resumed rebuild differs: {first_diff(got, want)}")
         got = self.dump([spare, paths[2], paths[3]], "dump-deg.raw")
         self.assertTrue(got == want, f"--dump relying on the rebuilt member differs: {first_diff(got, want)}")
+
+
+class ReplacePowerCutTest(RebuildBase):
+    def test_flush_during_replace_is_durable_on_the_replacement(self):
+        paths = self.images(2)
+        m2 = umdtest.make_images(self.tmp, [("m2.img", 24 * MiB)])[0]
+        self.create(1, paths)
+        self.assemble(*paths, faults="cache")
+        hold = 3600  # only the client's FLUSH flushes the caches (no clean marking)
+        umdtest.umd("--attr", "md0", "safe_mode_delay", str(hold))
+        half = 16384  # member sectors: 8 MiB copied, then the copy waits at sync_max
+        umdtest.umd("--attr", "md0", "sync_max", str(half))
+        umdtest.umd("--manage", "md0", "--replace", paths[1], "--with", m2)
+        umdtest.wait_until(lambda: self.attr("sync_completed").split()[0] == str(half),
+                           timeout=60, what="the copy to reach sync_max")
+        self.assertEqual(self.attr(f"dev-{os.path.basename(m2)}/recovery_start"), str(half))
+        off = 2 * MiB  # below the copy point
+        # A plain WRITE (no FUA), then a FLUSH, each answered (qemu-io would write with FUA).
+        c = nbd_raw.Client(self.uri().split("socket=", 1)[1], "md0")
+        c.send(nbd_raw.CMD_WRITE, 1, off, data=b"\x5a" * MiB)
+        self.assertEqual(c.reply({})[:2], (1, 0))
+        c.send(nbd_raw.CMD_FLUSH, 2)
+        self.assertEqual(c.reply({})[:2], (2, 0))
+        pid = self.detail()["pid"]
+        r = umdtest.fault("md0", paths[0], "power-cut")
+        self.assertTrue(r.get("ok"), r)
+        umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to die of its power cut")
+        self.started.remove("md0")
+        ex = umdtest.mdadm_examine(m2)
+        claimed = int(ex["Recovery Offset"].split()[0])
+        self.assertGreaterEqual(claimed * 512, off + MiB, f"m2 does not claim the write's range: {ex}")
+        data_offset = int(ex["Data Offset"].split()[0])
+        with open(m2, "rb") as f:
+            f.seek(data_offset * 512 + off)
+            got = f.read(MiB)
+        self.assertTrue(got == b"\x5a" * MiB, "m2 claims the range but lost a write a FLUSH acknowledged")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+// What a FLUSH and stop() promise (array.h), where the members that take a slot's data
+// are more than the slot's old member: a --replace copying onto its replacement. And the
+// door (array.h): a request that must wait is parked, and the others go on.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "array/array.h"
+#include "array/array_test_fixture.h"
+#include "util/aligned_buffer.h"
+
+namespace umd::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DurabilityTest : public testing::ArrayFixture {
+ protected:
+  // raid1 of two 16 MiB members behind FaultyMembers (write cache on), a third one added
+  // as a spare, and `--replace d1.img` held at half of the copy by sync_max. With
+  // `bitmap`, an internal bitmap whose bits clear after 1 s of quiet.
+  void start_replace_held_half_way(bool bitmap = false) {
+    paths_ = make_array("1", 2, 16);
+    a_ = assemble_faulty(paths_, &fms_);
+    ASSERT_TRUE(a_);
+    if (bitmap) {
+      ASSERT_TRUE(a_->set_bitmap("internal").is_ok());
+      ASSERT_TRUE(a_->set_attr("bitmap/time_base", "1").is_ok());
+    }
+    const std::string spare = (dir_ / "spare.img").string();
+    FILE* f = fopen(spare.c_str(), "w");
+    fclose(f);
+    std::filesystem::resize_file(spare, 16 << 20);
+    io::OpenOptions oo;
+    oo.direct = false;
+    auto dev = io::open_file_member(spare, oo);
+    ASSERT_TRUE(dev.is_ok());
+    auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
+    spare_ = fm.get();
+    ASSERT_TRUE(a_->add_member(std::move(fm), spare, false).is_ok());
+    half_ = a_->size_bytes() / 512 / 2 / 8 * 8;
+    ASSERT_TRUE(a_->set_attr("sync_max", std::to_string(half_)).is_ok());
+    ASSERT_TRUE(a_->replace_member("d1.img", "").is_ok());
+    ASSERT_TRUE(wait_until([&] { return attr("dev-spare.img/recovery_start") == std::to_string(half_); }, 5s))
+        << "the copy never reached sync_max: " << attr("dev-spare.img/recovery_start");
+    // The checkpoint's superblocks (flushed) put the copy point on the replacement.
+    ASSERT_TRUE(wait_until([&] { return spare_->dirty_bytes() == 0; }, 5s))
+        << spare_->dirty_bytes() << " dirty; sync_completed " << attr("sync_completed") << " publishes " << attr("umd/sync_stats");
+  }
+
+  std::string attr(const std::string& name) {
+    auto r = a_->attr(name);
+    return r.is_ok() ? *r : r.status().message();
+  }
+
+  template <class Pred>
+  static bool wait_until(Pred p, std::chrono::seconds limit = 60s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!p()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(2ms);  // polling a condition, with a generous bound
+    }
+    return true;
+  }
+
+  std::vector<std::string> paths_;
+  std::vector<io::FaultyMember*> fms_;
+  io::FaultyMember* spare_ = nullptr;
+  std::unique_ptr<Array> a_;
+  uint64_t half_ = 0;
+};
+
+// The replacement claims the range below the copy point (its recovery_offset), so a
+// write there that a FLUSH acknowledged must be durable on it too, not only on the old
+// member: after a power cut the replacement alone must hold it.
+TEST_F(DurabilityTest, FlushDuringReplaceIsDurableOnTheReplacement) {
+  start_replace_held_half_way();
+  auto data = pattern(1 << 20, 41);
+  AlignedBuffer buf(data.size());
+  std::memcpy(buf.data(), data.data(), data.size());
+  const uint64_t off = half_ * 512 / 2;  // below the copy point
+  ASSERT_TRUE(io(*a_, BlockOp::write, off, buf.size(), buf.data()).is_ok());
+  ASSERT_TRUE(io(*a_, BlockOp::flush, 0, 0, nullptr).is_ok());
+  for (auto* m : fms_) EXPECT_EQ(m->dirty_bytes(), 0u) << m->name();
+  EXPECT_EQ(spare_->dirty_bytes(), 0u) << "an acknowledged FLUSH left the replacement's cache dirty";
+  // Power cut: every member loses what it did not make durable.
+  for (auto* m : fms_) m->vanish();
+  spare_->vanish();
+  for (auto* m : fms_) m->power_cut();
+  spare_->power_cut();
+  a_.reset();
+  const MemberInfo si = info_of((dir_ / "spare.img").string());
+  ASSERT_TRUE(si.recovery_offset_valid);
+  ASSERT_GE(si.recovery_offset * 512, off + data.size()) << "the replacement claims the written range";
+  std::vector<uint8_t> back(data.size());
+  std::FILE* f = std::fopen((dir_ / "spare.img").c_str(), "rb");
+  ASSERT_TRUE(f);
+  ASSERT_EQ(std::fseek(f, long(si.data_offset * 512 + off), SEEK_SET), 0);
+  ASSERT_EQ(std::fread(back.data(), 1, back.size(), f), back.size());
+  std::fclose(f);
+  EXPECT_TRUE(back == data) << "the replacement lost a write a FLUSH acknowledged";
+}
+
+// stop() flushes every member that takes data, the replacement included.
+TEST_F(DurabilityTest, StopDuringReplaceLeavesTheReplacementDurable) {
+  start_replace_held_half_way();
+  auto data = pattern(256 << 10, 42);
+  AlignedBuffer buf(data.size());
+  std::memcpy(buf.data(), data.data(), data.size());
+  ASSERT_TRUE(io(*a_, BlockOp::write, 4096, buf.size(), buf.data()).is_ok());
+  ASSERT_TRUE(a_->stop().is_ok());
+  for (auto* m : fms_) EXPECT_EQ(m->dirty_bytes(), 0u) << m->name();
+  EXPECT_EQ(spare_->dirty_bytes(), 0u) << "stop() left the replacement's cache dirty";
+}
+
+// The bitmap clears bits only after flush_members(): with a --replace under way that must
+// flush the replacement too, or a cleared bit would hide a write it may not hold.
+TEST_F(DurabilityTest, BitmapClearFlushesTheReplacement) {
+  start_replace_held_half_way(true);
+  auto data = pattern(64 << 10, 43);
+  AlignedBuffer buf(data.size());
+  std::memcpy(buf.data(), data.data(), data.size());
+  ASSERT_TRUE(io(*a_, BlockOp::write, 8192, buf.size(), buf.data()).is_ok());
+  // No client flush: only the bitmap's own flush before it clears the bit.
+  ASSERT_TRUE(wait_until([&] { return attr("bitmap/umd_dirty_chunks") == "0"; }))
+      << "the bit never cleared: " << attr("bitmap/umd_dirty_chunks");
+  EXPECT_EQ(spare_->dirty_bytes(), 0u) << "a bit was cleared while the replacement still cached the write";
+}
+
+// A write into md's suspend window waits, but it holds nobody else: a read and a write
+// elsewhere, submitted after it from the same thread, complete first.
+TEST_F(DurabilityTest, SuspendedWriteIsParkedAndOthersGoOn) {
+  paths_ = make_array("5", 3, 8);
+  a_ = assemble_faulty(paths_, &fms_);
+  ASSERT_TRUE(a_);
+  ASSERT_TRUE(a_->set_attr("suspend_lo", "0").is_ok());
+  ASSERT_TRUE(a_->set_attr("suspend_hi", "4096").is_ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> order;
+  auto note = [&](int id) {
+    return [&, id](Status s) {
+      EXPECT_TRUE(s.is_ok()) << id << ": " << s.message();
+      std::lock_guard l(mu);
+      order.push_back(id);
+      cv.notify_all();
+    };
+  };
+  AlignedBuffer b1(4096), b2(4096), b3(4096);
+  BlockRequest r1{BlockOp::write, false, 0, 4096, b1.data(), note(1)};
+  BlockRequest r2{BlockOp::read, false, 4 << 20, 4096, b2.data(), note(2)};
+  BlockRequest r3{BlockOp::write, false, 5 << 20, 4096, b3.data(), note(3)};
+  a_->submit(r1);  // returns at once: parked, not waited for
+  a_->submit(r2);
+  a_->submit(r3);
+  {
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, 60s, [&] { return order.size() == 2; }));
+    EXPECT_EQ(order, (std::vector<int>{2, 3}));
+  }
+  ASSERT_TRUE(a_->set_attr("suspend_hi", "0").is_ok());
+  std::unique_lock l(mu);
+  ASSERT_TRUE(cv.wait_for(l, 60s, [&] { return order.size() == 3; }));
+  EXPECT_EQ(order.back(), 1);
+}
+
+}  // namespace
+}  // namespace umd::engine
