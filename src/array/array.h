@@ -231,6 +231,8 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   bool degraded_locked() const;
   std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const;
   void refresh_bitmap_copies_locked();  // internal bitmaps: write to the members holding data now
+  void bitmap_copy_failed_locked(io::Member* dev, const Status& why);
+  std::unique_ptr<bitmap::MemberBitmapStore> make_member_bitmap_store_locked();
 
   // PersonalityHost
   void member_failed(uint32_t slot, const Status& why) override;

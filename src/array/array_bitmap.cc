@@ -72,7 +72,30 @@ void Array::refresh_bitmap_copies_locked() {
   if (!bitmap_store_) return;
   std::vector<bitmap::MemberBitmapStore::Copy> copies;
   for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
-  bitmap_store_->set_copies(std::move(copies));
+  for (io::Member* dev : bitmap_store_->set_copies(std::move(copies))) {
+    bitmap_copy_failed_locked(dev, Status(Err::io, fmt::format("{}: its bitmap copy could not be seeded", dev->name())));
+  }
+}
+
+// md fails a member whose bitmap write fails: the bit is not on its copy, so the member
+// may not take the data either. In memory at once; the superblocks follow (state thread).
+void Array::bitmap_copy_failed_locked(io::Member* dev, const Status& why) {
+  for (size_t i = 0; i < held_.size(); i++) {
+    if (held_[i].state != Held::State::active || set_->members[i].dev.get() != dev) continue;
+    if (record_failure_locked(uint32_t(held_[i].slot), why)) {
+      failures_++;
+      cv_.notify_all();
+    }
+  }
+}
+
+std::unique_ptr<bitmap::MemberBitmapStore> Array::make_member_bitmap_store_locked() {
+  std::vector<bitmap::MemberBitmapStore::Copy> copies;
+  for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
+  return std::make_unique<bitmap::MemberBitmapStore>(std::move(copies), [this](io::Member* dev, const Status& why) {
+    std::lock_guard l(mu_);
+    bitmap_copy_failed_locked(dev, why);
+  });
 }
 
 // The kind the bitmap superblock names: version 6 is the lockless bitmap, 3/4 the classic.
@@ -103,9 +126,7 @@ Status Array::open_bitmap(const AssembleOptions& opts) {
   if (!opts.bitmap_file.empty()) {
     UMD_ASSIGN_OR_RETURN(store, bitmap::FileBitmapStore::open(opts.bitmap_file, true));
   } else if (set_->ref.has_internal_bitmap) {
-    std::vector<bitmap::MemberBitmapStore::Copy> copies;
-    for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
-    auto ms = std::make_unique<bitmap::MemberBitmapStore>(std::move(copies));
+    auto ms = make_member_bitmap_store_locked();
     bitmap_store_ = ms.get();
     store = std::move(ms);
   } else {
@@ -295,9 +316,7 @@ Status Array::set_bitmap(const std::string& kind) {
       m.info = from_superblock1(*sb);
     }
     set_->ref.has_internal_bitmap = true;
-    std::vector<bitmap::MemberBitmapStore::Copy> copies;
-    for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
-    auto ms = std::make_unique<bitmap::MemberBitmapStore>(std::move(copies));
+    auto ms = make_member_bitmap_store_locked();
     bitmap_store_ = ms.get();
     store = std::move(ms);
   }

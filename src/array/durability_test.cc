@@ -168,5 +168,48 @@ TEST_F(DurabilityTest, SuspendedWriteIsParkedAndOthersGoOn) {
   EXPECT_EQ(order.back(), 1);
 }
 
+// md fails a member whose bitmap write fails: a write whose bit cannot reach one copy
+// must not reach that member, and the member is failed before the write completes.
+class BitmapCopyFailureTest : public DurabilityTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(BitmapCopyFailureTest, AMemberWhoseBitmapCopyFailsIsFailedBeforeTheWriteReachesIt) {
+  paths_ = make_array("1", 3, 16);
+  a_ = assemble_faulty(paths_, &fms_);
+  ASSERT_TRUE(a_);
+  ASSERT_TRUE(a_->set_bitmap(GetParam()).is_ok());
+  AlignedBuffer buf(64 << 10);
+  std::memset(buf.data(), 0x61, buf.size());
+  ASSERT_TRUE(io(*a_, BlockOp::write, 0, buf.size(), buf.data()).is_ok());  // active, a first bit
+  if (std::string(GetParam()) == "internal") {
+    // Its chunks are large (the whole array is one): the bit is cleared first, so the
+    // next write sets it again.
+    ASSERT_TRUE(a_->set_attr("bitmap/time_base", "1").is_ok());
+    ASSERT_TRUE(wait_until([&] { return attr("bitmap/umd_dirty_chunks") == "0"; }))
+        << attr("bitmap/umd_dirty_chunks");
+  }
+  // d1's bitmap area (from its superblock to its data) refuses every write from now on.
+  const MemberInfo mi = info_of(paths_[1]);
+  ASSERT_TRUE(mi.has_internal_bitmap);
+  const uint64_t bm = (mi.super_offset + uint64_t(int64_t(mi.bitmap_offset))) * 512;
+  fms_[1]->fail_writes(bm, mi.data_offset * 512 - bm);
+  // A chunk far from the first: its bit is new, so the bitmap writes before the data.
+  std::memset(buf.data(), 0x62, buf.size());
+  ASSERT_TRUE(io(*a_, BlockOp::write, 12 << 20, buf.size(), buf.data()).is_ok());
+  EXPECT_EQ(attr("dev-d1.img/state"), "faulty");
+  AlignedBuffer on_d1(buf.size());
+  ASSERT_TRUE(fms_[1]->read(mi.data_offset * 512 + (12 << 20), on_d1.span()).is_ok());
+  EXPECT_NE(on_d1.data()[0], 0x62) << "d1 took a write its bitmap copy does not cover";
+  AlignedBuffer on_d0(buf.size());
+  ASSERT_TRUE(fms_[0]->read(mi.data_offset * 512 + (12 << 20), on_d0.span()).is_ok());
+  EXPECT_EQ(on_d0.data()[0], 0x62) << "test bug: the write did not reach d0";
+  EXPECT_EQ(attr("degraded"), "1");
+  ASSERT_TRUE(a_->stop().is_ok());
+  a_.reset();
+  // The others' superblocks record it faulty.
+  EXPECT_EQ(info_of(paths_[0]).roles_of_dev_numbers.at(mi.dev_number), MemberInfo::kFaulty);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, BitmapCopyFailureTest, ::testing::Values("internal", "lockless"));
+
 }  // namespace
 }  // namespace umd::engine

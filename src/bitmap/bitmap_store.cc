@@ -26,13 +26,14 @@ uint64_t region_bytes(io::Member& dev, uint64_t offset) {
 
 }  // namespace
 
-void MemberBitmapStore::set_copies(std::vector<Copy> copies) {
+std::vector<io::Member*> MemberBitmapStore::set_copies(std::vector<Copy> copies) {
+  std::vector<io::Member*> unseeded;
   {
     std::lock_guard l(mu_);
     const bool same = copies.size() == copies_.size() &&
                       std::equal(copies.begin(), copies.end(), copies_.begin(),
                                  [](const Copy& a, const Copy& b) { return a.dev == b.dev && a.offset == b.offset; });
-    if (same) return;
+    if (same) return unseeded;
   }
   std::unique_lock io(io_mu_);
   std::vector<Copy> old;
@@ -44,13 +45,16 @@ void MemberBitmapStore::set_copies(std::vector<Copy> copies) {
     const uint64_t bytes = region_bytes(*old.front().dev, old.front().offset);
     AlignedBuffer region(bytes);
     const bool have = bytes > 0 && old.front().dev->read(old.front().offset, region.span()).is_ok();
-    for (const Copy& c : copies) {
+    std::erase_if(copies, [&](const Copy& c) {
       const bool known = std::any_of(old.begin(), old.end(), [&](const Copy& o) { return o.dev == c.dev; });
-      if (!known && have) (void)c.dev->write(c.offset, region.span(), true);
-    }
+      if (known || !have || c.dev->write(c.offset, region.span(), true).is_ok()) return false;
+      unseeded.push_back(c.dev);
+      return true;
+    });
   }
   std::lock_guard l(mu_);
   copies_ = std::move(copies);
+  return unseeded;
 }
 
 Status MemberBitmapStore::read(uint64_t offset, std::span<uint8_t> out) {
@@ -75,12 +79,28 @@ Status MemberBitmapStore::write(uint64_t offset, std::span<const uint8_t> data) 
     copies = copies_;
   }
   Status first;
+  bool any = false;
+  std::vector<std::pair<io::Member*, Status>> bad;
   for (const Copy& c : copies) {
     Status s = c.dev->write(c.offset + offset, data, true)
                    .with_context(fmt::format("{}: writing the bitmap", c.dev->name()));
-    if (!s.is_ok() && first.is_ok()) first = s;
+    any |= s.is_ok();
+    if (s.is_ok()) continue;
+    if (first.is_ok()) first = s;
+    bad.emplace_back(c.dev, s);
   }
-  return first;
+  if (bad.empty()) return first;
+  {
+    std::lock_guard l(mu_);
+    std::erase_if(copies_, [&](const Copy& c) {
+      return std::any_of(bad.begin(), bad.end(), [&](const auto& b) { return b.first == c.dev; });
+    });
+  }
+  io.unlock();  // set_copies may be waiting, under the array's lock, which failed_ takes
+  if (failed_) {
+    for (const auto& [dev, s] : bad) failed_(dev, s);
+  }
+  return any ? Status::ok() : first;
 }
 
 uint32_t MemberBitmapStore::block_bytes() const {

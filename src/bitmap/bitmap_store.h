@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -39,14 +40,21 @@ class MemberBitmapStore final : public BitmapStore {
     io::Member* dev = nullptr;
     uint64_t offset = 0;  // bytes: where the bitmap superblock starts on this member
   };
-  explicit MemberBitmapStore(std::vector<Copy> copies) { set_copies(std::move(copies)); }
+  // A copy whose write failed: the member is for the array to fail (as md fails a member
+  // whose bitmap write fails). Called with no lock of the store held.
+  using CopyFailed = std::function<void(io::Member*, const Status&)>;
+  explicit MemberBitmapStore(std::vector<Copy> copies, CopyFailed failed = {}) : failed_(std::move(failed)) {
+    (void)set_copies(std::move(copies));
+  }
   // The members holding a copy now (after a failure, an add, a removal). A member new to
   // the list first gets the whole bitmap copied from one already in it, while no write
-  // is in flight, so every copy holds every bit from then on.
-  void set_copies(std::vector<Copy> copies);
+  // is in flight, so every copy holds every bit from then on. A member whose copy cannot
+  // be seeded is left out and returned (for the caller to fail: its copy lacks bits).
+  [[nodiscard]] std::vector<io::Member*> set_copies(std::vector<Copy> copies);
   Status read(uint64_t offset, std::span<uint8_t> out) override;
-  // Every copy; the first error is returned after trying all (a copy that cannot be
-  // written is for the array to fail, as md fails a member whose bitmap write fails).
+  // Every copy, each with FUA. A copy that fails is reported (CopyFailed) and dropped
+  // before this returns, so the write is durable on every copy that is left: ok when at
+  // least one copy took it, else the first error.
   Status write(uint64_t offset, std::span<const uint8_t> data) override;
   uint32_t block_bytes() const override;
   std::string where() const override { return "internal"; }
@@ -55,6 +63,7 @@ class MemberBitmapStore final : public BitmapStore {
   mutable std::mutex mu_;
   std::shared_mutex io_mu_;  // writes share it; set_copies takes it alone
   std::vector<Copy> copies_;
+  CopyFailed failed_;
 };
 
 class FileBitmapStore final : public BitmapStore {
