@@ -13,6 +13,8 @@
 #include "block/block_wait.h"
 #include "assemble/create.h"
 #include "io/fault_member.h"
+#include "io/file_member.h"
+#include "io/uring_queue.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::engine::testing {
@@ -69,6 +71,34 @@ class ArrayFixture : public ::testing::Test {
     return a.is_ok() ? std::move(a).value() : nullptr;
   }
 
+  // Members on an io_uring (the ring's reaper thread completes them), each behind a
+  // FaultyMember in asynchronous pass-through, so injected faults arrive on the ring's
+  // thread as real ones do. The ring is the fixture's and outlives the array.
+  std::unique_ptr<Array> assemble_on_ring(const std::vector<std::string>& paths, std::vector<io::FaultyMember*>* out,
+                                          AssembleOptions opts = {}) {
+    io::UringQueue::Options ro;
+    ro.reaper_thread = true;
+    auto ring = io::UringQueue::create(ro);
+    EXPECT_TRUE(ring.is_ok()) << ring.status().message();
+    if (!ring.is_ok()) return nullptr;
+    ring_ = std::move(ring).value();
+    std::vector<std::unique_ptr<io::Member>> devs;
+    for (auto& p : paths) {
+      io::OpenOptions oo;
+      oo.ring = ring_.get();
+      auto dev = io::open_file_member(p, oo);
+      EXPECT_TRUE(dev.is_ok());
+      auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
+      EXPECT_TRUE(fm->set_write_cache(false).is_ok());
+      EXPECT_TRUE(fm->set_async(true).is_ok());
+      out->push_back(fm.get());
+      devs.push_back(std::move(fm));
+    }
+    auto a = Array::assemble_members("t", std::move(devs), opts);
+    EXPECT_TRUE(a.is_ok()) << a.status().message();
+    return a.is_ok() ? std::move(a).value() : nullptr;
+  }
+
   static Status io(BlockTarget& t, BlockOp op, uint64_t off, uint64_t len, uint8_t* buf, bool fua = false) {
     return submit_and_wait(t, op, off, len, buf, fua);
   }
@@ -95,6 +125,7 @@ class ArrayFixture : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::unique_ptr<io::UringQueue> ring_;  // assemble_on_ring's; declared before any array a test keeps
 };
 
 }  // namespace umd::engine::testing

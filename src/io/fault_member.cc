@@ -102,6 +102,65 @@ Status FaultyMember::write(uint64_t offset, std::span<const uint8_t> buf, bool f
   return s;
 }
 
+Status FaultyMember::set_async(bool on) {
+  std::lock_guard lk(mu_);
+  if (on && cache_) return Status(Err::invalid, name() + ": asynchronous pass-through needs the write cache off");
+  async_.store(on);
+  return Status::ok();
+}
+
+namespace {
+
+// The target's request for an asynchronous pass-through: it completes the caller's
+// request with the injected error, if any, on the target's completion thread.
+struct Forwarded {
+  IoRequest* outer;
+  IoRequest inner;
+  Status injected;
+};
+
+}  // namespace
+
+void FaultyMember::submit(IoRequest& req) {
+  if (!async_.load() || delay_us_.load() > 0) {
+    Member::submit(req);  // the synchronous calls above, inline
+    return;
+  }
+  Status bad = req.op == IoOp::flush ? Status::ok() : check_request(*this, req.op, req.offset, req.length);
+  Status injected;
+  {
+    std::lock_guard lk(mu_);
+    switch (req.op) {
+      case IoOp::read: ++counters_.reads; break;
+      case IoOp::write: ++counters_.writes; break;
+      case IoOp::flush: ++counters_.flushes; break;
+      case IoOp::discard: ++counters_.discards; break;
+    }
+    if (bad.is_ok()) injected = injected_locked(req.op, req.offset, req.length);
+    if (!bad.is_ok() || !injected.is_ok()) ++counters_.failed;
+  }
+  if (!bad.is_ok()) {
+    req.done(std::move(bad));
+    return;
+  }
+  auto* f = new Forwarded{&req, IoRequest{req.op, req.fua, req.offset, req.length, req.buf, {}}, std::move(injected)};
+  f->inner.done = [this, f](Status s) {
+    IoRequest* outer = f->outer;
+    const bool was_injected = !f->injected.is_ok();
+    Status result = was_injected ? std::move(f->injected) : std::move(s);
+    if (result.is_ok() && (outer->op == IoOp::read || outer->op == IoOp::write)) {
+      std::lock_guard lk(mu_);
+      (outer->op == IoOp::read ? counters_.bytes_read : counters_.bytes_written) += outer->length;
+    } else if (!result.is_ok() && !was_injected) {
+      std::lock_guard lk(mu_);
+      ++counters_.failed;
+    }
+    delete f;
+    outer->done(std::move(result));
+  };
+  target().submit(f->inner);
+}
+
 Status FaultyMember::write_back_locked() {
   const uint64_t bs = block_size();
   while (!dirty_.empty()) {

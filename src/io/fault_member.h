@@ -21,8 +21,14 @@
 // Requests are validated (check_request) before faults or the cache see them.
 //
 // Thread safety: every method may be called from any thread; one mutex serialises the
-// operations (the optional per-op delay is slept outside it, so delayed ops overlap).
-// submit() is Member's default: it runs the synchronous call inline.
+// synchronous operations (the optional per-op delay is slept outside it, so delayed ops
+// overlap).
+//
+// submit(): by default Member's, the synchronous call inline. With set_async(true) and the
+// write cache off, it forwards to the target's submit() (an io_uring member stays
+// asynchronous) and an injected fault is delivered on the target's completion thread:
+// the target does the I/O, and its completion reports the injected error instead (what a
+// failing disk looks like from above; a failed write's data may or may not have landed).
 #pragma once
 
 #include <atomic>
@@ -65,8 +71,9 @@ class FaultyMember : public MemberWrapper {
   Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua = false) override;
   Status flush() override;
   Status discard(uint64_t offset, uint64_t length) override;
-  // Synchronous, inline (the cache model and the faults run in the calls above).
-  void submit(IoRequest& req) override { Member::submit(req); }
+  void submit(IoRequest& req) override;
+  // Asynchronous pass-through (see above); needs the write cache off.
+  Status set_async(bool on);
 
   // Faults. add_fault returns an id for remove_fault.
   int add_fault(const Fault& f);
@@ -106,6 +113,7 @@ class FaultyMember : public MemberWrapper {
   int next_fault_id_ = 1;
   int vanish_err_ = 0;
   bool cache_ = true;
+  std::atomic<bool> async_{false};
   std::map<uint64_t, std::vector<uint8_t>> dirty_;  // block index -> block contents
   Counters counters_;
   std::atomic<int64_t> delay_us_{0};

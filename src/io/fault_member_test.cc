@@ -1,6 +1,8 @@
 #include "io/fault_member.h"
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "io/file_member.h"
 #include "io/io_test_util.h"
 #include "io/memory_member.h"
+#include "io/uring_queue.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::io {
@@ -257,6 +260,68 @@ TEST(FaultyMember, ConcurrentUse) {
   auto c = m->counters();
   EXPECT_EQ(c.writes, 800u);
   EXPECT_EQ(c.reads, 800u);
+}
+
+}  // namespace
+}  // namespace umd::io
+
+namespace umd::io {
+namespace {
+
+// With set_async, a FaultyMember over an io_uring member stays asynchronous: the I/O is
+// the ring's, and an injected fault arrives on the ring's completion thread.
+TEST(FaultyMember, AsyncPassThroughFailsOnTheCompletionThread) {
+  TempDir dir;
+  const std::string path = dir.make_file("d0.img", kMiB);
+  UringQueue::Options ro;
+  ro.reaper_thread = true;
+  auto ring = UringQueue::create(ro);
+  ASSERT_TRUE(ring.is_ok()) << ring.status().message();
+  OpenOptions oo;
+  oo.ring = ring->get();
+  auto dev = open_file_member(path, oo);
+  ASSERT_TRUE(dev.is_ok());
+  FaultyMember fm(std::move(dev).value());
+  EXPECT_EQ(fm.set_async(true).code(), Err::invalid);  // the cache is on
+  ASSERT_TRUE(fm.set_write_cache(false).is_ok());
+  ASSERT_TRUE(fm.set_async(true).is_ok());
+  fm.fail_reads(4096, 4096);
+  AlignedBuffer buf(8192);
+  std::memset(buf.data(), 0x7e, buf.size());
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  Status st[3];
+  std::thread::id where[3];
+  auto req = [&](IoOp op, uint64_t off, int i) {
+    IoRequest r{op, false, off, 4096, buf.data() + (i == 2 ? 4096 : 0), {}};
+    r.done = [&, i](Status s) {
+      std::lock_guard l(mu);
+      st[i] = std::move(s);
+      where[i] = std::this_thread::get_id();
+      done++;
+      cv.notify_all();
+    };
+    return r;
+  };
+  IoRequest w = req(IoOp::write, 0, 0), bad = req(IoOp::read, 4096, 1), good = req(IoOp::read, 0, 2);
+  fm.submit(w);
+  {
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return done == 1; }));
+  }
+  fm.submit(bad);
+  fm.submit(good);
+  std::unique_lock l(mu);
+  ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return done == 3; }));
+  EXPECT_TRUE(st[0].is_ok()) << st[0].message();
+  EXPECT_EQ(st[1].code(), Err::io);
+  EXPECT_NE(st[1].message().find("[injected]"), std::string::npos) << st[1].message();
+  EXPECT_NE(where[1], std::this_thread::get_id()) << "the fault arrived inline, not on the ring's thread";
+  EXPECT_TRUE(st[2].is_ok()) << st[2].message();
+  EXPECT_EQ(read_file(path, 0, 4096), std::vector<uint8_t>(4096, 0x7e));
+  EXPECT_EQ(fm.counters().injected, 1u);
+  EXPECT_EQ(fm.counters().bytes_written, 4096u);
 }
 
 }  // namespace
