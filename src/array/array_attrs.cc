@@ -76,7 +76,7 @@ Result<std::string> Array::attr(const std::string& name) const {
   std::lock_guard l(mu_);
   const MemberInfo& ref = set_->ref;
   if (name == "array_state") return d.state;
-  if (name == "level") return level_name(ref.level);
+  if (name == "level") return layout::level_name(ref.level);
   if (name == "raid_disks") return std::to_string(ref.raid_disks);
   if (name == "chunk_size") return std::to_string(uint64_t(ref.chunk_sectors) * 512);
   if (name == "layout") return std::to_string(ref.layout);

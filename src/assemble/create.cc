@@ -52,22 +52,11 @@ bool is_missing(const std::string& m) { return m == "missing"; }
 
 }  // namespace
 
-Result<int> parse_level(const std::string& t) {
-  if (t == "linear" || t == "-1") return layout::kLevelLinear;
-  if (t == "0" || t == "raid0" || t == "stripe") return layout::kLevelRaid0;
-  if (t == "1" || t == "raid1" || t == "mirror") return layout::kLevelRaid1;
-  if (t == "4" || t == "raid4") return layout::kLevelRaid4;
-  if (t == "5" || t == "raid5") return layout::kLevelRaid5;
-  if (t == "6" || t == "raid6") return layout::kLevelRaid6;
-  if (t == "10" || t == "raid10") return layout::kLevelRaid10;
-  return Result<int>(Err::invalid, fmt::format("--level: unknown level '{}' (linear, 0, 1, 4, 5, 6, 10)", t));
-}
-
 Result<CreateReport> create_array(const CreateSpec& spec) {
   // 1. The request itself.
-  UMD_ASSIGN_OR_RETURN(const int level, parse_level(spec.level));
+  UMD_ASSIGN_OR_RETURN(const int level, layout::parse_level(spec.level));
   UMD_ASSIGN_OR_RETURN(const layout::LevelLimits limits, layout::level_limits(level));
-  const std::string lname = level_name(level);
+  const std::string lname = layout::level_name(level);
   if (spec.raid_devices == 0) return Result<CreateReport>(Err::invalid, "--raid-devices is required");
   if (spec.members.size() != size_t(spec.raid_devices) + spec.spare_devices) {
     return Result<CreateReport>(

@@ -41,7 +41,5 @@ struct CreateReport {
 // without force, Err::unsupported for what umd cannot create yet.
 Result<CreateReport> create_array(const CreateSpec& spec);
 
-// Parses mdadm's level words: linear, 0/raid0/stripe, 1/raid1/mirror, 4, 5, 6, 10.
-Result<int> parse_level(const std::string& text);
 
 }  // namespace umd::engine

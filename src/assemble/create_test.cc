@@ -314,14 +314,14 @@ TEST_F(Refusal, OtherNonsense) {
 }
 
 TEST(CreateTest, ParseLevel) {
-  EXPECT_EQ(*parse_level("linear"), -1);
-  EXPECT_EQ(*parse_level("stripe"), 0);
-  EXPECT_EQ(*parse_level("mirror"), 1);
-  EXPECT_EQ(*parse_level("raid4"), 4);
-  EXPECT_EQ(*parse_level("5"), 5);
-  EXPECT_EQ(*parse_level("raid6"), 6);
-  EXPECT_EQ(*parse_level("10"), 10);
-  EXPECT_EQ(parse_level("raid7").status().code(), Err::invalid);
+  EXPECT_EQ(*layout::parse_level("linear"), -1);
+  EXPECT_EQ(*layout::parse_level("stripe"), 0);
+  EXPECT_EQ(*layout::parse_level("mirror"), 1);
+  EXPECT_EQ(*layout::parse_level("raid4"), 4);
+  EXPECT_EQ(*layout::parse_level("5"), 5);
+  EXPECT_EQ(*layout::parse_level("raid6"), 6);
+  EXPECT_EQ(*layout::parse_level("10"), 10);
+  EXPECT_EQ(layout::parse_level("raid7").status().code(), Err::invalid);
 }
 
 TEST(ZeroSuperblockTest, ErasesWhatCreateWrote) {

@@ -1,5 +1,7 @@
 #include "assemble/member_set.h"
 
+#include "layout/layout_names.h"
+
 #include "format/superblock1.h"
 
 #include <fmt/format.h>
@@ -9,15 +11,6 @@
 #include "layout/level_limits.h"
 
 namespace umd::engine {
-
-std::string level_name(int level) {
-  switch (level) {
-    case -1: return "linear";
-    case -4: return "multipath";
-    case -5: return "faulty";
-    default: return fmt::format("raid{}", level);
-  }
-}
 
 std::vector<uint32_t> MemberSet::missing_slots() const {
   std::vector<uint32_t> out;
@@ -125,8 +118,8 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
     for (uint32_t s : missing) slots += (slots.empty() ? "" : ", ") + std::to_string(s);
     return Result<MemberSet>(Err::invalid,
                              fmt::format("cannot read {} array: {} of {} members missing (slot{} {}); {} survives {}",
-                                         level_name(ref.level), missing.size(), ref.raid_disks,
-                                         missing.size() > 1 ? "s" : "", slots, level_name(ref.level),
+                                         layout::level_name(ref.level), missing.size(), ref.raid_disks,
+                                         missing.size() > 1 ? "s" : "", slots, layout::level_name(ref.level),
                                          set.geometry.max_missing()));
   }
   return set;

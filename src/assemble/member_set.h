@@ -45,7 +45,4 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
 // GeometryParams for an array as the kernel would build it from these superblocks.
 layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<const MemberInfo*>& by_slot);
 
-// mdadm's level names: "linear", "raid0", ..., "raid10".
-std::string level_name(int level);
-
 }  // namespace umd::engine

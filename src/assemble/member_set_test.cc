@@ -2,6 +2,7 @@
 
 #include "assemble/engine_test_util.h"
 #include "assemble/member_set.h"
+#include "layout/layout_names.h"
 
 namespace umd::engine {
 namespace {
@@ -239,10 +240,10 @@ TEST(MemberSetTest, GeometryParamsPerMemberForRaid0) {
 }
 
 TEST(MemberSetTest, LevelNames) {
-  EXPECT_EQ(level_name(-1), "linear");
-  EXPECT_EQ(level_name(0), "raid0");
-  EXPECT_EQ(level_name(6), "raid6");
-  EXPECT_EQ(level_name(10), "raid10");
+  EXPECT_EQ(layout::level_name(-1), "linear");
+  EXPECT_EQ(layout::level_name(0), "raid0");
+  EXPECT_EQ(layout::level_name(6), "raid6");
+  EXPECT_EQ(layout::level_name(10), "raid10");
 }
 
 }  // namespace

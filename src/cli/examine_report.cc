@@ -87,7 +87,7 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   j["version"] = m.version();
   j["array_uuid"] = i.array_uuid_text();
   j["name"] = i.name;
-  j["raid_level"] = engine::level_name(i.level);
+  j["raid_level"] = layout::level_name(i.level);
   j["raid_devices"] = i.raid_disks;
   if (std::string l = layout_text(i); !l.empty()) j["layout"] = l;
   j["layout_word"] = i.layout;
@@ -126,7 +126,7 @@ std::string examine_text(const engine::ProbedMember& m) {
   line("Array UUID", i.array_uuid_text());
   if (m.sb1()) line("Name", i.name);
   line("Creation Time", ctime_text(i.ctime));
-  line("Raid Level", engine::level_name(i.level));
+  line("Raid Level", layout::level_name(i.level));
   line("Raid Devices", std::to_string(i.raid_disks));
   o += "\n";
   line("Avail Dev Size", fmt::format("{} sectors ({})", i.data_size, human_size_sectors(i.data_size)));

@@ -31,7 +31,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
     if (n.is_ok()) layout_number = int(*n);
   }
   return {{"name", d.name}, {"uuid", d.uuid}, {"version", d.version}, {"level", d.level},
-          {"raid_level", engine::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
+          {"raid_level", layout::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
           {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", d.degraded},
           {"failed", d.failed}, {"events", d.events}, {"read_only", read_only},

@@ -1,5 +1,7 @@
 #include "layout/layout_names.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <charconv>
 
@@ -9,6 +11,27 @@
 #include "layout/raid456.h"
 
 namespace umd::layout {
+
+std::string level_name(int level) {
+  switch (level) {
+    case -1: return "linear";
+    case -4: return "multipath";
+    case -5: return "faulty";
+    default: return fmt::format("raid{}", level);
+  }
+}
+
+Result<int> parse_level(std::string_view t) {
+  if (t == "linear" || t == "-1") return kLevelLinear;
+  if (t == "0" || t == "raid0" || t == "stripe") return kLevelRaid0;
+  if (t == "1" || t == "raid1" || t == "mirror") return kLevelRaid1;
+  if (t == "4" || t == "raid4") return kLevelRaid4;
+  if (t == "5" || t == "raid5") return kLevelRaid5;
+  if (t == "6" || t == "raid6") return kLevelRaid6;
+  if (t == "10" || t == "raid10") return kLevelRaid10;
+  return Result<int>(Err::invalid, fmt::format("--level: unknown level '{}' (linear, 0, 1, 4, 5, 6, 10)", t));
+}
+
 namespace {
 
 struct Name {

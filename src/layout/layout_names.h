@@ -1,4 +1,5 @@
-// mdadm's layout names, so umd's CLI and superblock dumps speak the same words as mdadm.
+// mdadm's level and layout names, so umd's CLI and superblock dumps speak the same words
+// as mdadm. The one place where level names and numbers meet.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,13 @@
 #include "util/status.h"
 
 namespace umd::layout {
+
+// mdadm's level names: "linear", "raid0", ..., "raid10" (md's other personalities:
+// "multipath", "faulty"; anything else "raid<n>").
+[[nodiscard]] std::string level_name(int level);
+
+// --level as mdadm reads it: a number, "raidN", "linear", "stripe", "mirror".
+[[nodiscard]] Result<int> parse_level(std::string_view text);
 
 // mdadm's spelling of a layout word: "left-symmetric", "ddf-N-restart", "parity-first-6",
 // "original", "n2", "f3", "o2". raid10 words mdadm's --layout cannot express come out as

@@ -21,11 +21,11 @@
 #include "personality/row_view.h"
 #include "personality/stripe_head.h"
 #include "parity/parity.h"
+#include "layout/layout_names.h"
 
 namespace umd::engine {
 namespace {
 
-const char* level_name_of(int level) { return level == 4 ? "raid4" : level == 5 ? "raid5" : "raid6"; }
 
 }  // namespace
 
@@ -72,7 +72,7 @@ Status ParityPersonality::reconstruct(const layout::Raid456Geometry& g, const la
     return Status(Err::io, fmt::format("cannot rebuild array data at member sector {} of slot {}: {} of the row's {} "
                                        "members are missing or failing, {} tolerates {} ({})",
                                        place.dev_sector, place.disk, missing.size(), disks,
-                                       level_name_of(g.level()), tolerated, cause.message()));
+                                       layout::level_name(g.level()), tolerated, cause.message()));
   }
   Status st = parity::recover(v.slots, v.p, v.q, len, missing);
   if (!st.is_ok()) {

@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "parity/parity.h"
+#include "layout/layout_names.h"
 
 namespace umd::engine {
 namespace {
@@ -19,7 +20,6 @@ void each_bit(uint64_t mask, F f) {
   }
 }
 
-const char* level_name_of(int level) { return level == 4 ? "raid4" : level == 5 ? "raid5" : "raid6"; }
 
 }  // namespace
 
@@ -75,8 +75,8 @@ void StripeHead::plan(Segment& s) {
   if (uint32_t(std::popcount(gone)) > p_.tolerated()) {
     if (s.err.is_ok()) {
       s.err = Status(Err::io, fmt::format("{} row {}: {} of the row's {} members are missing or failing, {} tolerates {}",
-                                          level_name_of(p_.raid().level()), row_, std::popcount(gone),
-                                          map_.raid_disks, level_name_of(p_.raid().level()), p_.tolerated()));
+                                          layout::level_name(p_.raid().level()), row_, std::popcount(gone),
+                                          map_.raid_disks, layout::level_name(p_.raid().level()), p_.tolerated()));
     }
     return;
   }
@@ -263,8 +263,8 @@ void StripeHead::writes_done() {
     if (s.err.is_ok() && s.write && uint32_t(std::popcount(s.lost)) > p_.tolerated()) {
       s.err = Status(Err::io, fmt::format("{} row {}: the row can no longer hold the data: {} of its {} members "
                                           "are missing or failed, {} tolerates {}",
-                                          level_name_of(p_.raid().level()), row_, std::popcount(s.lost),
-                                          map_.raid_disks, level_name_of(p_.raid().level()), p_.tolerated()));
+                                          layout::level_name(p_.raid().level()), row_, std::popcount(s.lost),
+                                          map_.raid_disks, layout::level_name(p_.raid().level()), p_.tolerated()));
     }
   }
   finish();
