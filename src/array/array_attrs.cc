@@ -28,6 +28,7 @@
 #include "array/array.h"
 #include "personality/replacing_member.h"
 #include "layout/layout_names.h"
+#include "util/numbers.h"
 
 namespace umd::engine {
 namespace {
@@ -143,11 +144,9 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     return bitmap_->set_attr(name, v);
   }
   if (name == "suspend_lo" || name == "suspend_hi") {
-    uint64_t x = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (ec != std::errc() || p != v.data() + v.size() || v.empty()) {
-      return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number", name, v));
-    }
+    const std::optional<uint64_t> n = parse_u64(v);
+    if (!n) return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number", name, v));
+    const uint64_t x = *n;
     {
       std::lock_guard l(mu_);
       (name == "suspend_lo" ? suspend_lo_ : suspend_hi_) = x;
@@ -156,15 +155,9 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     return Status::ok();
   }
   if (name == "safe_mode_delay") {
-    double secs = 0;
-    try {
-      size_t used = 0;
-      secs = std::stod(v, &used);
-      if (used != v.size() || secs < 0) throw std::invalid_argument("");
-    } catch (...) {
-      return Status(Err::invalid, fmt::format("safe_mode_delay: \"{}\" is not seconds", v));
-    }
-    safe_mode_delay_ms_.store(int64_t(secs * 1000));
+    const std::optional<double> secs = parse_seconds(v);
+    if (!secs) return Status(Err::invalid, fmt::format("safe_mode_delay: \"{}\" is not seconds", v));
+    safe_mode_delay_ms_.store(int64_t(*secs * 1000));
     cv_.notify_all();
     return Status::ok();
   }

@@ -7,6 +7,7 @@
 
 #include "bitmap/classic_bits.h"
 #include "util/aligned_buffer.h"
+#include "util/numbers.h"
 
 namespace umd::bitmap {
 
@@ -324,14 +325,11 @@ Result<std::string> ClassicBitmap::attr(const std::string& name) const {
 
 Status ClassicBitmap::set_attr(const std::string& name, const std::string& value) {
   if (name == "bitmap/time_base") {
-    double secs = 0;
-    try {
-      size_t used = 0;
-      secs = std::stod(value, &used);
-      if (secs <= 0) throw std::invalid_argument("");
-    } catch (...) {
+    const std::optional<double> parsed = parse_seconds(value);
+    if (!parsed || *parsed <= 0) {
       return Status(Err::invalid, fmt::format("bitmap/time_base: \"{}\" is not a positive number of seconds", value));
     }
+    const double secs = *parsed;
     std::lock_guard l(mu_);
     daemon_sleep_ = std::chrono::milliseconds(int64_t(secs * 1000));
     // Kept in the superblock (written with the next one), as md does: whole seconds.

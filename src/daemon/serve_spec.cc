@@ -1,4 +1,5 @@
 #include "daemon/serve_spec.h"
+#include "util/numbers.h"
 
 #include <filesystem>
 
@@ -38,13 +39,12 @@ Result<ServeSpec> parse_serve_spec(const std::string& text) {
       return bad("an IPv6 address must be in brackets");
     }
     if (host.empty()) return bad("no host");
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(port) > 65535) {
-      return bad("port \"" + port + "\" is not a number from 0 to 65535");
-    }
+    const std::optional<uint64_t> n = port.find_first_not_of("0123456789") == std::string::npos ? parse_u64(port)
+                                                                                                : std::nullopt;
+    if (!n || *n > 65535) return bad("port \"" + port + "\" is not a number from 0 to 65535");
     s.kind = ServeSpec::Kind::nbd_tcp;
     s.host = host;
-    s.port = uint16_t(std::stoul(port));
+    s.port = uint16_t(*n);
     return s;
   }
   return bad("unknown kind");

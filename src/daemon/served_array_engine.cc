@@ -8,6 +8,7 @@
 #include "assemble/member_set.h"
 #include "io/member.h"
 #include "layout/layout_names.h"
+#include "util/numbers.h"
 
 namespace umd::daemon {
 namespace {
@@ -100,9 +101,11 @@ Status EngineArray::inject_fault(const nlohmann::json& member, const std::string
   if (!hooks_) return ServedArray::inject_fault(member, action);
   std::string path;
   const std::string text = member.is_string() ? member.get<std::string>() : "";
-  const bool slot_text = !text.empty() && text.size() < 10 && text.find_first_not_of("0123456789") == std::string::npos;
+  const std::optional<uint64_t> slot_text = text.find_first_not_of("0123456789") == std::string::npos && text.size() < 10
+                                                ? parse_u64(text)
+                                                : std::nullopt;
   if (member.is_number_integer() || slot_text) {
-    const int64_t slot = slot_text ? std::stoll(text) : member.get<int64_t>();
+    const int64_t slot = slot_text ? int64_t(*slot_text) : member.get<int64_t>();
     for (const engine::MemberDetail& m : a_->detail().members) {
       if (m.slot == slot) path = m.path;
     }

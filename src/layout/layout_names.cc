@@ -9,6 +9,7 @@
 #include "layout/raid0.h"
 #include "layout/raid10.h"
 #include "layout/raid456.h"
+#include "util/numbers.h"
 
 namespace umd::layout {
 
@@ -79,9 +80,10 @@ constexpr std::array<Name, 5> kRaid0{{
 std::string unknown(uint32_t layout) { return "unknown-" + std::to_string(layout); }
 
 bool parse_u32(std::string_view s, uint32_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  const std::optional<uint64_t> n = s.size() == trim_trailing(s).size() ? parse_u64(s) : std::nullopt;
+  if (!n || *n > UINT32_MAX) return false;
+  out = uint32_t(*n);
+  return true;
 }
 
 std::string raid10_name(uint32_t layout) {

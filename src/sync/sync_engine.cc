@@ -1,4 +1,5 @@
 #include "sync/sync_engine.h"
+#include "util/numbers.h"
 
 #include <fmt/format.h>
 
@@ -12,15 +13,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kStepSectors = 2048;  // 1 MiB of the sync space per step (rounded to the granule)
 constexpr auto kPublishEvery = std::chrono::seconds(3);
 constexpr auto kMarkWindow = std::chrono::seconds(3);
-
-std::optional<uint64_t> parse_u64(const std::string& v) {
-  std::string t = v;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  uint64_t x = 0;
-  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
-  if (ec != std::errc() || p != t.data() + t.size() || t.empty()) return std::nullopt;
-  return x;
-}
 
 std::string trimmed(std::string v) {
   while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
