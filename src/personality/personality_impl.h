@@ -228,6 +228,8 @@ class ParityPersonality final : public PersonalityBase {
   const layout::Raid456Geometry& raid() const { return *geo_.as<layout::Raid456Geometry>(); }
   uint32_t tolerated() const { return raid().parity_disks(); }
   StripeLocks& locks() { return locks_; }
+  // The generation of the geometry this personality's rows belong to (stripe lock keys).
+  uint32_t generation() const { return generation_; }
   // usable_at() over the whole chunk row (recovery moves valid_below a row at a time).
   bool usable_row(uint32_t d, uint64_t row) const {
     const uint64_t c = geo_.chunk_sectors();
@@ -258,6 +260,7 @@ class ParityPersonality final : public PersonalityBase {
                      const Status& cause);
 
   StripeLocks locks_;
+  uint32_t generation_ = 0;  // one geometry today; a reshape's second one is generation + 1
   std::mutex scratch_mu_;  // the synchronous read path's scratch
   AlignedBuffer scratch_;
 };

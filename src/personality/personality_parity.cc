@@ -134,7 +134,7 @@ void ParityPersonality::start_write(RequestState* rs, const uint8_t* src) {
     }
     pieces.clear();
     rs->add();
-    locks_.acquire(row, head);
+    locks_.acquire(RowKey{generation_, row}, head);
   };
   for (uint64_t sector = first; sector < end;) {
     const layout::ChunkPlace place = g.compute_sector(sector);
@@ -198,7 +198,7 @@ void ParityPersonality::degraded_read(RequestState* rs, const layout::ChunkPlace
   seg.dst[place.disk] = out;
   seg.bad = bad ? seg.touched : 0;
   head->segs.push_back(std::move(seg));
-  locks_.acquire(place.row, head);
+  locks_.acquire(RowKey{generation_, place.row}, head);
 }
 
 }  // namespace umd::engine

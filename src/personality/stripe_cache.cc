@@ -26,7 +26,7 @@ void run_flat(StripeTask* t) {
   t_deferred = nullptr;
 }
 
-void StripeLocks::acquire(uint64_t row, StripeTask* t) {
+void StripeLocks::acquire(RowKey row, StripeTask* t) {
   Shard& s = shard(row);
   {
     std::lock_guard lk(s.mu);
@@ -39,7 +39,7 @@ void StripeLocks::acquire(uint64_t row, StripeTask* t) {
   run_flat(t);
 }
 
-void StripeLocks::release(uint64_t row) {
+void StripeLocks::release(RowKey row) {
   Shard& s = shard(row);
   StripeTask* next = nullptr;
   {

@@ -12,6 +12,9 @@
 //    it; release() passes ownership to the oldest waiter (FIFO, so writes to a row are
 //    applied in submission order). A task holds at most one row at a time, so there is
 //    no lock ordering and no deadlock; requests spanning rows split into one task per row.
+//  - Rows are keyed by (geometry generation, row number): during a reshape the array holds
+//    two geometries (layout/geometry_view.h) whose row N are different stripes, so a key
+//    always says which geometry's row it is.
 //  - The table is sharded by row (kShards mutexes, each held only to look up or update
 //    one row's queue, never across I/O): requests on different rows proceed in parallel
 //    and there is no global lock on the hot path.
@@ -45,6 +48,13 @@ class StripeTask {
 // task returns.
 void run_flat(StripeTask* t);
 
+// A chunk row of one geometry (its generation, layout/geometry_view.h).
+struct RowKey {
+  uint32_t generation = 0;
+  uint64_t row = 0;
+  bool operator==(const RowKey&) const = default;
+};
+
 class StripeLocks {
  public:
   StripeLocks() = default;
@@ -52,20 +62,23 @@ class StripeLocks {
   StripeLocks& operator=(const StripeLocks&) = delete;
 
   // Gives `row` to t (t->run() through run_flat) now or after the tasks queued before it.
-  void acquire(uint64_t row, StripeTask* t);
+  void acquire(RowKey row, StripeTask* t);
   // The owner is done with `row`: the next waiter, if any, runs (through run_flat).
-  void release(uint64_t row);
+  void release(RowKey row);
   // Rows owned right now (tests and diagnostics).
   size_t active_rows();
 
  private:
   static constexpr size_t kShards = 64;
+  struct KeyHash {
+    size_t operator()(const RowKey& k) const { return size_t(k.row * 0x9e3779b97f4a7c15ull ^ k.generation); }
+  };
   struct Shard {
     std::mutex mu;
     // Present: the row is owned; the deque holds the waiters in arrival order.
-    std::unordered_map<uint64_t, std::deque<StripeTask*>> rows;
+    std::unordered_map<RowKey, std::deque<StripeTask*>, KeyHash> rows;
   };
-  Shard& shard(uint64_t row) { return shards_[(row * 0x9e3779b97f4a7c15ull) >> 58]; }
+  Shard& shard(RowKey k) { return shards_[((k.row + k.generation) * 0x9e3779b97f4a7c15ull) >> 58]; }
   std::array<Shard, kShards> shards_;
 };
 

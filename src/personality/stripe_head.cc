@@ -280,7 +280,7 @@ void StripeHead::finish() {
   }
   RequestState* rs = rs_;
   ParityPersonality& p = p_;
-  const uint64_t row = row_;
+  const RowKey row{p.generation(), row_};
   delete this;
   // The row passes on before the request may complete: once it does, quiesce() may return
   // and the personality (and its locks) go away.
