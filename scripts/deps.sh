@@ -7,9 +7,11 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config python3
   # libraries
   libisal-dev liburing-dev libnbd-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   # real peers and clients used by tests and benchmarks
   mdadm qemu-utils libnbd-bin nbdkit fio
+  # sfdisk: partitioned disk images in the recovery tests and fixtures
+  fdisk
   # the FUSE frontend (--fuse DIR)
   libfuse3-dev fuse3
   # the kernel oracle (../shared/oracle)
