@@ -7,6 +7,7 @@
 #include "personality/replacing_member.h"
 #include "assemble/superblock_writer.h"
 #include "format/superblock1.h"
+#include "io/member_spec.h"
 #include "io/uring_queue.h"
 #include "layout/layout_names.h"
 #include "util/fan_in.h"
@@ -49,7 +50,7 @@ Result<std::unique_ptr<Array>> Array::assemble(const std::string& name, const st
     oo.direct = true;
     oo.exclusive = true;
     oo.ring = ring.get();
-    UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(p, oo));
+    UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(p, oo));
     devs.push_back(std::move(dev));
   }
   UMD_ASSIGN_OR_RETURN(auto a, assemble_members(name, std::move(devs), opts));

@@ -25,6 +25,7 @@
 #include "personality/replacing_member.h"
 #include "assemble/superblock_writer.h"
 #include "format/superblock1.h"
+#include "io/member_spec.h"
 #include "io/uring_queue.h"
 #include "util/aligned_buffer.h"
 #include <cstring>
@@ -193,7 +194,7 @@ Status Array::add_member(const std::string& path, bool re_add) {
   oo.direct = true;
   oo.exclusive = true;
   oo.ring = ring_.get();
-  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, oo));
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(path, oo));
   return add_member(std::move(dev), path, re_add);
 }
 

@@ -18,6 +18,7 @@
 #include "bitmap/bitmap_super.h"
 #include "bitmap/classic_bits.h"
 #include "format/placement.h"
+#include "io/member_spec.h"
 #include "format/superblock1.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
@@ -149,7 +150,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     }
     io::OpenOptions opts;
     opts.direct = false;
-    auto dev = io::open_file_member(path, opts);
+    auto dev = io::open_member(path, opts);
     if (!dev.is_ok()) return dev.status();
     // Size first: a member too small for any superblock is "too small", whatever the
     // probe makes of it (it calls such a device corrupt).
@@ -172,7 +173,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
       return Result<CreateReport>(Err::busy, fmt::format("{}; use --force to overwrite it", probed.status().message()));
     }
     // Reopen: probe took the handle.
-    auto dev2 = io::open_file_member(path, opts);
+    auto dev2 = io::open_member(path, opts);
     if (!dev2.is_ok()) return dev2.status();
     planned.push_back({path, std::move(dev2).value(), *place, role});
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "io/member_spec.h"
 #include "util/aligned_buffer.h"
 #include "util/endian.h"
 
@@ -134,7 +135,7 @@ Result<ProbedMember> open_and_probe(const std::string& path, bool writable) {
   io::OpenOptions opts;
   opts.read_only = !writable;
   opts.direct = false;
-  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, opts));
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(path, opts));
   return probe_member(std::move(dev));
 }
 

@@ -4,6 +4,7 @@
 
 #include "assemble/superblock_probe.h"
 #include "format/superblock1.h"
+#include "io/member_spec.h"
 #include "util/aligned_buffer.h"
 #include "util/endian.h"
 
@@ -26,7 +27,7 @@ Result<int> erase_superblocks(io::Member& dev, uint64_t keep) {
 Status zero_superblock(const std::string& path) {
   io::OpenOptions opts;
   opts.direct = false;
-  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, opts));
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(path, opts));
   UMD_ASSIGN_OR_RETURN(const int zeroed, erase_superblocks(*dev));
   if (zeroed == 0) return Status(Err::not_found, fmt::format("{}: no md superblock found", path));
   return dev->flush().with_context(path);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "io/member_spec.h"
 #include "io/request_check.h"
 
 namespace umd::daemon {
@@ -25,7 +26,7 @@ Result<std::unique_ptr<io::Member>> FaultHooks::open(const std::string& path, bo
   oo.exclusive = true;
   std::lock_guard lk(mu_);
   prune_locked();  // a member removed earlier lets go of its file first
-  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, oo));
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(path, oo));
   auto fm = std::make_shared<io::FaultyMember>(std::move(dev));
   UMD_TRY(fm->set_write_cache(write_cache_));
   pending_.push_back({normal_path(path), fm});

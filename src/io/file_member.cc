@@ -13,6 +13,8 @@
 #include <cstring>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "io/full_transfer.h"
 #include "io/request_check.h"
 #include "io/uring_queue.h"
@@ -74,6 +76,23 @@ int lock_exclusive(int fd) {
   for (int attempt = 0;; attempt++) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
     if (errno != EWOULDBLOCK || attempt == 200) return errno;
+    ::usleep(10000);
+  }
+}
+
+// An exclusive OFD write lock on bytes [offset, offset+len) (len 0: to the end, whatever
+// the file grows to), waiting up to 2 s as lock_exclusive does. OFD locks belong to the
+// open file, so two opens in one process conflict too, as flock's do; flock and OFD
+// locks never see each other, so a whole-file opener takes both.
+int lock_range(int fd, uint64_t offset, uint64_t len) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = off_t(offset);
+  fl.l_len = off_t(len);
+  for (int attempt = 0;; attempt++) {
+    if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return 0;
+    if ((errno != EAGAIN && errno != EACCES) || attempt == 200) return errno;
     ::usleep(10000);
   }
 }
@@ -181,6 +200,11 @@ Result<std::unique_ptr<FileMember>> FileMember::open(const std::string& path,
     if (e == EWOULDBLOCK) return Status(Err::busy, path + ": open: in use (locked by another opener)");
     return Status::from_errno(e, path + ": flock");
   }
+  // The whole file, against openers of one of its partitions (restrict_to).
+  if (int e = !blk && opts.exclusive ? lock_range(fd.get(), 0, 0) : 0; e != 0) {
+    if (e == EAGAIN || e == EACCES) return Status(Err::busy, path + ": open: in use (a partition of it is open)");
+    return Status::from_errno(e, path + ": fcntl(F_OFD_SETLK)");
+  }
   m->direct_ = direct;
   m->size_ = raw_size / m->block_size_ * m->block_size_;
   m->fd_ = fd.release();
@@ -206,7 +230,7 @@ Status FileMember::rw(IoOp op, uint64_t offset, uint8_t* buf, uint64_t len, bool
   const int fd = fd_;
   if (op == IoOp::read) {
     UMD_TRY(transfer_full([fd](uint8_t* b, size_t n, off_t o) { return ::pread(fd, b, n, o); }, p,
-                          len, offset, what));
+                          len, base_ + offset, what));
     if (p != buf) std::memcpy(buf, p, len);
     return Status::ok();
   }
@@ -216,13 +240,13 @@ Status FileMember::rw(IoOp op, uint64_t offset, uint8_t* buf, uint64_t len, bool
           iovec iov{b, n};
           return ::pwritev2(fd, &iov, 1, o, RWF_DSYNC);
         },
-        p, len, offset, what);
+        p, len, base_ + offset, what);
     int e = s.sys_errno();
     if (s.is_ok() || (e != EOPNOTSUPP && e != ENOSYS)) return s;
     dsync_ok_.store(false, std::memory_order_relaxed);  // fall through: pwrite + fdatasync
   }
   UMD_TRY(transfer_full([fd](uint8_t* b, size_t n, off_t o) { return ::pwrite(fd, b, n, o); }, p,
-                        len, offset, what));
+                        len, base_ + offset, what));
   if (fua) {
     int r;
     do {
@@ -262,10 +286,10 @@ Status FileMember::discard(uint64_t offset, uint64_t length) {
   if (length == 0) return Status::ok();
   int r;
   if (block_device_) {
-    uint64_t range[2] = {offset, length};
+    uint64_t range[2] = {base_ + offset, length};
     r = ::ioctl(fd_, BLKDISCARD, range);
   } else {
-    r = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+    r = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(base_ + offset),
                     static_cast<off_t>(length));
   }
   if (r == 0) return Status::ok();
@@ -288,7 +312,31 @@ void FileMember::submit(IoRequest& req) {
     ring_->complete(req, discard(req.offset, req.length));  // no BLKDISCARD in io_uring here
     return;
   }
-  ring_->submit(fd_, name_, mem_align_, req);
+  ring_->submit(fd_, name_, mem_align_, req, base_);
+}
+
+Status FileMember::restrict_to(uint64_t offset, uint64_t bytes, std::string name, bool exclusive) {
+  if (offset % block_size_ != 0 || bytes % block_size_ != 0) {
+    return Status(Err::invalid, fmt::format("{}: bytes {}-{} are not aligned to the {}-byte blocks of {}", name, offset,
+                                            offset + bytes, block_size_, name_));
+  }
+  if (offset + bytes < offset || base_ + offset + bytes > base_ + size_) {
+    return Status(Err::no_space, fmt::format("{}: bytes {}-{} run past the end of {} ({} bytes)", name, offset,
+                                             offset + bytes, name_, size_));
+  }
+  if (exclusive) {
+    if (int e = lock_range(fd_, base_ + offset, bytes); e != 0) {
+      if (e == EAGAIN || e == EACCES) {
+        return Status(Err::busy, fmt::format("{}: open: in use (bytes {}-{} of {} locked by another opener)", name,
+                                             offset, offset + bytes, name_));
+      }
+      return Status::from_errno(e, name + ": fcntl(F_OFD_SETLK)");
+    }
+  }
+  base_ += offset;
+  size_ = bytes;
+  name_ = std::move(name);
+  return Status::ok();
 }
 
 Result<std::unique_ptr<Member>> open_file_member(const std::string& path, const OpenOptions& opts) {

@@ -24,6 +24,14 @@
 //   then runs on the queue's reaping thread), else inline (Member::submit). Requests that
 //   fail validation, and block-device discards, are completed through the queue too.
 //
+// Windows
+// - restrict_to(offset, bytes, name): the member becomes bytes [offset, offset+bytes) of
+//   the file (a partition, member_spec.h), named `name` ("d0.img:p5"); every offset is
+//   then relative to the window and range checks use its size. With `exclusive` it takes
+//   an OFD write lock on just those bytes (open the file without `exclusive`), so two
+//   arrays on two partitions of one image can be held at once; a whole-file exclusive
+//   open also takes an OFD lock on the whole file, so the two exclude each other.
+//
 // Thread safety: after open, every method may be called from any number of threads at
 // once, except attach(), which must not race with submit().
 #pragma once
@@ -61,6 +69,11 @@ class FileMember final : public Member {
   // Routes submit() through `ring` (nullptr: synchronous). Not owned; must outlive the
   // member's in-flight requests.
   void attach(UringQueue* ring) { ring_ = ring; }
+  // Narrows the member to a window of the file (see above). Before any I/O; offsets are
+  // relative to the current window. Err::invalid when not aligned to block_size(),
+  // Err::no_space past the end, Err::busy when another opener holds those bytes.
+  Status restrict_to(uint64_t offset, uint64_t bytes, std::string name, bool exclusive);
+  uint64_t window_offset() const { return base_; }
   UringQueue* ring() const { return ring_; }
 
  private:
@@ -69,6 +82,7 @@ class FileMember final : public Member {
 
   std::string name_;
   int fd_ = -1;
+  uint64_t base_ = 0;  // byte offset of the window in the file (0: the whole file)
   uint64_t size_ = 0;
   uint32_t block_size_ = 512;
   uint32_t mem_align_ = 1;

@@ -35,6 +35,7 @@ Status punch_hole_sync(int fd, const std::string& name, uint64_t offset, uint64_
 struct UringQueue::Op {
   IoRequest* req = nullptr;
   int fd = -1;
+  uint64_t base = 0;            // added to req->offset: a member that is a window of fd
   const std::string* name = nullptr;
   uint8_t* buf = nullptr;       // req->buf or bounce.data()
   AlignedBuffer bounce;
@@ -99,12 +100,13 @@ UringQueue::~UringQueue() {
   io_uring_queue_exit(&ring_);
 }
 
-void UringQueue::submit(int fd, const std::string& name, uint32_t mem_align, IoRequest& req) {
+void UringQueue::submit(int fd, const std::string& name, uint32_t mem_align, IoRequest& req, uint64_t base) {
   pending_.fetch_add(1, std::memory_order_acq_rel);
   st_submitted_.fetch_add(1, std::memory_order_relaxed);
   auto* op = new Op;
   op->req = &req;
   op->fd = fd;
+  op->base = base;
   op->name = &name;
   op->buf = req.buf;
   const bool rw = req.op == IoOp::read || req.op == IoOp::write;
@@ -119,7 +121,7 @@ void UringQueue::submit(int fd, const std::string& name, uint32_t mem_align, IoR
     op->fua_via_fsync = true;
   }
   if (req.op == IoOp::discard && (req.length == 0 || !has_fallocate_)) {
-    op->status = punch_hole_sync(fd, name, req.offset, req.length);
+    op->status = punch_hole_sync(fd, name, base + req.offset, req.length);
     op->deferred = true;
   }
   std::lock_guard lk(sq_mu_);
@@ -176,9 +178,9 @@ void UringQueue::prep_locked(Op* op, io_uring_sqe* sqe) {
         op->iov.iov_base = op->buf + op->done_bytes;
         op->iov.iov_len = chunk;
         if (r.op == IoOp::read) {
-          io_uring_prep_readv(sqe, op->fd, &op->iov, 1, r.offset + op->done_bytes);
+          io_uring_prep_readv(sqe, op->fd, &op->iov, 1, op->base + r.offset + op->done_bytes);
         } else {
-          io_uring_prep_writev(sqe, op->fd, &op->iov, 1, r.offset + op->done_bytes);
+          io_uring_prep_writev(sqe, op->fd, &op->iov, 1, op->base + r.offset + op->done_bytes);
           if (r.fua && !op->fua_via_fsync) sqe->rw_flags = RWF_DSYNC;
         }
         break;
@@ -186,7 +188,7 @@ void UringQueue::prep_locked(Op* op, io_uring_sqe* sqe) {
       case IoOp::flush: io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC); break;
       case IoOp::discard:
         io_uring_prep_fallocate(sqe, op->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                static_cast<off_t>(r.offset), static_cast<off_t>(r.length));
+                                static_cast<off_t>(op->base + r.offset), static_cast<off_t>(r.length));
         break;
     }
   }

@@ -89,8 +89,9 @@ class UringQueue {
 
   // Queues `req` on `fd`. `name` is used in error messages and must outlive the request
   // (a member's name() does). The request must already be validated (see
-  // check_request); submit() does not check ranges.
-  void submit(int fd, const std::string& name, uint32_t mem_align, IoRequest& req);
+  // check_request); submit() does not check ranges. `base` is added to req.offset on fd
+  // (a member that is a window of the file, such as a partition); messages keep req.offset.
+  void submit(int fd, const std::string& name, uint32_t mem_align, IoRequest& req, uint64_t base = 0);
   // Completes `req` with `s` through the ring: done(s) runs where other completions run
   // (poll/wait/reaper), never inline. Used for requests rejected before reaching the kernel.
   void complete(IoRequest& req, Status s);
