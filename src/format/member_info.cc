@@ -96,6 +96,7 @@ MemberInfo from_superblock0(const Superblock0& sb, uint64_t dev_sectors) {
   MemberInfo m;
   m.metadata_major = 0;
   m.metadata_minor = int(sb.minor_version);
+  m.preferred_minor = int(sb.md_minor);
   m.array_uuid = sb.uuid_bytes();
   m.level = sb.level;
   m.layout = sb.layout;

@@ -25,6 +25,7 @@ struct MemberInfo {
   std::array<uint8_t, 16> array_uuid{};
   std::array<uint8_t, 16> device_uuid{};  // zero for 0.90
   std::string name;                       // empty for 0.90
+  int preferred_minor = -1;               // 0.90: md_minor (the array was /dev/mdN); -1 for 1.x
   int level = 0;
   uint32_t layout = 0;
   uint32_t chunk_sectors = 0;
