@@ -98,6 +98,9 @@ struct OpenOptions {
   // When set, submit() goes through this io_uring queue instead of running inline. Not
   // owned; must outlive the member. (Added to the original interface; see uring_queue.h.)
   UringQueue* ring = nullptr;
+  // open_member (member_spec.h) only: the member is opened read-only and every write goes
+  // to a copy-on-write overlay in this directory (overlay_member.h). Empty: none.
+  std::string overlay_dir = {};
 };
 
 // Opens a regular file or block device as a member.

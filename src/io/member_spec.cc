@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "io/file_member.h"
+#include "io/overlay_member.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::io {
@@ -59,7 +62,29 @@ Result<PartitionTable> read_partition_table(Member& whole) {
   return t;
 }
 
+namespace {
+
+Result<std::unique_ptr<Member>> open_plain(const std::string& spec_text, const OpenOptions& opts);
+
+}  // namespace
+
 Result<std::unique_ptr<Member>> open_member(const std::string& spec_text, const OpenOptions& opts) {
+  if (opts.overlay_dir.empty()) return open_plain(spec_text, opts);
+  OpenOptions base_opts = opts;
+  base_opts.read_only = true;  // the image is never written
+  base_opts.overlay_dir.clear();
+  base_opts.ring = nullptr;    // the overlay does synchronous I/O
+  UMD_ASSIGN_OR_RETURN(auto base, open_plain(spec_text, base_opts));
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(spec_text, ec);
+  const std::string origin = ec ? spec_text : abs.lexically_normal().string();
+  UMD_ASSIGN_OR_RETURN(auto ov, OverlayMember::open(std::move(base), opts.overlay_dir, origin, opts.read_only));
+  return std::unique_ptr<Member>(std::move(ov));
+}
+
+namespace {
+
+Result<std::unique_ptr<Member>> open_plain(const std::string& spec_text, const OpenOptions& opts) {
   UMD_ASSIGN_OR_RETURN(MemberSpec spec, parse_member_spec(spec_text));
   if (spec.partition == 0) return open_file_member(spec.path, opts);
   OpenOptions whole_opts = opts;
@@ -92,6 +117,8 @@ Result<std::unique_ptr<Member>> open_member(const std::string& spec_text, const 
     return std::unique_ptr<Member>(std::move(fm));
   }
 }
+
+}  // namespace
 
 Result<std::vector<std::string>> partition_specs(const std::string& path) {
   OpenOptions oo;

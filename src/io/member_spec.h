@@ -9,6 +9,8 @@
 // wins when the shorter PATH does not exist). A partition opens as the file restricted
 // to the partition's bytes (FileMember::restrict_to), named "PATH:pN" in every message;
 // `exclusive` locks just those bytes. An extended (container) partition is refused.
+// With OpenOptions::overlay_dir the member (whole or partition) is opened read-only and
+// wrapped in an OverlayMember (overlay_member.h): writes go to DIR, never to PATH.
 #pragma once
 
 #include <memory>
