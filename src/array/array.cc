@@ -50,6 +50,7 @@ Result<std::unique_ptr<Array>> Array::assemble(const std::string& name, const st
     oo.direct = true;
     oo.exclusive = true;
     oo.ring = ring.get();
+    oo.overlay_dir = opts.overlay_dir;
     UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(p, oo));
     devs.push_back(std::move(dev));
   }
@@ -614,6 +615,7 @@ ArrayDetail Array::detail() const {
   const MemberInfo& ref = set_->ref;
   ArrayDetail d;
   d.name = name_;
+  d.set_name = ref.name;
   d.uuid = ref.array_uuid_text();
   d.version = set_->members.empty() ? "" : set_->members.front().version();
   d.level = ref.level;

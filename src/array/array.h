@@ -68,6 +68,7 @@ struct AssembleOptions {
   bool read_only = false;
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
+  std::string overlay_dir;  // --overlay DIR: members are overlaid (io/overlay_member.h)
 };
 
 struct MemberDetail {
@@ -86,6 +87,7 @@ inline constexpr const char* kSyncActions[] = {"idle", "frozen", "resync", "reco
 
 struct ArrayDetail {
   std::string name;
+  std::string set_name;      // the name in the superblock ("host:data"); empty for 0.90
   std::string uuid;
   std::string version;       // "1.2"
   int level = 0;

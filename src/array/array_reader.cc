@@ -8,6 +8,10 @@ Result<ArrayReader> open_array_read_only(const std::vector<std::string>& paths, 
     UMD_ASSIGN_OR_RETURN(ProbedMember pm, open_and_probe(p, false));
     probed.push_back(std::move(pm));
   }
+  return open_array_read_only(std::move(probed), opts);
+}
+
+Result<ArrayReader> open_array_read_only(std::vector<ProbedMember> probed, const GatherOptions& opts) {
   UMD_ASSIGN_OR_RETURN(MemberSet set, gather_members(std::move(probed), opts));
   std::vector<Slot> slots(set.ref.raid_disks);
   for (size_t s = 0; s < slots.size(); s++) {

@@ -17,5 +17,7 @@ struct ArrayReader {
 };
 
 Result<ArrayReader> open_array_read_only(const std::vector<std::string>& paths, const GatherOptions& opts);
+// The same from members already probed (recovery/scan.h found them).
+Result<ArrayReader> open_array_read_only(std::vector<ProbedMember> probed, const GatherOptions& opts);
 
 }  // namespace umd::engine

@@ -228,7 +228,9 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   Superblock1 base;
   base.feature_map = 0;
   base.set_uuid = uuid;
-  base.set_name_str(host_name() + ":" + spec.array_name);
+  // As mdadm: a name that already says its host ("nas:data") is stored as given.
+  base.set_name_str(spec.array_name.find(':') != std::string::npos ? spec.array_name
+                                                                   : host_name() + ":" + spec.array_name);
   base.ctime = now & kSb1TimeSecMask;
   base.utime = base.ctime;
   base.level = level;

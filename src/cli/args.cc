@@ -75,6 +75,11 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_flag("-f,--force", a.force, "Override checks");
   app.add_flag("-R,--run", a.run, "Start even if degraded");
   app.add_option("-o,--output", a.output, "Where --dump writes the array's contents");
+  app.add_option("-u,--uuid", a.uuid, "--assemble/--dump: the array among the PATHs whose UUID this is");
+  app.add_option("--config", a.config, "mdadm.conf-style DEVICE and ARRAY lines (default /etc/umd/umd.conf)");
+  app.add_option("--overlay", a.overlay, "--assemble/--dump: member writes go to copy-on-write files in DIR");
+  app.add_flag("-B,--build", a.build, "--assemble/--dump: an array without superblocks, from --level, --raid-devices, ...");
+  app.add_option("--data-offset", a.data_offset, "--build: where the data starts on each member (K if no suffix)");
   app.add_option("--serve", a.serve, "Serve the array: nbd:unix:PATH or nbd:tcp:HOST:PORT (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
@@ -90,7 +95,7 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_option("--program,--alert", a.program, "--monitor: run CMD EVENT ARRAY [MEMBER] for each event");
   app.add_flag("--oneshot", a.oneshot, "--monitor: look once, report, exit");
   app.add_flag("-t,--test", a.test, "--monitor: a TestMessage event for each array at start");
-  app.add_flag("-s,--scan", a.scan, "--monitor: every running array (the default without NAMEs)");
+  app.add_flag("-s,--scan", a.scan, "--examine/--assemble: every array found; --detail/--stop/--monitor: every running one");
   app.add_option("-d,--delay", a.delay, "--monitor: seconds between looks (default 60)");
   app.add_option("--increment", a.increment, "--monitor: RebuildNN every N percent (default 20)");
 
@@ -129,7 +134,8 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   }
   if (modes > 1) return Result<Args>(Err::invalid, "more than one mode given");
   a.mode = chosen->mode;
-  if (chosen->takes_name) {
+  const bool scan_without_name = a.scan && (a.mode == Mode::assemble || a.mode == Mode::stop || a.mode == Mode::detail);
+  if (chosen->takes_name && !scan_without_name) {
     if (a.members.empty()) {
       return Result<Args>(Err::invalid, std::string("--") + chosen->alias + " needs an array NAME");
     }
@@ -145,22 +151,28 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
     }
     return Status(Err::invalid, std::string(opt) + " is not valid with --" + chosen->alias);
   };
+  const bool build = a.build && (a.mode == Mode::dump || a.mode == Mode::assemble);
+  UMD_TRY(only_for(a.build, "--build", {Mode::dump, Mode::assemble}));
   const std::initializer_list<Mode> create_grow = {Mode::create, Mode::grow};
   for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
            {a.level.has_value(), "--level"},
            {a.raid_devices.has_value(), "--raid-devices"},
            {a.chunk.has_value(), "--chunk"},
-           {a.layout.has_value(), "--layout"},
-           {a.size.has_value(), "--size"}}) {
-    UMD_TRY(only_for(present, opt, create_grow));
+           {a.layout.has_value(), "--layout"}}) {
+    if (!build) UMD_TRY(only_for(present, opt, create_grow));
   }
+  if (!build) UMD_TRY(only_for(a.size.has_value(), "--size", create_grow));
+  if (!build && a.data_offset) return Result<Args>(Err::invalid, "--data-offset goes with --build");
+  UMD_TRY(only_for(a.uuid.has_value(), "--uuid", {Mode::assemble, Mode::dump}));
+  UMD_TRY(only_for(a.overlay.has_value(), "--overlay", {Mode::assemble, Mode::dump}));
+  UMD_TRY(only_for(a.config.has_value(), "--config", {Mode::assemble, Mode::examine}));
+  UMD_TRY(only_for(a.name.has_value(), "--name", {Mode::create, Mode::assemble, Mode::dump}));
   // --assemble --bitmap=FILE names the file that holds the array's bitmap (as mdadm).
   UMD_TRY(only_for(a.bitmap.has_value(), "--bitmap", {Mode::create, Mode::grow, Mode::assemble}));
   for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{
            {a.spare_devices.has_value(), "--spare-devices"},
            {a.metadata.has_value(), "--metadata"},
            {a.bitmap_chunk.has_value(), "--bitmap-chunk"},
-           {a.name.has_value(), "--name"},
            {a.assume_clean, "--assume-clean"}}) {
     UMD_TRY(only_for(present, opt, {Mode::create}));
   }
@@ -175,11 +187,11 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
            {a.program.has_value(), "--program"},
            {a.oneshot, "--oneshot"},
            {a.test, "--test"},
-           {a.scan, "--scan"},
            {a.delay.has_value(), "--delay"},
            {a.increment.has_value(), "--increment"}}) {
     UMD_TRY(only_for(present, opt, {Mode::monitor}));
   }
+  UMD_TRY(only_for(a.scan, "--scan", {Mode::monitor, Mode::examine, Mode::assemble, Mode::detail, Mode::stop}));
   if (a.delay && !(*a.delay > 0)) return Result<Args>(Err::invalid, "--delay must be a positive number of seconds");
   if (a.increment && (*a.increment == 0 || *a.increment > 99)) {
     return Result<Args>(Err::invalid, "--increment must be a percentage between 1 and 99");

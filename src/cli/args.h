@@ -38,6 +38,14 @@ struct Args {
   // --dump
   std::optional<std::string> output;
 
+  // Finding arrays (--examine/--assemble/--detail/--stop --scan, --uuid, --name), and
+  // arrays without superblocks (--build, with --level, --raid-devices, --chunk, --layout)
+  std::optional<std::string> uuid;       // --uuid: pick one array among many PATHs
+  std::optional<std::string> config;     // --config FILE (mdadm.conf syntax)
+  std::optional<std::string> overlay;    // --overlay DIR: member writes go to DIR
+  bool build = false;
+  std::optional<std::string> data_offset;
+
   // --assemble
   std::vector<std::string> serve;  // --serve SPEC, repeatable
   std::optional<std::string> fuse;  // --fuse DIR
@@ -56,7 +64,7 @@ struct Args {
   std::optional<std::string> program;  // --program/--alert CMD
   bool oneshot = false;
   bool test = false;
-  bool scan = false;                    // accepted as mdadm's --scan: the default without NAMEs
+  bool scan = false;                    // --scan: every array found (or running); monitor's default
   std::optional<double> delay;          // seconds; default 60
   std::optional<unsigned> increment;    // RebuildNN step in percent; default 20
 };

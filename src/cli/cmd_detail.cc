@@ -11,6 +11,7 @@
 #include "cli/sync_progress.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
+#include "format/mdadm_conf.h"
 #include "util/units.h"
 
 namespace umd::cli {
@@ -130,7 +131,29 @@ std::string detail_text(const std::string& name, const json& r) {
 
 }  // namespace
 
+// --detail --scan: one ARRAY line per running array, as mdadm --detail --scan.
+int detail_scan(const Args& a) {
+  if (!a.members.empty()) return usage_error("--detail --scan takes no NAME");
+  json all = json::array();
+  for (const std::string& name : daemon::list_runtime_names()) {
+    if (daemon::holder_pid(name) == 0) continue;
+    auto r = daemon::control_call(name, {{"op", "detail"}}, std::chrono::seconds(30));
+    if (!r.is_ok() || !r->contains("array")) continue;  // stopped meanwhile
+    const json& d = (*r)["array"];
+    const std::string version = d.value("version", "");
+    std::string line = "ARRAY " + devname_of_array_name(name) + " metadata=" + version;
+    const std::string set_name = d.value("set_name", "");
+    if (version != "0.90" && !set_name.empty()) line += " name=" + conf_quote(set_name);
+    line += " UUID=" + d.value("uuid", "");
+    if (a.json) all.push_back({{"name", name}, {"line", line}});
+    else std::printf("%s\n", line.c_str());
+  }
+  if (a.json) std::printf("%s\n", all.dump(2).c_str());
+  return 0;
+}
+
 int cmd_detail(const Args& a) {
+  if (a.scan) return detail_scan(a);
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
   if (!a.members.empty()) return usage_error("--detail takes only the array NAME");

@@ -1,5 +1,9 @@
 // --dump: assemble read-only (degraded where redundancy allows) and write the array's
-// contents out, to --output or to standard output.
+// contents out, to --output or to standard output. The members are the MEMBERs given;
+// with --uuid/--name, the members of that array found among the PATHs and their
+// partitions; with --build, the MEMBERs in slot order without superblocks
+// (recovery/build.h). --overlay DIR reads through the overlays an --assemble --overlay
+// left there.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -7,9 +11,12 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "cli/commands.h"
 #include "array/array_reader.h"
+#include "cli/commands.h"
+#include "cli/scan_sources.h"
+#include "recovery/build.h"
 #include "util/aligned_buffer.h"
+#include "util/units.h"
 
 namespace umd::cli {
 namespace {
@@ -27,15 +34,7 @@ Status write_all(int fd, const uint8_t* p, size_t n, const std::string& what) {
   return Status::ok();
 }
 
-}  // namespace
-
-int cmd_dump(const Args& a) {
-  if (a.members.empty()) return usage_error("--dump needs at least one MEMBER");
-  engine::GatherOptions opts;
-  opts.force = a.force;
-  auto reader = engine::open_array_read_only(a.members, opts);
-  if (!reader.is_ok()) return fail(reader.status());
-  for (const std::string& w : reader->set.warnings) std::fprintf(stderr, "umd: %s\n", w.c_str());
+int write_out(const Args& a, engine::Personality& personality) {
   int fd = STDOUT_FILENO;
   std::string what = "standard output";
   if (a.output && *a.output != "-") {
@@ -43,18 +42,79 @@ int cmd_dump(const Args& a) {
     fd = ::open(a.output->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return fail(Status::from_errno(errno, "opening " + what));
   }
-  const uint64_t total = reader->personality->array_sectors();
+  const uint64_t total = personality.array_sectors();
   constexpr uint64_t kStep = 2048;  // 1 MiB
   AlignedBuffer buf(kStep * 512);
   Status st;
   for (uint64_t s = 0; s < total && st.is_ok(); s += kStep) {
     const uint64_t n = std::min(kStep, total - s);
-    st = reader->personality->read(s, n, buf.data());
+    st = personality.read(s, n, buf.data());
     if (st.is_ok()) st = write_all(fd, buf.data(), n * 512, what);
   }
   if (fd != STDOUT_FILENO && ::close(fd) != 0 && st.is_ok()) st = Status::from_errno(errno, "closing " + what);
   if (!st.is_ok()) return fail(st);
   return 0;
+}
+
+std::string overlay_of(const Args& a) { return a.overlay ? absolute_path(*a.overlay) : ""; }
+
+int dump_build(const Args& a) {
+  recovery::BuildSpec spec;
+  if (!a.level) return usage_error("--build needs --level");
+  if (!a.raid_devices) return usage_error("--build needs --raid-devices");
+  spec.level = *a.level;
+  spec.raid_devices = *a.raid_devices;
+  spec.layout = a.layout;
+  spec.members = a.members;
+  spec.overlay_dir = overlay_of(a);
+  if (a.chunk) {
+    auto c = parse_size_kib_default(*a.chunk);
+    if (!c.is_ok()) return usage_error("--chunk: " + c.status().message());
+    spec.chunk_bytes = *c;
+  }
+  if (a.data_offset) {
+    auto d = parse_size_kib_default(*a.data_offset);
+    if (!d.is_ok()) return usage_error("--data-offset: " + d.status().message());
+    spec.data_offset_bytes = *d;
+  }
+  if (a.size) {
+    auto s = parse_size_kib_default(*a.size);
+    if (!s.is_ok()) return usage_error("--size: " + s.status().message());
+    spec.size_bytes = *s;
+  }
+  auto built = recovery::build_array(spec);
+  if (!built.is_ok()) return fail(built.status());
+  return write_out(a, *built->personality);
+}
+
+}  // namespace
+
+int cmd_dump(const Args& a) {
+  if (a.members.empty()) return usage_error("--dump needs at least one MEMBER");
+  if (a.build) return dump_build(a);
+  auto sel = selector_of(a);
+  if (!sel.is_ok()) return usage_error(sel.status().message());
+  recovery::ScanOptions so;
+  so.overlay_dir = overlay_of(a);
+  so.search_partitions = !sel->empty();
+  so.require_superblock = sel->empty();
+  auto found = recovery::scan(a.members, so);
+  if (!found.is_ok()) return fail(found.status());
+  for (const std::string& w : found->warnings) std::fprintf(stderr, "umd: %s\n", w.c_str());
+  std::vector<engine::ProbedMember> members;
+  if (sel->empty()) {
+    members = std::move(found->members);
+  } else {
+    auto picked = recovery::take_array(std::move(found).value(), *sel);
+    if (!picked.is_ok()) return fail(picked.status());
+    members = std::move(picked).value();
+  }
+  engine::GatherOptions opts;
+  opts.force = a.force;
+  auto reader = engine::open_array_read_only(std::move(members), opts);
+  if (!reader.is_ok()) return fail(reader.status());
+  for (const std::string& w : reader->set.warnings) std::fprintf(stderr, "umd: %s\n", w.c_str());
+  return write_out(a, *reader->personality);
 }
 
 }  // namespace umd::cli

@@ -32,6 +32,7 @@ struct ServeArrayOptions {
   bool read_only = false;
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
+  std::string overlay_dir;  // --overlay DIR: member writes go to copy-on-write files there
 };
 
 class ServedArray {

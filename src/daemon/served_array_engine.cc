@@ -31,7 +31,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
     auto n = layout::parse_layout(d.level, d.layout);
     if (n.is_ok()) layout_number = int(*n);
   }
-  return {{"name", d.name}, {"uuid", d.uuid}, {"version", d.version}, {"level", d.level},
+  return {{"name", d.name}, {"set_name", d.set_name}, {"uuid", d.uuid}, {"version", d.version}, {"level", d.level},
           {"raid_level", layout::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
           {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", d.degraded},
@@ -152,6 +152,7 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
   ao.bitmap_file = opts.bitmap_file;
   ao.force = opts.force;
   ao.run = opts.run;
+  ao.overlay_dir = opts.overlay_dir;
   const char* faults_env = std::getenv("UMD_TEST_FAULTS");
   const std::string faults_mode = faults_env != nullptr ? faults_env : "";
   const bool faults = faults_mode == "1" || faults_mode == "cache";

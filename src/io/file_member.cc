@@ -80,13 +80,14 @@ int lock_exclusive(int fd) {
   }
 }
 
-// An exclusive OFD write lock on bytes [offset, offset+len) (len 0: to the end, whatever
-// the file grows to), waiting up to 2 s as lock_exclusive does. OFD locks belong to the
+// An OFD lock on bytes [offset, offset+len) (len 0: to the end, whatever the file grows
+// to), waiting up to 2 s as lock_exclusive does: a write lock, or a read lock for a
+// read-only opener (read-only openers share, writers exclude everyone). OFD locks belong to the
 // open file, so two opens in one process conflict too, as flock's do; flock and OFD
 // locks never see each other, so a whole-file opener takes both.
-int lock_range(int fd, uint64_t offset, uint64_t len) {
+int lock_range(int fd, uint64_t offset, uint64_t len, bool read_only) {
   struct flock fl {};
-  fl.l_type = F_WRLCK;
+  fl.l_type = read_only ? F_RDLCK : F_WRLCK;  // a read-only fd cannot take a write lock
   fl.l_whence = SEEK_SET;
   fl.l_start = off_t(offset);
   fl.l_len = off_t(len);
@@ -201,7 +202,7 @@ Result<std::unique_ptr<FileMember>> FileMember::open(const std::string& path,
     return Status::from_errno(e, path + ": flock");
   }
   // The whole file, against openers of one of its partitions (restrict_to).
-  if (int e = !blk && opts.exclusive ? lock_range(fd.get(), 0, 0) : 0; e != 0) {
+  if (int e = !blk && opts.exclusive ? lock_range(fd.get(), 0, 0, opts.read_only) : 0; e != 0) {
     if (e == EAGAIN || e == EACCES) return Status(Err::busy, path + ": open: in use (a partition of it is open)");
     return Status::from_errno(e, path + ": fcntl(F_OFD_SETLK)");
   }
@@ -325,7 +326,7 @@ Status FileMember::restrict_to(uint64_t offset, uint64_t bytes, std::string name
                                              offset + bytes, name_, size_));
   }
   if (exclusive) {
-    if (int e = lock_range(fd_, base_ + offset, bytes); e != 0) {
+    if (int e = lock_range(fd_, base_ + offset, bytes, read_only_); e != 0) {
       if (e == EAGAIN || e == EACCES) {
         return Status(Err::busy, fmt::format("{}: open: in use (bytes {}-{} of {} locked by another opener)", name,
                                              offset, offset + bytes, name_));

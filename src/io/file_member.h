@@ -28,7 +28,7 @@
 // - restrict_to(offset, bytes, name): the member becomes bytes [offset, offset+bytes) of
 //   the file (a partition, member_spec.h), named `name` ("d0.img:p5"); every offset is
 //   then relative to the window and range checks use its size. With `exclusive` it takes
-//   an OFD write lock on just those bytes (open the file without `exclusive`), so two
+//   an OFD lock (write; read when read-only) on just those bytes (open the file without `exclusive`), so two
 //   arrays on two partitions of one image can be held at once; a whole-file exclusive
 //   open also takes an OFD lock on the whole file, so the two exclude each other.
 //

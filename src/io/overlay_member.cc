@@ -68,12 +68,14 @@ Result<std::unique_ptr<OverlayMember>> OverlayMember::open(std::unique_ptr<Membe
   m->blocks_ = (base->size() + kBlock - 1) / kBlock;
   const std::string& name = base->name();
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  const bool no_dir = ::stat(dir.c_str(), &st) != 0 && errno == ENOENT;
+  if (!read_only && no_dir) (void)::mkdir(dir.c_str(), 0755);
+  if (!(read_only && no_dir) && (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
     return Status(Err::not_found, fmt::format("{}: --overlay {}: not a directory", name, dir));
   }
   const int flags = (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC;
-  m->map_fd_ = ::open(m->map_path_.c_str(), flags, 0644);
-  if (m->map_fd_ < 0 && errno == ENOENT && read_only) {
+  m->map_fd_ = read_only && no_dir ? -1 : ::open(m->map_path_.c_str(), flags, 0644);
+  if (m->map_fd_ < 0 && (no_dir || errno == ENOENT) && read_only) {
     // Nothing was ever written through this overlay: reads see the member.
     m->bits_.assign((m->blocks_ + 7) / 8, 0);
     m->durable_bits_ = m->bits_;

@@ -24,7 +24,8 @@
 // - discard: a no-op (allowed by the Member contract); the member is never touched.
 // - The overlay persists: a later open of the same DIR and member sees its writes.
 //   Throwing it away is deleting NAME.cow and NAME.map.
-// - NAME.map is flock()ed: one opener at a time.
+// - NAME.map is flock()ed: one writer, or any number of readers. A writable open makes
+//   DIR when its parent exists.
 //
 // Thread safety: as Member's. Writes are serialised by one mutex (recovery, not speed).
 #pragma once

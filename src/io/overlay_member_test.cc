@@ -119,10 +119,14 @@ TEST(OverlayMember, RefusesAnotherMembersOverlayAndASecondOpener) {
   auto wrong = open_member(other, o);
   ASSERT_FALSE(wrong.is_ok());
   EXPECT_NE(wrong.status().message().find("belongs to " + f.img), std::string::npos) << wrong.status().message();
-  o.overlay_dir = f.dir.path() + "/nope";
+  o.overlay_dir = f.dir.path() + "/plain";
+  f.dir.make_file("plain", 0);
   auto nodir = open_member(f.img, o);
   ASSERT_FALSE(nodir.is_ok());
   EXPECT_NE(nodir.status().message().find("not a directory"), std::string::npos) << nodir.status().message();
+  o.overlay_dir = f.dir.path() + "/new";  // made by a writable open
+  EXPECT_TRUE(open_member(f.img, o).is_ok());
+  EXPECT_TRUE(std::filesystem::is_directory(o.overlay_dir));
 }
 
 TEST(OverlayMember, ReadOnlyWithoutAnOverlayYetReadsTheImage) {
@@ -131,6 +135,11 @@ TEST(OverlayMember, ReadOnlyWithoutAnOverlayYetReadsTheImage) {
   ASSERT_TRUE(ro);
   f.expect_reads_model(*ro);
   EXPECT_FALSE(std::filesystem::exists(f.ov + "/d0.img.map"));
+  f.ov += "/not-yet";  // nor the directory itself: reads see the image
+  auto ro2 = f.open(true);
+  ASSERT_TRUE(ro2);
+  f.expect_reads_model(*ro2);
+  EXPECT_FALSE(std::filesystem::exists(f.ov));
 }
 
 }  // namespace
