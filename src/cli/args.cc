@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "cli/help.h"
+
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cstring>
@@ -70,7 +72,7 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_option("-b,--bitmap", a.bitmap, "Write-intent bitmap: none, internal, lockless, FILE");
   app.add_option("--bitmap-chunk", a.bitmap_chunk, "Bitmap chunk size");
   app.add_option("-z,--size", a.size, "Space used on each member (K if no suffix)");
-  app.add_option("-N,--name", a.name, "Array name stored in the superblock");
+  app.add_option("-N,--name", a.name, "--create: the name stored in the superblock; --assemble/--dump: pick that array");
   app.add_flag("--assume-clean", a.assume_clean, "Members are known to be in sync");
   app.add_flag("-f,--force", a.force, "Override checks");
   app.add_flag("-R,--run", a.run, "Start even if degraded");
@@ -103,7 +105,22 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   try {
     app.parse(rev);
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
+    // With a mode (`umd --create --help`, `umd create -h`): that mode's options.
+    const ModeFlag* asked = nullptr;
+    for (const std::string& w : argl) {
+      for (const auto& m : kModes) {
+        std::string names = m.names;
+        size_t start = 0;
+        while (start <= names.size()) {
+          const size_t comma = names.find(',', start);
+          if (names.substr(start, comma == std::string::npos ? std::string::npos : comma - start) == w) asked = &m;
+          if (comma == std::string::npos) break;
+          start = comma + 1;
+        }
+      }
+      if (asked) break;
+    }
+    std::cout << (asked ? mode_help(app, asked->mode) : general_help());
     *exit_now = true;
     return a;
   } catch (const CLI::CallForVersion&) {

@@ -245,6 +245,24 @@ class RecoveryTest(umdtest.DaemonTest):
         self.assert_refused(["--dump", "--build", "--level=5", "--raid-devices=3", members[0]],
                             "--raid-devices=3, but 1 member given")
 
+    # --- help ----------------------------------------------------------------------------
+
+    def test_help_teaches(self):
+        top = self.umd("--help").stdout
+        for mode in ["--create", "--examine", "--dump", "--assemble", "--stop", "--detail", "--status", "--manage",
+                     "--action", "--attr", "--grow", "--monitor", "--zero-superblock", "--examine-bitmap"]:
+            self.assertRegex(top, rf"\n  {mode} +\S.*\n +e\.g\. umd ", mode)
+        self.assertIn("disk0.img:p5", top)
+        create = self.umd("--create", "--help").stdout
+        self.assertTrue(create.startswith("umd --create: "), create)
+        for opt in ["-l, --level TEXT", "-n, --raid-devices UINT", "--metadata", "--assume-clean", "Example:"]:
+            self.assertIn(opt, create)
+        self.assertNotIn("--oneshot", create)
+        dump = self.umd("dump", "-h").stdout
+        for opt in ["-u, --uuid", "--overlay", "-B, --build", "--data-offset", "--dump --build --level=L"]:
+            self.assertIn(opt, dump)
+        self.assertIn("--scan", self.umd("--assemble", "--help").stdout)
+
     # --- bad input -----------------------------------------------------------------------
 
     def test_bad_partition_tables(self):
