@@ -5,6 +5,7 @@
 //   --assemble --scan [PATH...]               every array found, named as mdadm names
 //                                             them; with ARRAY lines in the config, those
 //   --overlay DIR                             member writes go to DIR, never to the PATHs
+//   --assemble NAME --build --level=L ... MEMBER...   no superblocks: served read-only
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "daemon/runtime_dir.h"
 #include "format/mdadm_conf.h"
+#include "recovery/built_served_array.h"
 
 namespace umd::cli {
 namespace {
@@ -154,7 +156,6 @@ int assemble_scan(const Args& a, daemon::DaemonOptions base) {
 int cmd_assemble(const Args& a) {
   auto base = daemon_options(a);
   if (!base.is_ok()) return usage_error(base.status().message());
-  if (a.build) return fail(Status(Err::unsupported, "--assemble --build is not implemented yet; use --dump --build"));
   if (a.scan) return assemble_scan(a, std::move(base).value());
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
@@ -162,6 +163,14 @@ int cmd_assemble(const Args& a) {
   daemon::DaemonOptions opts = std::move(base).value();
   opts.name = a.array_name;
   opts.members = a.members;
+  if (a.build) {  // no superblocks: served read-only, as described
+    if (a.scan || a.uuid || a.name) return usage_error("--build takes its MEMBERs in slot order, not --scan/--uuid/--name");
+    auto spec = build_spec_of(a);
+    if (!spec.is_ok()) return usage_error(spec.status().message());
+    opts.array.read_only = true;
+    opts.make_array = [name = a.array_name, spec = *spec] { return recovery::serve_built_array(name, spec); };
+    return daemon::run_assemble(opts);
+  }
   auto sel = selector_of(a);
   if (!sel.is_ok()) return usage_error(sel.status().message());
   if (!sel->empty()) {

@@ -59,30 +59,9 @@ int write_out(const Args& a, engine::Personality& personality) {
 std::string overlay_of(const Args& a) { return a.overlay ? absolute_path(*a.overlay) : ""; }
 
 int dump_build(const Args& a) {
-  recovery::BuildSpec spec;
-  if (!a.level) return usage_error("--build needs --level");
-  if (!a.raid_devices) return usage_error("--build needs --raid-devices");
-  spec.level = *a.level;
-  spec.raid_devices = *a.raid_devices;
-  spec.layout = a.layout;
-  spec.members = a.members;
-  spec.overlay_dir = overlay_of(a);
-  if (a.chunk) {
-    auto c = parse_size_kib_default(*a.chunk);
-    if (!c.is_ok()) return usage_error("--chunk: " + c.status().message());
-    spec.chunk_bytes = *c;
-  }
-  if (a.data_offset) {
-    auto d = parse_size_kib_default(*a.data_offset);
-    if (!d.is_ok()) return usage_error("--data-offset: " + d.status().message());
-    spec.data_offset_bytes = *d;
-  }
-  if (a.size) {
-    auto s = parse_size_kib_default(*a.size);
-    if (!s.is_ok()) return usage_error("--size: " + s.status().message());
-    spec.size_bytes = *s;
-  }
-  auto built = recovery::build_array(spec);
+  auto spec = build_spec_of(a);
+  if (!spec.is_ok()) return usage_error(spec.status().message());
+  auto built = recovery::build_array(*spec);
   if (!built.is_ok()) return fail(built.status());
   return write_out(a, *built->personality);
 }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/units.h"
+
 namespace umd::cli {
 namespace {
 
@@ -72,6 +74,28 @@ Result<recovery::Selector> selector_of(const Args& a) {
   }
   if (a.name) sel.name = *a.name;
   return sel;
+}
+
+Result<recovery::BuildSpec> build_spec_of(const Args& a) {
+  recovery::BuildSpec spec;
+  if (!a.level) return Result<recovery::BuildSpec>(Err::invalid, "--build needs --level");
+  if (!a.raid_devices) return Result<recovery::BuildSpec>(Err::invalid, "--build needs --raid-devices");
+  spec.level = *a.level;
+  spec.raid_devices = *a.raid_devices;
+  spec.layout = a.layout;
+  for (const std::string& m : a.members) spec.members.push_back(m == "missing" ? m : absolute_path(m));
+  if (a.overlay) spec.overlay_dir = absolute_path(*a.overlay);
+  auto size_of = [](const std::optional<std::string>& v, const char* opt) -> Result<std::optional<uint64_t>> {
+    if (!v) return std::optional<uint64_t>();
+    auto n = parse_size_kib_default(*v);
+    if (!n.is_ok()) return n.status().with_context(opt);
+    return std::optional<uint64_t>(*n);
+  };
+  UMD_ASSIGN_OR_RETURN(spec.chunk_bytes, size_of(a.chunk, "--chunk"));
+  UMD_ASSIGN_OR_RETURN(auto off, size_of(a.data_offset, "--data-offset"));
+  spec.data_offset_bytes = off.value_or(0);
+  UMD_ASSIGN_OR_RETURN(spec.size_bytes, size_of(a.size, "--size"));
+  return spec;
 }
 
 std::vector<std::string> member_specs(const recovery::ScanResult& s, const recovery::FoundArray& f) {

@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "format/mdadm_conf.h"
+#include "recovery/build.h"
 #include "recovery/scan.h"
 
 namespace umd::cli {
@@ -33,6 +34,10 @@ Result<recovery::Selector> selector_of(const Args& a);
 
 // The members' specs, in scan order.
 std::vector<std::string> member_specs(const recovery::ScanResult& s, const recovery::FoundArray& f);
+
+// --build's array from --level, --raid-devices, --chunk, --layout, --data-offset,
+// --size, --overlay and the MEMBERs; a usage error as Err::invalid.
+Result<recovery::BuildSpec> build_spec_of(const Args& a);
 
 // Absolute, normalized (the daemon leaves our cwd).
 std::string absolute_path(const std::string& p);

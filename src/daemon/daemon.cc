@@ -154,7 +154,8 @@ int serve(const DaemonOptions& opts, RuntimeDir& rd, const std::vector<ServeSpec
     return 1;
   }
 
-  auto array = assemble_served_array(opts.name, absolute_members(opts.members), opts.array);
+  auto array = opts.make_array ? opts.make_array()
+                               : assemble_served_array(opts.name, absolute_members(opts.members), opts.array);
   if (!array.is_ok()) {
     rep.error(array.status().message());
     ::close(sfd);

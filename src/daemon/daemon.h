@@ -19,6 +19,7 @@
 //        e. exit 0 (1 when the array did not stop cleanly).
 #pragma once
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ struct DaemonOptions {
   ServeArrayOptions array;
   std::string fuse_dir;  // --fuse DIR (absolute); empty: none
   bool foreground = false;
+  // When set, the array to serve comes from here (in the daemon process, after the fork)
+  // instead of being assembled from `members`: --assemble --build (recovery/).
+  std::function<Result<std::unique_ptr<ServedArray>>()> make_array;
 };
 
 // The serving core, apart from process matters (fork, signals, runtime directory), so

@@ -244,6 +244,20 @@ class RecoveryTest(umdtest.DaemonTest):
         self.assertEqual(sha(degraded), sha(content))
         self.assert_refused(["--dump", "--build", "--level=5", "--raid-devices=3", members[0]],
                             "--raid-devices=3, but 1 member given")
+        # Served read-only by a daemon: what an NBD client reads is the array; writes refused.
+        self.assemble("built", [members[0], "missing", members[2]], "--build", "--level=5", "--raid-devices=3",
+                      "--chunk=64", f"--data-offset={info['data_offset'] // 2}K", f"--size={size}")
+        uri = umdtest.nbd_unix_uri(os.path.join(self.tmp, "run", "built", "nbd.sock"), "built")
+        served = os.path.join(self.tmp, "served.raw")
+        umdtest.run(["qemu-img", "convert", "-f", "raw", "-O", "raw", uri, served])
+        with open(served, "rb") as f:
+            self.assertEqual(sha(f.read()), sha(content))
+        before = umdtest.hash_members(self.disks)
+        w = umdtest.run(["qemu-io", "-f", "raw", "-c", "write -P 1 0 4k", uri], check=False)
+        self.assertTrue(w.returncode != 0 or "failed" in (w.stdout + w.stderr).lower(), w.stdout + w.stderr)
+        self.assertIn("--build", self.umd("--detail", "built").stdout)
+        self.stop("built")
+        self.assertEqual(umdtest.hash_members(self.disks), before)
 
     # --- help ----------------------------------------------------------------------------
 
