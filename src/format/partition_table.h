@@ -13,6 +13,7 @@
 //   extended partition's start). Logical partitions are numbered 5, 6, ... in chain
 //   order. The container itself is listed (container = true) but holds no data.
 // - An entry of type 0xee is a protective MBR: the disk is GPT.
+// - Sectors are 512 bytes (image files; disks with 4 KiB logical sectors use GPT here).
 //
 // GPT (header at LBA 1, sector size 512, or 4096 when 512 finds no header)
 // - Header: "EFI PART", revision, header_size (92..sector), header CRC32 (over

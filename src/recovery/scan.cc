@@ -32,6 +32,11 @@ Result<std::optional<engine::ProbedMember>> probe_one(const std::string& spec, c
   return std::optional<engine::ProbedMember>();
 }
 
+bool same_member(const MemberInfo& a, const MemberInfo& b) {
+  return a.array_uuid == b.array_uuid && a.dev_number == b.dev_number && a.device_uuid == b.device_uuid &&
+         a.events == b.events;
+}
+
 }  // namespace
 
 std::string uuid_hex(const MemberInfo& m) {
@@ -64,18 +69,38 @@ Result<ScanResult> scan(const std::vector<std::string>& paths, const ScanOptions
   ScanResult out;
   for (const std::string& path : paths) {
     UMD_ASSIGN_OR_RETURN(io::MemberSpec spec, io::parse_member_spec(path));
-    UMD_ASSIGN_OR_RETURN(auto whole, probe_one(path, opts, &out.warnings));
+    // What the whole PATH's probe warns about is said only when no partition holds a
+    // member: a partition's end-of-device superblock seen from the whole disk says it
+    // lives elsewhere, and that is no news.
+    std::vector<std::string> whole_warnings;
+    UMD_ASSIGN_OR_RETURN(auto whole, probe_one(path, opts, &whole_warnings));
     const bool whole_found = whole.has_value();
+    const size_t whole_at = out.members.size();
+    bool whole_kept = whole_found;
     if (whole) out.members.push_back(std::move(*whole));
-    if (spec.partition != 0 || !opts.search_partitions) continue;
+    if (spec.partition != 0 || !opts.search_partitions) {
+      out.warnings.insert(out.warnings.end(), whole_warnings.begin(), whole_warnings.end());
+      continue;
+    }
     auto parts = io::partition_specs(path);
     if (!parts.is_ok()) {
       if (whole_found) continue;  // the array's own data looks like a table
       return parts.status();
     }
+    const size_t before_parts = out.members.size();
     for (const std::string& p : *parts) {
       UMD_ASSIGN_OR_RETURN(auto pm, probe_one(p, opts, &out.warnings));
-      if (pm) out.members.push_back(std::move(*pm));
+      if (!pm) continue;
+      // A 0.90 or 1.0 superblock sits at the end: the last partition's can also be found
+      // from the whole disk. The same member seen twice is the partition (as mdadm).
+      if (whole_kept && same_member(out.members[whole_at].info, pm->info)) {
+        out.members.erase(out.members.begin() + long(whole_at));
+        whole_kept = false;
+      }
+      out.members.push_back(std::move(*pm));
+    }
+    if (out.members.size() == before_parts) {
+      out.warnings.insert(out.warnings.end(), whole_warnings.begin(), whole_warnings.end());
     }
   }
   return out;

@@ -8,6 +8,8 @@
 // - A partition table that does not decode is an error naming it, unless the whole PATH
 //   holds a superblock: then the table-looking sector 0 belongs to the array's data (a
 //   0.90/1.0 raid1 of whole boot disks) and its partitions are not searched.
+// - A whole disk whose end-of-device superblock (0.90, 1.0) is its last partition's is
+//   that partition's member only (the same device number, device UUID and events).
 // - A superblock that does not decode is a warning naming it (mdadm skips them too); the
 //   scan goes on.
 // - Arrays come out in the order their first member was found; members in scan order.

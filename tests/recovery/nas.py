@@ -6,11 +6,12 @@ import subprocess
 
 MiB = 1 << 20
 
-# MBR: p1 system, extended p2 holding logical p5 (data), p3 left as a small primary.
+# MBR: p1 system, extended p2 holding logical p5 (data), p3 a primary to the disk's end
+# (where an end-of-device superblock, 0.90 or 1.0, is also the whole disk's).
 MBR_LAYOUT = """label: dos
 {n}1 : start=2048, size=12M, type=fd
 {n}2 : size=26M, type=5
-{n}3 : size=4M, type=83
+{n}3 : type=fd
 {n}5 : size=24M, type=fd
 """
 

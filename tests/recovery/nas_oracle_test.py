@@ -4,7 +4,8 @@ Four disk images are partitioned on the host with sfdisk (two MBR with a logical
 partition, two GPT). In the oracle VM the kernel's mdadm lays arrays across the
 partitions as Synology does: md0, a 0.90 raid1 "system" array on partition 1 of every
 disk; md1, a 1.2 raid5 "nas:data" across the data partitions (logical p5 on MBR, p3 on
-GPT); md2, a 1.0 raid1 "nas:swap" on p3 of the MBR disks. It fills them with random data
+GPT); md2, a 0.90 raid1 on p3 of the MBR disks, which runs to the disks' end (so its
+superblock is also where a whole-disk 0.90 superblock would be). It fills them with random data
 and prints their sha256 and UUIDs. On the host:
 - `umd --examine --scan` finds every array with the kernel's UUIDs;
 - `umd --dump --uuid` gives the kernel's bytes, whole and with one disk gone;
@@ -32,7 +33,7 @@ MAKE = """set -u
 mdadm --create /dev/md0 --run --metadata=0.90 --level=1 --raid-devices=4 /dev/vda1 /dev/vdb1 /dev/vdc1 /dev/vdd1 >/tmp/log 2>&1 || cat /tmp/log
 mdadm --create /dev/md1 --run --metadata=1.2 --level=5 --chunk=64 --raid-devices=4 --name=nas:data \
     /dev/vda5 /dev/vdb5 /dev/vdc3 /dev/vdd3 >/tmp/log 2>&1 || cat /tmp/log
-mdadm --create /dev/md2 --run --metadata=1.0 --level=1 --raid-devices=2 --name=nas:swap /dev/vda3 /dev/vdb3 >/tmp/log 2>&1 || cat /tmp/log
+mdadm --create /dev/md2 --run --metadata=0.90 --level=1 --raid-devices=2 /dev/vda3 /dev/vdb3 >/tmp/log 2>&1 || cat /tmp/log
 mdadm --wait /dev/md0 /dev/md1 /dev/md2 >/dev/null 2>&1
 for md in md0 md1 md2; do
   dd if=/dev/urandom of=/dev/$md bs=64k 2>/dev/null
@@ -95,11 +96,11 @@ class NasFromTheKernel(umdtest.DaemonTest):
         self.assertEqual(by_uuid[kernel["md0"][2]], f"ARRAY /dev/md0 UUID={kernel['md0'][2]}")
         self.assertEqual(by_uuid[kernel["md1"][2]],
                          f"ARRAY /dev/md/data  metadata=1.2 UUID={kernel['md1'][2]} name=nas:data")
-        self.assertEqual(by_uuid[kernel["md2"][2]],
-                         f"ARRAY /dev/md/swap  metadata=1.0 UUID={kernel['md2'][2]} name=nas:swap")
+        self.assertEqual(by_uuid[kernel["md2"][2]], f"ARRAY /dev/md2 UUID={kernel['md2'][2]}")
         verbose = self.umd("--examine", "--scan", "--verbose", *disks).stdout
         self.assertIn(f"   devices={disks[0]}:p5,{disks[1]}:p5,{disks[2]}:p3,{disks[3]}:p3\n", verbose)
         self.assertIn(f"   devices={disks[0]}:p1,{disks[1]}:p1,{disks[2]}:p1,{disks[3]}:p1\n", verbose)
+        self.assertIn(f"   devices={disks[0]}:p3,{disks[1]}:p3\n", verbose)  # not the whole disks
 
         # --dump --uuid gives the kernel's bytes, whole and degraded.
         for md, (_, _, uuid) in kernel.items():
@@ -113,7 +114,7 @@ class NasFromTheKernel(umdtest.DaemonTest):
         # sees what was written.
         ov = os.path.join(self.tmp, "overlay")
         self.umd("--assemble", "--scan", "--overlay", ov, *disks)
-        self.running += ["md0", "data", "swap"]
+        self.running += ["md0", "data", "md2"]
         sock = os.path.join(self.tmp, "run", "data", "nbd.sock")
         umdtest.run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "flush",
                      umdtest.nbd_unix_uri(sock, "data")])
@@ -130,11 +131,11 @@ class NasFromTheKernel(umdtest.DaemonTest):
 
         # --assemble --scan, --detail --scan, --stop --scan on the images themselves.
         self.umd("--assemble", "--scan", "--readonly", *disks)
-        self.running += ["md0", "data", "swap"]
+        self.running += ["md0", "data", "md2"]
         detail = self.umd("--detail", "--scan").stdout
         self.assertIn(f"ARRAY /dev/md0 metadata=0.90 UUID={kernel['md0'][2]}\n", detail)
         self.assertIn(f"ARRAY /dev/md/data metadata=1.2 name=nas:data UUID={kernel['md1'][2]}\n", detail)
-        self.assertIn(f"ARRAY /dev/md/swap metadata=1.0 name=nas:swap UUID={kernel['md2'][2]}\n", detail)
+        self.assertIn(f"ARRAY /dev/md2 metadata=0.90 UUID={kernel['md2'][2]}\n", detail)
         self.umd("--stop", "--scan")
         self.running = []
 

@@ -130,6 +130,18 @@ class RecoveryTest(umdtest.DaemonTest):
         self.assertIn(f"   devices={self.gpt[0]}:p3,{self.gpt[1]}:p3,{self.gpt[2]}:p3\n", v)
         self.assertIn("level=raid5 metadata=1.2 num-devices=3", v)
 
+    def test_end_of_disk_superblock_is_the_last_partitions(self):
+        # p3 runs to the disk's end: its 1.0 superblock is where the whole disk's would be.
+        p3 = [f"{m}:p3" for m in self.mbr]
+        self.umd("--create", "tail", "--level=1", "--raid-devices=2", "--metadata=1.0", *p3)
+        r = self.umd("--examine", "--scan", "--verbose", *self.mbr)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(r.stdout.count("ARRAY "), 1, r.stdout)
+        self.assertIn(f"   devices={p3[0]},{p3[1]}\n", r.stdout)
+        r = self.umd("--examine", self.mbr[0])
+        self.assertEqual(r.stderr, "")
+        self.assertIn(f"{p3[0]}:\n", r.stdout)
+
     @unittest.skipUnless(have("mdadm"), "mdadm missing")
     def test_examine_scan_equals_mdadm_on_whole_files(self):
         # mdadm reads superblocks of whole image files (not their partitions): hold umd's
