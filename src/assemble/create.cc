@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -130,7 +131,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     int role;  // slot, or -1 for a spare
   };
   std::vector<Planned> planned;
-  std::vector<std::pair<dev_t, ino_t>> seen;
+  std::vector<std::tuple<dev_t, ino_t, uint32_t>> seen;
   const uint32_t rounding = level == layout::kLevelRaid1 ? 0 : chunk_sectors;
   for (size_t i = 0; i < spec.members.size(); i++) {
     const std::string& path = spec.members[i];
@@ -139,12 +140,16 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
       if (role < 0) return Result<CreateReport>(Err::invalid, "a spare cannot be 'missing'");
       continue;
     }
-    // The same file or device twice would get two superblocks, the last one winning.
+    // The same file or device twice would get two superblocks, the last one winning; so
+    // would a partition and the whole disk holding it (PATH:pN, io/member_spec.h).
+    auto ms = io::parse_member_spec(path);
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) {
-      const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
-      if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
-        return Result<CreateReport>(Err::invalid, fmt::format("{} is given more than once", path));
+    if (ms.is_ok() && ::stat(ms->path.c_str(), &st) == 0) {
+      const std::tuple<dev_t, ino_t, uint32_t> id{st.st_dev, st.st_ino, ms->partition};
+      for (const auto& [dev, ino, part] : seen) {
+        if (dev == st.st_dev && ino == st.st_ino && (part == ms->partition || part == 0 || ms->partition == 0)) {
+          return Result<CreateReport>(Err::invalid, fmt::format("{} is given more than once (or with a partition of it)", path));
+        }
       }
       seen.push_back(id);
     }

@@ -314,6 +314,13 @@ class RecoveryTest(umdtest.DaemonTest):
         self.assert_refused(["--examine", f"{self.gpt[1]}:p4"], "no partition 4 (the GPT holds 1, 2, 3)")
         self.assert_refused(["--examine", f"{self.gpt[1]}:p0"], "partition numbers run from 1", code=1)
 
+    def test_create_refuses_a_partition_twice_or_with_its_disk(self):
+        m = self.mbr[0]
+        self.assert_refused(["--create", "x", "--level=1", "--raid-devices=2", f"{m}:p1", f"{m}:p1"],
+                            f"{m}:p1 is given more than once")
+        self.assert_refused(["--create", "x", "--level=1", "--raid-devices=2", f"{m}:p5", m],
+                            f"{m} is given more than once (or with a partition of it)")
+
     def test_bad_config(self):
         self.make_nas()
         conf = os.path.join(self.tmp, "bad.conf")
