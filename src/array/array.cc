@@ -66,6 +66,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   std::unique_ptr<Array> a(new Array());
   a->name_ = name;
   a->read_only_ = opts.read_only;
+  a->overlay_dir_ = opts.overlay_dir;
   std::vector<ProbedMember> probed;
   for (auto& dev : devs) {
     UMD_ASSIGN_OR_RETURN(ProbedMember pm, probe_member(std::move(dev)));

@@ -261,6 +261,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
 
   std::string name_;
   bool read_only_ = false;
+  std::string overlay_dir_;  // AssembleOptions::overlay_dir: --add/--re-add open through it too
   std::vector<std::string> warnings_;  // guarded by mu_ once the array runs
   std::unique_ptr<io::UringQueue> ring_;
   std::unique_ptr<MemberSet> set_;

@@ -194,6 +194,7 @@ Status Array::add_member(const std::string& path, bool re_add) {
   oo.direct = true;
   oo.exclusive = true;
   oo.ring = ring_.get();
+  oo.overlay_dir = overlay_dir_;  // an overlaid array's new members are overlaid too
   UMD_ASSIGN_OR_RETURN(auto dev, io::open_member(path, oo));
   return add_member(std::move(dev), path, re_add);
 }

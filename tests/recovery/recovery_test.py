@@ -226,6 +226,13 @@ class RecoveryTest(umdtest.DaemonTest):
         self.umd("--assemble", "--scan", "--overlay", ov, *self.gpt)
         self.running += ["sys2", "data2"]
         self.write_pattern("data2", "0x11", "0", "64k")
+        # A spare added to an overlaid array is overlaid too: its superblock goes to DIR.
+        spare = os.path.join(self.tmp, "g9.img")
+        nas.partition(spare, nas.GPT_LAYOUT)
+        spare_hash = umdtest.sha256_file(spare)
+        self.umd("--manage", "data2", "--add", f"{spare}:p3")
+        self.assertTrue(os.path.exists(os.path.join(ov, "g9.img:p3.map")))
+        self.assertEqual(umdtest.sha256_file(spare), spare_hash, "--add under --overlay wrote to the spare")
         self.umd("--stop", "--scan")
         self.running = []
         through = self.dump("--overlay", ov, "--uuid", self.uuids["data2"], *self.disks)
