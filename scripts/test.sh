@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of umd: unit, CLI and kernel-oracle tests on a normal build, the same
-# unit and CLI tests under ASan+UBSan, and the concurrency tests under TSan.
+# unit and CLI tests under ASan+UBSan, and the concurrency tests under TSan; a clang build
+# checks the thread-safety annotations.
 # Usage: scripts/test.sh            (everything)
 #        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer builds)
 set -euo pipefail
@@ -17,6 +18,10 @@ build() { # dir, [targets...] --, cmake args...
 }
 export UMD_SHARED=${UMD_SHARED:-$(cd .. && pwd)/shared}
 build build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== clang thread-safety analysis =="
+# Only the libraries whose sources carry GUARDED_BY/REQUIRES annotations (util/mutex.h);
+# -DUMD_THREAD_SAFETY=ON makes every -Wthread-safety finding an error.
+build build-clang umd_array umd_sync umd_bitmap_runtime -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DUMD_THREAD_SAFETY=ON
 if [ -z "${UMD_TEST_FAST:-}" ]; then
   echo "== ASan+UBSan =="
   build build-asan -- -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON

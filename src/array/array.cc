@@ -179,7 +179,7 @@ bool Array::slot_failed(uint32_t slot) const { return failed_[slot].load(std::me
 // Records the failure in memory only (it may run on a completion thread): the state
 // thread writes the superblocks, and client completions wait for them (complete_client).
 void Array::member_failed(uint32_t slot, const Status& why) {
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   if (!record_failure_locked(slot, why)) return;
   failures_++;
   cv_.notify_all();
@@ -235,7 +235,7 @@ Status Array::write_state(bool clean) {
     std::vector<int> target_slot;  // -1: a spare
     ArrayState st;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       st.events = ++events_;
       st.clean = clean;
       st.resync_offset = resync_offset_;
@@ -272,7 +272,7 @@ Status Array::write_state(bool clean) {
     std::vector<SuperblockUpdate> updates;
     bool degraded = false;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       for (const SuperblockTarget& t : targets) updates.push_back(prepare_superblock(*t.member, t, st));
       degraded = degraded_locked();
       refresh_bitmap_copies_locked();
@@ -282,7 +282,7 @@ Status Array::write_state(bool clean) {
       bitmap_->set_degraded(degraded);
       Status bs = bitmap_->write_super(st.events);
       if (!bs.is_ok()) {
-        std::lock_guard l(mu_);
+        umd::MutexLock l(mu_);
         warnings_.push_back(fmt::format("{}: writing the bitmap superblock: {}", name_, bs.message()));
       }
     }
@@ -290,7 +290,7 @@ Status Array::write_state(bool clean) {
     Status first;
     bool newly_failed = false;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       for (size_t i = 0; i < targets.size(); i++) {
         targets[i].member->sb = std::move(updates[i].sb);
         targets[i].member->info = std::move(updates[i].info);
@@ -313,7 +313,7 @@ Status Array::write_state(bool clean) {
 }
 
 void Array::state_loop() {
-  std::unique_lock l(mu_);
+  umd::MutexLock l(mu_);
   // After stop() begins, it still records failures, so held completions can go.
   while (!stopping_ || failures_on_disk_ < failures_) {
     if (marking_) {  // another thread writes superblocks (a checkpoint, a member change)
@@ -333,8 +333,9 @@ void Array::state_loop() {
       if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the failure: {}", name_, s.message()));
       failures_on_disk_ = recording;
       std::vector<HeldCompletion> go;
+      const uint64_t on_disk = failures_on_disk_;
       std::erase_if(held_completions_, [&](HeldCompletion& h) {
-        if (h.failures > failures_on_disk_) return false;
+        if (h.failures > on_disk) return false;
         go.push_back(std::move(h));
         return true;
       });
@@ -358,11 +359,12 @@ void Array::state_loop() {
       if (!s.is_ok()) {
         // The writes the door held for this fail; the rest stay parked.
         std::vector<BlockRequest*> failed;
-        std::erase_if(parked_, [&](BlockRequest* r) {
-          if (!is_write_op(r->op) || must_wait_locked(*r) != std::string_view("not active")) return false;
-          failed.push_back(r);
-          return true;
-        });
+        std::vector<BlockRequest*> keep;
+        for (BlockRequest* r : parked_) {
+          if (is_write_op(r->op) && must_wait_locked(*r) == std::string_view("not active")) failed.push_back(r);
+          else keep.push_back(r);
+        }
+        parked_ = std::move(keep);
         l.unlock();
         for (BlockRequest* r : failed) r->done(s.with_context(fmt::format("{}: marking the array active", name_)));
         l.lock();
@@ -414,7 +416,7 @@ const char* Array::must_wait_locked(const BlockRequest& req) const {
 void Array::release_parked() {
   std::vector<BlockRequest*> again;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     again.swap(parked_);
   }
   for (BlockRequest* r : again) admit(*r, false);
@@ -422,7 +424,7 @@ void Array::release_parked() {
 
 void Array::complete_client(BlockRequest& req, Status s) {
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     if (failures_on_disk_ < failures_) {
       held_completions_.push_back({&req, std::move(s), failures_});
       cv_.notify_all();
@@ -445,7 +447,7 @@ void Array::admit(BlockRequest& req, bool fresh) {
     return;
   }
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     if (stopping_ || (fresh && closing_)) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
@@ -487,7 +489,7 @@ void Array::finish(Tracked* t, Status s) {
   if (write && self->bitmap_ && t->s_hi > t->s_lo) self->bitmap_->end_write(t->s_lo, t->s_hi);
   delete t;
   {
-    std::lock_guard l(self->mu_);
+    umd::MutexLock l(self->mu_);
     self->inflight_--;
     if (write) {
       self->writes_inflight_--;
@@ -500,7 +502,7 @@ void Array::finish(Tracked* t, Status s) {
 
 void Array::submit_flush(BlockRequest& req, bool fresh) {
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     if (stopping_ || (fresh && closing_)) {
       l.unlock();
       req.done(Status(Err::busy, fmt::format("{} is stopping", name_)));
@@ -517,7 +519,7 @@ void Array::submit_flush(BlockRequest& req, bool fresh) {
 void Array::flush_live_members(std::function<void(Status)> done) {
   std::vector<std::pair<uint32_t, io::Member*>> devs;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     inflight_++;
     for (uint32_t slot : live_slots()) {
       if (io::Member* d = personality_->slot_dev(slot)) devs.emplace_back(slot, d);
@@ -542,11 +544,11 @@ void Array::flush_live_members(std::function<void(Status)> done) {
       result = Status(Err::retry, "a member asked to retry the flush");
     } else if (!first.is_ok()) {
       // Writes survive a member that failed its flush only while redundancy lasts.
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       if (broken_ || !set_->geometry.survives(failed_slots())) result = first;
     }
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       inflight_--;
     }
     cv_.notify_all();
@@ -562,25 +564,28 @@ void Array::flush_live_members(std::function<void(Status)> done) {
 
 Status Array::stop() {
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     if (stopped_ || !set_) return Status::ok();
   }
   if (sync_) sync_->stop();  // checkpoints where it was
   std::vector<BlockRequest*> parked;
   std::vector<HeldCompletion> held;
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     if (stopped_) return Status::ok();
     // New requests are refused from here; those the door holds for "active" superblocks
     // still go (the state thread goes on), and every one in flight completes.
     closing_ = true;
     cv_.notify_all();
-    cv_.wait(l, [&] {
-      return inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
-             std::none_of(parked_.begin(), parked_.end(), [&](BlockRequest* r) {
-               return must_wait_locked(*r) == std::string_view("not active");
-             });
-    });
+    for (;;) {
+      bool parked_for_active = false;
+      for (BlockRequest* r : parked_)
+        if (must_wait_locked(*r) == std::string_view("not active")) parked_for_active = true;
+      if (inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
+          !parked_for_active)
+        break;
+      cv_.wait(l);
+    }
     stopping_ = true;
     cv_.notify_all();
     parked = std::move(parked_);
@@ -600,19 +605,28 @@ Status Array::stop() {
       Status s = bitmap_->stop();
       if (!s.is_ok() && result.is_ok()) result = s.with_context(fmt::format("{}: bitmap", name_));
     }
-    if (active_ || bitmap_) {
+    bool was_active;
+    {
+      umd::MutexLock l(mu_);
+      was_active = active_;
+    }
+    if (was_active || bitmap_) {
       Status s = write_state(true);
-      if (s.is_ok()) active_ = false;
-      else if (result.is_ok()) result = s;
+      if (s.is_ok()) {
+        umd::MutexLock l(mu_);
+        active_ = false;
+      } else if (result.is_ok()) {
+        result = s;
+      }
     }
   }
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   stopped_ = true;
   return result;
 }
 
 ArrayDetail Array::detail() const {
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   const MemberInfo& ref = set_->ref;
   ArrayDetail d;
   d.name = name_;

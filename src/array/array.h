@@ -60,6 +60,7 @@
 #include "sync/sync_engine.h"
 #include "bitmap/write_intent.h"
 #include "io/member.h"
+#include "util/mutex.h"
 
 namespace umd::engine {
 
@@ -128,13 +129,17 @@ namespace umd::engine {
 
 class Array final : public BlockTarget, private PersonalityHost, private SyncHost, private bitmap::BitmapHost {
  public:
+  // assemble, assemble_members and open_bitmap set up the array's state before any other
+  // thread exists (the state and sync threads start at the end of assemble_members), so they
+  // touch fields guarded by mu_ without it; the analysis cannot know that.
   static Result<std::unique_ptr<Array>> assemble(const std::string& name, const std::vector<std::string>& paths,
-                                                 const AssembleOptions& opts);
+                                                 const AssembleOptions& opts) NO_THREAD_SAFETY_ANALYSIS;
   // The same over members already opened (tests put FaultyMembers here). The members
   // must outlive nothing: the array owns them.
   static Result<std::unique_ptr<Array>> assemble_members(const std::string& name,
                                                          std::vector<std::unique_ptr<io::Member>> devs,
-                                                         const AssembleOptions& opts);
+                                                         const AssembleOptions& opts)
+      NO_THREAD_SAFETY_ANALYSIS;
   ~Array() override;
 
   uint64_t size_bytes() const override;
@@ -147,7 +152,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   Status stop();
   ArrayDetail detail() const;
   std::vector<std::string> warnings() const {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     return warnings_;
   }
 
@@ -202,7 +207,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
     std::unique_ptr<class ReplacingMember> dev;
   };
   void end_replace(bool complete);
-  int find_member_locked(const std::string& name) const;  // index, or -1
+  int find_member_locked(const std::string& name) const REQUIRES(mu_);  // index, or -1
   std::string member_name(size_t i) const;
   // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.
   void activate_spares();
@@ -227,14 +232,14 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   uint64_t events() const override;
   Status flush_members() override;
   void sync_needed() override;  // sets bitmap_resync_wanted_ and kicks the sync thread
-  Status open_bitmap(const AssembleOptions& opts);
+  Status open_bitmap(const AssembleOptions& opts) NO_THREAD_SAFETY_ANALYSIS;  // during assemble_members
   Result<std::unique_ptr<bitmap::WriteIntent>> open_bitmap_kind(std::unique_ptr<bitmap::BitmapStore> store,
                                                                 uint64_t events);
-  bool degraded_locked() const;
-  std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const;
-  void refresh_bitmap_copies_locked();  // internal bitmaps: write to the members holding data now
-  void bitmap_copy_failed_locked(io::Member* dev, const Status& why);
-  std::unique_ptr<bitmap::MemberBitmapStore> make_member_bitmap_store_locked();
+  bool degraded_locked() const REQUIRES(mu_);
+  std::vector<std::pair<io::Member*, uint64_t>> bitmap_copies_locked() const REQUIRES(mu_);
+  void refresh_bitmap_copies_locked() REQUIRES(mu_);  // internal bitmaps: write to the members holding data now
+  void bitmap_copy_failed_locked(io::Member* dev, const Status& why) REQUIRES(mu_);
+  std::unique_ptr<bitmap::MemberBitmapStore> make_member_bitmap_store_locked() REQUIRES(mu_);
 
   // PersonalityHost
   void member_failed(uint32_t slot, const Status& why) override;
@@ -243,7 +248,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void admit(BlockRequest& req, bool fresh);  // submit(); fresh: not a parked one again
   void submit_flush(BlockRequest& req, bool fresh);
   // Why `req` cannot go now (the door above), or nullptr. Caller holds mu_.
-  const char* must_wait_locked(const BlockRequest& req) const;
+  const char* must_wait_locked(const BlockRequest& req) const REQUIRES(mu_);
   // Submits again every parked request (each goes through the door once more).
   void release_parked();
   // Flushes every member that takes a slot's data (slot_dev) at once; done gets the
@@ -255,44 +260,44 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   Status write_state(bool clean);  // events + 1, superblocks out; caller holds marking_
   static void finish(Tracked* t, Status s);
   void state_loop();
-  bool record_failure_locked(uint32_t slot, const Status& why);  // false if already failed
+  bool record_failure_locked(uint32_t slot, const Status& why) REQUIRES(mu_);  // false if already failed
   std::vector<uint32_t> live_slots() const;
   std::vector<uint32_t> failed_slots() const;
 
   std::string name_;
   bool read_only_ = false;
   std::string overlay_dir_;  // AssembleOptions::overlay_dir: --add/--re-add open through it too
-  std::vector<std::string> warnings_;  // guarded by mu_ once the array runs
+  std::vector<std::string> warnings_ GUARDED_BY(mu_);  // guarded by mu_ once the array runs
   std::unique_ptr<io::UringQueue> ring_;
   std::unique_ptr<MemberSet> set_;
   std::unique_ptr<Personality> personality_;
   std::unique_ptr<std::atomic<bool>[]> failed_;  // by slot
 
-  mutable std::mutex mu_;                    // guards what follows
-  std::condition_variable cv_;
-  uint64_t events_ = 0;
-  uint64_t resync_offset_ = ~0ull;           // kept as found until the sync engine exists
-  bool active_ = false;                      // superblocks say "active" (writes may be in flight)
-  bool marking_ = false;                     // one thread is writing superblocks
-  bool broken_ = false;                      // a failure beyond what the level survives
-  bool want_active_ = false;                 // parked writes wait for "active" superblocks
-  bool cleaning_ = false;                    // the clean superblocks are on their way: writes park
-  uint64_t failures_ = 0;                    // member failures recorded in memory ...
-  uint64_t failures_on_disk_ = 0;            // ... and of those, how many the superblocks hold
-  std::vector<BlockRequest*> parked_;        // requests the door holds
+  mutable umd::Mutex mu_;                    // guards what follows
+  std::condition_variable_any cv_;
+  uint64_t events_ GUARDED_BY(mu_) = 0;
+  uint64_t resync_offset_ GUARDED_BY(mu_) = ~0ull;           // kept as found until the sync engine exists
+  bool active_ GUARDED_BY(mu_) = false;                      // superblocks say "active" (writes may be in flight)
+  bool marking_ GUARDED_BY(mu_) = false;                     // one thread is writing superblocks
+  bool broken_ GUARDED_BY(mu_) = false;                      // a failure beyond what the level survives
+  bool want_active_ GUARDED_BY(mu_) = false;                 // parked writes wait for "active" superblocks
+  bool cleaning_ GUARDED_BY(mu_) = false;                    // the clean superblocks are on their way: writes park
+  uint64_t failures_ GUARDED_BY(mu_) = 0;                    // member failures recorded in memory ...
+  uint64_t failures_on_disk_ GUARDED_BY(mu_) = 0;            // ... and of those, how many the superblocks hold
+  std::vector<BlockRequest*> parked_ GUARDED_BY(mu_);        // requests the door holds
   struct HeldCompletion {
     BlockRequest* req;
     Status status;
     uint64_t failures;  // released once failures_on_disk_ reaches it
   };
-  std::vector<HeldCompletion> held_completions_;
-  bool closing_ = false;   // stop() began: new requests are refused
-  bool stopping_ = false;
-  bool stopped_ = false;
-  uint64_t inflight_ = 0;
-  uint64_t writes_inflight_ = 0;
-  std::chrono::steady_clock::time_point last_write_done_{};
-  std::vector<Held> held_;
+  std::vector<HeldCompletion> held_completions_ GUARDED_BY(mu_);
+  bool closing_ GUARDED_BY(mu_) = false;   // stop() began: new requests are refused
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  uint64_t inflight_ GUARDED_BY(mu_) = 0;
+  uint64_t writes_inflight_ GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_write_done_ GUARDED_BY(mu_) {};
+  std::vector<Held> held_ GUARDED_BY(mu_);
   std::unique_ptr<bitmap::WriteIntent> bitmap_;
   bitmap::MemberBitmapStore* bitmap_store_ = nullptr;  // internal bitmaps: the copies (owned by bitmap_)
   std::vector<bool> bitmap_recovery_;  // by slot: a --re-add that recovers only marked chunks
@@ -301,8 +306,9 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // The bitmap asked for a resync (sync_needed); needed() turns it into one from 0 (the
   // bitmap then limits it to the chunks that need it).
   std::atomic<bool> bitmap_resync_wanted_{false};
-  bool paused_ = false;
-  uint64_t suspend_lo_ = 0, suspend_hi_ = 0;  // md's suspend_lo/hi: array sectors where writes wait
+  bool paused_ GUARDED_BY(mu_) = false;
+  uint64_t suspend_lo_ GUARDED_BY(mu_) = 0;  // md's suspend_lo/hi: array sectors where writes wait
+  uint64_t suspend_hi_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> safe_mode_delay_ms_{200};
   std::thread state_thread_;
 };

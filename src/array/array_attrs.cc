@@ -53,7 +53,7 @@ std::vector<std::string> Array::attr_names() const {
   if (bitmap_) {
     for (const std::string& n : bitmap_->attr_names()) out.push_back(n);
   }
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   for (size_t i = 0; i < held_.size(); i++) {
     if (held_[i].state == Held::State::removed) continue;
     for (const char* a : kDevAttrs) out.push_back(fmt::format("dev-{}/{}", member_name(i), a));
@@ -74,7 +74,7 @@ Result<std::string> Array::attr(const std::string& name) const {
   }
   if (bitmap_ && (name.rfind("bitmap/", 0) == 0 || name.rfind("llbitmap/", 0) == 0)) return bitmap_->attr(name);
   const ArrayDetail d = detail();
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   const MemberInfo& ref = set_->ref;
   if (name == "array_state") return d.state;
   if (name == "level") return layout::level_name(ref.level);
@@ -148,7 +148,7 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     if (!n) return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number", name, v));
     const uint64_t x = *n;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       (name == "suspend_lo" ? suspend_lo_ : suspend_hi_) = x;
     }
     release_parked();  // writes the window no longer covers go; the rest park again

@@ -29,7 +29,7 @@
 namespace umd::engine {
 
 uint64_t Array::events() const {
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   return events_;
 }
 
@@ -93,7 +93,7 @@ std::unique_ptr<bitmap::MemberBitmapStore> Array::make_member_bitmap_store_locke
   std::vector<bitmap::MemberBitmapStore::Copy> copies;
   for (const auto& [dev, off] : bitmap_copies_locked()) copies.push_back({dev, off});
   return std::make_unique<bitmap::MemberBitmapStore>(std::move(copies), [this](io::Member* dev, const Status& why) {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     bitmap_copy_failed_locked(dev, why);
   });
 }
@@ -151,7 +151,7 @@ bitmap::SyncKind Array::bitmap_kind_of(SyncOp op) {
   switch (op) {
     case SyncOp::resync: return bitmap::SyncKind::resync;
     case SyncOp::recover: {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       bool guided = false;  // every slot being recovered came back by --re-add
       for (uint32_t s = 0; s < bitmap_recovery_.size(); s++) {
         if (set_->slot_member[s] >= 0 && !failed_[s].load() && personality_->valid_below(s) != ~0ull) {
@@ -203,7 +203,7 @@ Status Array::set_bitmap(const std::string& kind) {
     pause_io();
     Status s = bitmap_->stop();
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       bitmap_.reset();
       bitmap_store_ = nullptr;
       for (ProbedMember& m : set_->members) {
@@ -230,7 +230,7 @@ Status Array::set_bitmap(const std::string& kind) {
   uint64_t room_sectors = 0;
   int32_t offset = 0;
   if (!file) {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     for (size_t i = 0; i < held_.size(); i++) {
       if (held_[i].state != Held::State::active) continue;
       const Superblock1* sb = set_->members[i].sb1();
@@ -272,7 +272,7 @@ Status Array::set_bitmap(const std::string& kind) {
   pause_io();
   Status st;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     bs.events = events_;
     if (lockless) {
       // A header only: the state bytes are laid out when it is opened (first use).
@@ -303,7 +303,7 @@ Status Array::set_bitmap(const std::string& kind) {
       else st = fs.status();
     }
   } else {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     for (size_t i = 0; i < held_.size() && st.is_ok(); i++) {
       if (held_[i].state != Held::State::active && held_[i].state != Held::State::spare) continue;
       ProbedMember& m = set_->members[i];
@@ -323,7 +323,7 @@ Status Array::set_bitmap(const std::string& kind) {
   if (st.is_ok()) {
     auto b = open_bitmap_kind(std::move(store), events());
     if (b.is_ok()) {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       bitmap_ = std::move(b).value();
       bitmap_->set_degraded(degraded_locked());
     } else {

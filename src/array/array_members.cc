@@ -55,10 +55,10 @@ int Array::find_member_locked(const std::string& name) const {
 // waits too (its step mutex), so the personality's slots can change under nobody.
 void Array::pause_io() {
   {
-    std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return !paused_; });
+    umd::MutexLock l(mu_);
+    while (paused_) cv_.wait(l);
     paused_ = true;
-    cv_.wait(l, [&] { return inflight_ == 0; });
+    while (inflight_ != 0) cv_.wait(l);
   }
   if (sync_ && !on_sync_thread()) sync_->step_mutex().lock();
 }
@@ -66,7 +66,7 @@ void Array::pause_io() {
 void Array::resume_io() {
   if (sync_ && !on_sync_thread()) sync_->step_mutex().unlock();
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     paused_ = false;
     cv_.notify_all();
   }
@@ -74,7 +74,7 @@ void Array::resume_io() {
 }
 
 Status Array::write_state_locked_marking(bool clean_if_quiet) {
-  std::unique_lock l(mu_);
+  umd::MutexLock l(mu_);
   while (marking_) cv_.wait(l);
   marking_ = true;
   const bool clean = clean_if_quiet && !active_;
@@ -94,7 +94,7 @@ void Array::activate_spares() {
   };
   std::vector<Move> moves;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     if (broken_ || stopping_) return;
     std::vector<bool> taken(held_.size());
     for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
@@ -111,7 +111,7 @@ void Array::activate_spares() {
   if (moves.empty()) return;
   pause_io();
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     for (const Move& m : moves) {
       ProbedMember& pm = set_->members[m.member];
       personality_->attach(m.slot, Slot{pm.dev.get(), pm.info.data_offset}, 0);
@@ -125,7 +125,7 @@ void Array::activate_spares() {
   resume_io();
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     warnings_.push_back(fmt::format("{}: recording the spare: {}", name_, s.message()));
   }
   if (sync_) sync_->kick();
@@ -134,7 +134,7 @@ void Array::activate_spares() {
 Status Array::fail_member(const std::string& member) {
   if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     const int idx = find_member_locked(member);
     if (idx < 0) return Status(Err::not_found, fmt::format("{} is not a member of {}", member, name_));
     Held& h = held_[idx];
@@ -162,7 +162,7 @@ Status Array::remove_member(const std::string& member) {
   if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
   int idx;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     idx = find_member_locked(member);
     if (idx < 0) return Status(Err::not_found, fmt::format("{} is not a member of {}", member, name_));
     const Held& h = held_[idx];
@@ -174,7 +174,7 @@ Status Array::remove_member(const std::string& member) {
   pause_io();
   std::unique_ptr<io::Member> closing;
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     while (marking_) cv_.wait(l);
     Held& h = held_[idx];
     if (h.state == Held::State::faulty && h.slot >= 0 && set_->slot_member[h.slot] == idx) {
@@ -215,7 +215,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
   // The array's own superblock, as a template.
   std::optional<Superblock1> tmpl;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     for (size_t i = 0; i < held_.size() && !tmpl; i++) {
       if (held_[i].state == Held::State::active && set_->members[i].dev && set_->members[i].sb1()) {
         tmpl = *set_->members[i].sb1();
@@ -231,7 +231,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
   if (probed.is_ok() && probed->info.array_uuid == set_->ref.array_uuid) {
     pm = std::move(probed).value();
     pm.path = path;
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     const int role = pm.info.role;
     if (role >= 0 && uint32_t(role) < set_->ref.raid_disks &&
         (set_->slot_member[role] < 0 || failed_[role].load())) {
@@ -270,7 +270,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
     sb.recovery_offset = 0;
     std::vector<bool> used(sb.dev_roles.size());
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       for (size_t i = 0; i < held_.size(); i++) {
         const uint32_t dn = set_->members[i].info.dev_number;
         if (held_[i].state != Held::State::removed && dn < used.size()) used[dn] = true;
@@ -304,7 +304,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
   }
   size_t idx;
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     while (marking_) cv_.wait(l);
     set_->members.push_back(std::move(pm));
     held_.push_back(Held{Held::State::spare, -1});
@@ -313,7 +313,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
   if (old_slot >= 0) {
     pause_io();
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       ProbedMember& m = set_->members[idx];
       personality_->attach(uint32_t(old_slot), Slot{m.dev.get(), m.info.data_offset}, in_sync ? ~0ull : 0);
       // With a bitmap, a member that left after the bits were last cleared misses only
@@ -344,11 +344,11 @@ Status Array::replace_member(const std::string& member, const std::string& with)
   if (!with.empty()) {
     int w;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       w = find_member_locked(with);
     }
     if (w < 0) UMD_TRY(add_member(with, false));
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     spare = find_member_locked(with);
     if (spare < 0 || held_[spare].state != Held::State::spare) {
       return Status(Err::busy, fmt::format("--replace {} --with {}: {} is not a spare of {}", member, with, with, name_));
@@ -357,7 +357,7 @@ Status Array::replace_member(const std::string& member, const std::string& with)
   uint32_t slot;
   size_t old_idx;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     const int idx = find_member_locked(member);
     if (idx < 0) return Status(Err::not_found, fmt::format("{} is not a member of {}", member, name_));
     const Held& h = held_[idx];
@@ -384,7 +384,7 @@ Status Array::replace_member(const std::string& member, const std::string& with)
   if (sync_) sync_->interrupt();  // whatever runs restarts from its checkpoint afterwards
   pause_io();
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     ProbedMember& o = set_->members[old_idx];
     ProbedMember& n = set_->members[size_t(spare)];
     auto r = std::make_unique<Replacing>();
@@ -408,7 +408,7 @@ Status Array::replace_member(const std::string& member, const std::string& with)
 void Array::end_replace(bool complete) {
   pause_io();
   {
-    std::unique_lock l(mu_);
+    umd::MutexLock l(mu_);
     if (!replacing_) {
       l.unlock();
       resume_io();
@@ -431,14 +431,14 @@ void Array::end_replace(bool complete) {
   }
   std::unique_ptr<Replacing> gone;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     gone = std::move(replacing_);
   }
   resume_io();
   gone.reset();  // no request can hold it: I/O was paused while the slot changed
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     warnings_.push_back(fmt::format("{}: recording the replacement: {}", name_, s.message()));
   }
 }

@@ -10,7 +10,7 @@
 namespace umd::engine {
 
 std::optional<SyncHost::Need> Array::needed() {
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   if (broken_ || stopping_ || read_only_) return std::nullopt;
   uint64_t from = ~0ull;
   for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
@@ -31,26 +31,26 @@ std::optional<SyncHost::Need> Array::needed() {
 bool Array::on_sync_thread() const { return sync_ && sync_->is_sync_thread(); }
 
 bool Array::client_busy() const {
-  std::lock_guard l(mu_);
+  umd::MutexLock l(mu_);
   return inflight_ > 0;
 }
 
 void Array::sync_checkpoint(SyncOp op, uint64_t pos) {
   if (op == SyncOp::check || op == SyncOp::repair) return;
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     if (op == SyncOp::resync && resync_offset_ != kMaxSector) resync_offset_ = std::max(resync_offset_, pos);
   }
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     warnings_.push_back(fmt::format("{}: recording {} progress: {}", name_, sync_op_name(op), s.message()));
   }
 }
 
 void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) {
   {
-    std::lock_guard l(mu_);
+    umd::MutexLock l(mu_);
     if (!err.is_ok()) warnings_.push_back(fmt::format("{}: {} stopped at {}: {}", name_, sync_op_name(op), pos, err.message()));
     else if (complete) warnings_.push_back(fmt::format("{}: {} finished", name_, sync_op_name(op)));
     if (op == SyncOp::recover && complete) std::fill(bitmap_recovery_.begin(), bitmap_recovery_.end(), false);
@@ -63,7 +63,7 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
   if (op == SyncOp::replace) {
     bool failed_new = false, broken = false;
     {
-      std::lock_guard l(mu_);
+      umd::MutexLock l(mu_);
       failed_new = replacing_ && replacing_->dev->new_failed();
       broken = broken_;
     }

@@ -122,7 +122,7 @@ void MirroredPersonality::start(RequestState* rs) {
       uint8_t* src = op == io::IoOp::discard ? nullptr : zeroes ? const_cast<uint8_t*>(zero_block()) : buf;
       auto* wp = new WritePiece;
       wp->rs = rs;
-      auto piece_done = [this, wp, sector, op]() {
+      auto piece_done = [wp, sector, op]() {
         Status s;
         {
           std::lock_guard lk(wp->mu);
