@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/member_info.h"
+#include "util/printable.h"
 
 namespace umd::cli {
 namespace {
@@ -142,7 +143,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
   };
   const BitmapSuper& sb = e.sb;
   const bool clustered = !sb.lockless() && sb.nodes > 0;
-  line("Filename", e.source.filename);
+  line("Filename", printable(e.source.filename));
   line("Magic", fmt::format("{:08x}", sb.magic));
   line("Version",
        sb.lockless() ? fmt::format("{} (lockless)", sb.version) : std::to_string(sb.version));
@@ -184,7 +185,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
     return o;
   }
   line("Cluster nodes", std::to_string(sb.nodes));
-  line("Cluster name", fmt::format("{:<64}", sb.cluster_name_str()));
+  line("Cluster name", fmt::format("{:<64}", printable(sb.cluster_name_str())));  // from disk
   for (const BitmapNode& n : e.nodes) {
     if (!n.readable) {
       o += fmt::format("   Unable to read bitmap on node: {}\n", n.slot);
@@ -202,7 +203,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
 nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
   const BitmapSuper& sb = e.sb;
   nlohmann::json j;
-  j["filename"] = e.source.filename;
+  j["filename"] = printable(e.source.filename);
   j["source"] = e.source.member ? "member" : "file";
   if (e.source.member) {
     j["metadata"] = e.source.metadata;
@@ -248,7 +249,7 @@ nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
     j.update(node_json(e.nodes.at(0)));
     return j;
   }
-  j["cluster_name"] = sb.cluster_name_str();
+  j["cluster_name"] = printable(sb.cluster_name_str());
   nlohmann::json nodes = nlohmann::json::array();
   for (const BitmapNode& n : e.nodes) {
     nlohmann::json nj = {{"slot", n.slot}, {"readable", n.readable}};
