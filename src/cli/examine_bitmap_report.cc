@@ -99,7 +99,10 @@ uint64_t bitmap_region_bytes(const BitmapSuper& sb) {
   if (sb.lockless())
     return sb.has_state(bitmap::kStateFirstUse) ? bitmap::kLlDataOffset
                                                 : bitmap::ll_region_bytes(chunks);
-  if (sb.nodes > 0) return bitmap::classic_node_stride_bytes(chunks) * sb.nodes;
+  if (sb.nodes > 0) {
+    const uint64_t stride = bitmap::classic_node_stride_bytes(chunks);
+    return stride > UINT64_MAX / sb.nodes ? UINT64_MAX : stride * sb.nodes;  // saturates, never wraps
+  }
   return bitmap::classic_bitmap_bytes(chunks);
 }
 
@@ -119,9 +122,14 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
     e.nodes.push_back(examine_node(0, region));
     return e;
   }
+  if (e.sb.nodes > kMaxClusterNodes)
+    return Result<BitmapExamination>(
+        Err::corrupt, fmt::format("{}: bitmap claims {} cluster nodes; at most {} node bitmaps fit in the {} MiB "
+                                  "umd reads",
+                                  source.filename, e.sb.nodes, kMaxClusterNodes, kMaxBitmapRegionBytes >> 20));
   const uint64_t stride = bitmap::classic_node_stride_bytes(e.sb.chunks());
   for (uint32_t i = 0; i < e.sb.nodes; i++) {
-    const uint64_t at = stride * i;
+    const unsigned __int128 at = static_cast<unsigned __int128>(stride) * i;  // a huge stride must not wrap
     if (at >= region.size()) {
       BitmapNode n;
       n.slot = int(i);
@@ -131,7 +139,7 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
       continue;
     }
     e.nodes.push_back(
-        examine_node(int(i), region.subspan(at, std::min<uint64_t>(stride, region.size() - at))));
+        examine_node(int(i), region.subspan(size_t(at), std::min<uint64_t>(stride, region.size() - size_t(at)))));
   }
   return e;
 }
