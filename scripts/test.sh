@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of umd: unit, CLI and kernel-oracle tests on a normal build, the same
-# unit and CLI tests under ASan+UBSan, and the concurrency tests under TSan.
+# unit and CLI tests under ASan+UBSan, the concurrency tests under TSan, and every fuzz
+# target for a bounded time (fuzz/run.sh, clang; UMD_FUZZ_SECONDS per target, default 20).
 # Usage: scripts/test.sh            (everything)
 #        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer builds)
 set -euo pipefail
@@ -27,6 +28,8 @@ if [ -z "${UMD_TEST_FAST:-}" ]; then
   # the running bitmaps.
   build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
   (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
+  echo "== fuzz (libFuzzer, ASan+UBSan) =="
+  fuzz/run.sh "${UMD_FUZZ_SECONDS:-20}"
 fi
 echo "== all tests (unit, CLI, kernel oracle) =="
 (cd build && ctest --output-on-failure -j"$JOBS")
