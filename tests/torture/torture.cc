@@ -20,8 +20,9 @@
 //     it may hold.
 // Degraded runs (one member failed before the writes) are counted apart: there md's
 // raid4/5/6 write hole can lose sectors nobody wrote (a torn stripe rebuilt from stale
-// parity; journal/PPL would close it), so their lost sectors are reported, not failed.
-// On raid1/10 a degraded run must lose nothing.
+// parity; journal/PPL would close it), so their lost sectors are reported, not failed,
+// as long as they are sectors of the failed member (rebuilt from parity); a sector lost
+// on a member that is there is a failure. On raid1/10 a degraded run must lose nothing.
 //
 // Usage: umd_torture [--levels 1,4,5,6,10] [--kinds none,internal,file,lockless]
 //                    [--seconds S per level | --runs N per level and kind] [--seed X]
@@ -41,6 +42,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -52,6 +54,9 @@
 #include "block/block_wait.h"
 #include "io/fault_member.h"
 #include "io/memory_member.h"
+#include "layout/geometry.h"
+#include "layout/layout_names.h"
+#include "layout/raid456.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::torture {
@@ -204,8 +209,8 @@ class Run {
       if (!assemble(&a, phase > 0)) return false;
       if (!model_) model_ = std::make_unique<Model>(a->size_bytes() / kSector);
       if (phase == 0 && degraded_) {
-        const unsigned victim = unsigned(rng_() % kind_.n);
-        Status s = a->fail_member(fmt::format("d{}.img", victim));
+        victim_ = unsigned(rng_() % kind_.n);  // create gives member i slot i
+        Status s = a->fail_member(fmt::format("d{}.img", victim_));
         if (!s.is_ok()) return fail("failing a member: " + s.message());
       }
       workload(*a);
@@ -224,12 +229,17 @@ class Run {
       totals_.mismatches += m;
       if (m) return fail(fmt::format("check after the resync found {} mismatched sectors", m));
     }
-    const uint64_t lost = verify(*a);
+    uint64_t on_victim = 0;
+    const uint64_t lost = verify(*a, degraded_ && parity ? &on_victim : nullptr);
     if (degraded_) {
       totals_.degraded_runs++;
       if (parity) {
-        totals_.write_hole_sectors += lost;
-        totals_.write_hole_runs += lost ? 1 : 0;
+        totals_.write_hole_sectors += on_victim;
+        totals_.write_hole_runs += on_victim ? 1 : 0;
+        totals_.sectors_lost += lost - on_victim;
+        if (lost > on_victim)
+          return fail(fmt::format("{} sectors lost on members that are there (and {} on the failed one)",
+                                  lost - on_victim, on_victim));
         return true;
       }
     }
@@ -389,8 +399,18 @@ class Run {
     cut_ = false;
   }
 
-  uint64_t verify(engine::Array& a) {
+  // The lost sectors; with on_victim, those of them that live on the failed member
+  // (raid4/5/6: read back by reconstruction) are counted there too.
+  uint64_t verify(engine::Array& a, uint64_t* on_victim) {
     const uint64_t sectors = model_->sectors();
+    std::optional<layout::Geometry> geo;
+    if (on_victim) {
+      const engine::ArrayDetail d = a.detail();
+      auto layout_number = layout::parse_layout(d.level, d.layout);
+      auto g = layout::make_geometry({d.level, layout_number.is_ok() ? *layout_number : 0, d.chunk_kib * 2,
+                                      d.raid_disks, {d.component_sectors}});
+      if (g.is_ok()) geo = std::move(g).value();
+    }
     constexpr uint64_t kStep = 1024;  // sectors per read
     AlignedBuffer buf(kStep * kSector);
     uint64_t lost = 0;
@@ -404,7 +424,12 @@ class Run {
       for (uint64_t i = 0; i < n; i++) {
         const uint32_t id = id_of_sector(buf.data() + i * kSector, s + i);
         if (model_->allows(s + i, id)) continue;
-        if (lost++ < 3 && !degraded_) {
+        if (geo && geo->as<layout::Raid456Geometry>()->compute_sector(s + i).disk == victim_) {
+          ++*on_victim;
+          lost++;
+          continue;
+        }
+        if (lost++ < 3) {
           std::string allowed;
           for (uint32_t x : model_->allowed(s + i)) allowed += fmt::format(" {}", x);
           std::printf("  sector %llu holds write %s, allowed:%s\n", (unsigned long long)(s + i),
@@ -425,6 +450,7 @@ class Run {
   std::vector<io::FaultyMember*> faulty_;
   std::unique_ptr<Model> model_;
   bool degraded_ = false;
+  unsigned victim_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
