@@ -63,7 +63,9 @@ BitmapNode examine_node(int slot, std::span<const uint8_t> bytes) {
   n.sb = *sb;
   const auto bits = bytes.subspan(bitmap::kClassicBitsOffset);
   n.count = bitmap::count_dirty(bits, n.sb.chunks());
-  n.dirty = bitmap::dirty_ranges(bits, n.sb.chunks());
+  n.dirty = bitmap::dirty_ranges(bits, n.sb.chunks(), kMaxDirtyRanges + 1);
+  n.dirty_truncated = n.dirty.size() > kMaxDirtyRanges;
+  if (n.dirty_truncated) n.dirty.pop_back();
   return n;
 }
 
@@ -250,6 +252,7 @@ nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
     nj["chunks"] = n.count.total;
     nj["dirty"] = n.count.dirty;
     nj["dirty_ranges"] = ranges_json(n.dirty);
+    nj["dirty_ranges_truncated"] = n.dirty_truncated;
     nj["truncated"] = n.count.truncated;
     return nj;
   };

@@ -35,7 +35,8 @@ struct BitmapNode {  // one node's bitmap (the only one unless clustered)
   std::string read_error;
   bitmap::BitmapSuper sb;
   bitmap::BitCount count;
-  std::vector<bitmap::ChunkRange> dirty;
+  std::vector<bitmap::ChunkRange> dirty;  // the first kMaxDirtyRanges runs of dirty chunks
+  bool dirty_truncated = false;           // ... and there are more
 };
 
 struct BitmapExamination {
@@ -54,6 +55,10 @@ inline constexpr uint64_t kMaxBitmapRegionBytes = uint64_t{64} << 20;
 // so no more nodes than this can lie in the bytes read: a superblock that claims more is
 // corrupt (its nodes field is what would drive the per-node loop).
 inline constexpr uint32_t kMaxClusterNodes = uint32_t(kMaxBitmapRegionBytes / 4096);
+
+// The runs of dirty chunks the JSON lists per node: a crafted bitmap of alternating bits
+// would otherwise list one per two chunks (2^28 for 64 MiB) and exhaust memory.
+inline constexpr size_t kMaxDirtyRanges = 65536;
 
 // The bytes from the bitmap superblock that the examination reads: superblock and
 // bits (every node's, for a clustered bitmap), or superblock, header and state bytes.

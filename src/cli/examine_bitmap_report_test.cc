@@ -228,6 +228,29 @@ TEST(ExamineBitmapText, ClusterNodeCountAtTheLimitIsExamined) {
   EXPECT_EQ(examine_bitmap_region(BitmapSource{}, region).status().code(), Err::corrupt);
 }
 
+// A bitmap of alternating bits lists at most kMaxDirtyRanges runs (it would list one per
+// two chunks: 2^28 in the 64 MiB -X reads, gigabytes of JSON), and says it stopped; the
+// dirty count still counts every chunk.
+TEST(ExamineBitmapText, DirtyRangesAreBounded) {
+  bitmap::BitmapSuper sb;
+  sb.sync_size = 4 * kMaxDirtyRanges + 64;  // one 512-byte chunk per sector
+  sb.chunksize = 512;
+  std::vector<uint8_t> region(bitmap::classic_bitmap_bytes(sb.chunks()), 0x55);
+  auto h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  auto e = examine_bitmap_region(BitmapSource{}, region);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->nodes.at(0).count.dirty, sb.chunks() / 2);
+  EXPECT_EQ(e->nodes.at(0).dirty.size(), kMaxDirtyRanges);
+  const nlohmann::json j = examine_bitmap_json(*e);
+  EXPECT_EQ(j["dirty_ranges"].size(), kMaxDirtyRanges);
+  EXPECT_EQ(j["dirty_ranges_truncated"], true);
+  sb.sync_size = 64;
+  h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  EXPECT_EQ(examine_bitmap_json(*examine_bitmap_region(BitmapSource{}, region))["dirty_ranges_truncated"], false);
+}
+
 // The cluster name is 64 bytes from disk: bytes that are not UTF-8 are escaped, in the
 // text and in JSON (which would otherwise throw).
 TEST(ExamineBitmapText, ClusterNameThatIsNotUtf8IsEscaped) {
