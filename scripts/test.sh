@@ -26,8 +26,10 @@ if [ -z "${UMD_TEST_FAST:-}" ]; then
   # Only the binaries whose tests carry the "concurrency" label need a TSan build:
   # member I/O (io_uring), the stripe cache, data path and sync thread, the NBD server,
   # the running bitmaps.
-  build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
-  (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
+  # umd_torture: power cuts under client writes, an Array over FaultyMembers (a bounded
+  # sample; its "torture" label).
+  build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test umd_torture -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
+  (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L 'concurrency|torture')
   echo "== fuzz (libFuzzer, ASan+UBSan) =="
   fuzz/run.sh "${UMD_FUZZ_SECONDS:-20}"
 fi

@@ -66,7 +66,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using engine::BlockOp;
 
-constexpr uint64_t kMemberBytes = 6 << 20;
+constexpr uint64_t kMemberBytes = 4 << 20;
 constexpr uint32_t kSector = 512;
 constexpr int kMaxInflight = 8;
 
