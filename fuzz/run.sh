@@ -31,7 +31,7 @@ for t in "${TARGETS[@]}"; do
   for d in "fuzz/corpus/$t" "$BUILD/fuzz-seeds/$t"; do [ -d "$d" ] && dirs+=("$d"); done
   log="$BUILD/fuzz-logs/$t.log"
   rc=0
-  "${NICE[@]}" "$BUILD/fuzz/$t" -max_total_time="$PER" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "${NICE[@]}" "$BUILD/fuzz/$t" -max_total_time="$PER" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$BUILD/fuzz-artifacts/$t-" "${dirs[@]}" >/dev/null 2>"$log" || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
