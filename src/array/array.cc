@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "personality/replacing_member.h"
 #include "assemble/superblock_writer.h"
@@ -27,6 +28,11 @@ struct Array::Tracked {
 namespace {
 
 bool is_write_op(BlockOp op) { return op != BlockOp::read && op != BlockOp::flush; }
+
+// Whether must_wait_locked's answer is `reason`. The answer is nullptr for a parked
+// request that need not wait any more (not yet released): a string_view made of it
+// would call strlen(nullptr).
+bool waits_for(const char* why, std::string_view reason) { return why != nullptr && reason == why; }
 
 }  // namespace
 
@@ -359,7 +365,7 @@ void Array::state_loop() {
         // The writes the door held for this fail; the rest stay parked.
         std::vector<BlockRequest*> failed;
         std::erase_if(parked_, [&](BlockRequest* r) {
-          if (!is_write_op(r->op) || must_wait_locked(*r) != std::string_view("not active")) return false;
+          if (!is_write_op(r->op) || !waits_for(must_wait_locked(*r), "not active")) return false;
           failed.push_back(r);
           return true;
         });
@@ -578,7 +584,7 @@ Status Array::stop() {
     cv_.wait(l, [&] {
       return inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
              std::none_of(parked_.begin(), parked_.end(), [&](BlockRequest* r) {
-               return must_wait_locked(*r) == std::string_view("not active");
+               return waits_for(must_wait_locked(*r), "not active");
              });
     });
     stopping_ = true;
