@@ -584,7 +584,10 @@ Status Array::stop() {
     cv_.wait(l, [&] {
       return inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
              std::none_of(parked_.begin(), parked_.end(), [&](BlockRequest* r) {
-               return waits_for(must_wait_locked(*r), "not active");
+               // waiting for "active" superblocks, or about to be released (no reason to wait:
+               // it is submitted, then drained like the others)
+               const char* why = must_wait_locked(*r);
+               return why == nullptr || waits_for(why, "not active");
              });
     });
     stopping_ = true;
