@@ -5,8 +5,9 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake ninja-build ccache pkg-config python3
-  # the thread-safety analysis build (scripts/test.sh)
-  clang
+  # clang: the thread-safety analysis build (scripts/test.sh) and the libFuzzer targets
+  # (fuzz/run.sh) with their fuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries
   libisal-dev liburing-dev libnbd-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev

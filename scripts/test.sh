@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of umd: unit, CLI and kernel-oracle tests on a normal build, the same
-# unit and CLI tests under ASan+UBSan, and the concurrency tests under TSan; a clang build
-# checks the thread-safety annotations.
+# unit and CLI tests under ASan+UBSan, the concurrency tests under TSan, a clang build that
+# checks the thread-safety annotations, and every fuzz target for a bounded time
+# (fuzz/run.sh, clang; UMD_FUZZ_SECONDS per target, default 20).
 # Usage: scripts/test.sh            (everything)
 #        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer builds)
 set -euo pipefail
@@ -30,8 +31,12 @@ if [ -z "${UMD_TEST_FAST:-}" ]; then
   # Only the binaries whose tests carry the "concurrency" label need a TSan build:
   # member I/O (io_uring), the stripe cache, data path and sync thread, the NBD server,
   # the running bitmaps.
-  build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
-  (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L concurrency)
+  # umd_torture: power cuts under client writes, an Array over FaultyMembers (a bounded
+  # sample; its "torture" label).
+  build build-tsan io_test block_test personality_test sync_test array_test nbd_test bitmap_runtime_test umd_torture -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON
+  (cd build-tsan && ctest --output-on-failure -j"$JOBS" -L 'concurrency|torture')
+  echo "== fuzz (libFuzzer, ASan+UBSan) =="
+  fuzz/run.sh "${UMD_FUZZ_SECONDS:-20}"
 fi
 echo "== all tests (unit, CLI, kernel oracle) =="
 (cd build && ctest --output-on-failure -j"$JOBS")

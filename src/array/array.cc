@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "personality/replacing_member.h"
 #include "assemble/superblock_writer.h"
@@ -27,6 +28,11 @@ struct Array::Tracked {
 namespace {
 
 bool is_write_op(BlockOp op) { return op != BlockOp::read && op != BlockOp::flush; }
+
+// Whether must_wait_locked's answer is `reason`. The answer is nullptr for a parked
+// request that need not wait any more (not yet released): a string_view made of it
+// would call strlen(nullptr).
+bool waits_for(const char* why, std::string_view reason) { return why != nullptr && reason == why; }
 
 }  // namespace
 
@@ -361,7 +367,7 @@ void Array::state_loop() {
         std::vector<BlockRequest*> failed;
         std::vector<BlockRequest*> keep;
         for (BlockRequest* r : parked_) {
-          if (is_write_op(r->op) && must_wait_locked(*r) == std::string_view("not active")) failed.push_back(r);
+          if (is_write_op(r->op) && waits_for(must_wait_locked(*r), "not active")) failed.push_back(r);
           else keep.push_back(r);
         }
         parked_ = std::move(keep);
@@ -578,12 +584,14 @@ Status Array::stop() {
     closing_ = true;
     cv_.notify_all();
     for (;;) {
-      bool parked_for_active = false;
-      for (BlockRequest* r : parked_)
-        if (must_wait_locked(*r) == std::string_view("not active")) parked_for_active = true;
-      if (inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ &&
-          !parked_for_active)
-        break;
+      // Waiting for "active" superblocks, or about to be released (no reason to wait any
+      // more: it is submitted, then drained like the others).
+      bool still_to_go = false;
+      for (BlockRequest* r : parked_) {
+        const char* why = must_wait_locked(*r);
+        if (why == nullptr || waits_for(why, "not active")) still_to_go = true;
+      }
+      if (inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ && !still_to_go) break;
       cv_.wait(l);
     }
     stopping_ = true;

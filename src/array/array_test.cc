@@ -86,6 +86,29 @@ TEST_F(ArrayTest, FlushedWritesSurvivePowerCut) {
   EXPECT_EQ(dump(paths, 0, a_data.size()), a_data);
 }
 
+// A write parked until the array turns active, and stop() at once: stop() waits for the
+// parked writes as they are released. Comparing the reason of a parked write that need
+// not wait any more (nullptr) with "not active" once called strlen(nullptr) there: a
+// crash found by the power-cut torture (tests/torture).
+TEST_F(ArrayTest, StopWhileParkedWritesAreReleased) {
+  auto paths = make_array("1", 2);
+  for (int i = 0; i < 100; i++) {
+    std::vector<io::FaultyMember*> fm;
+    auto a = assemble_faulty(paths, &fm);
+    ASSERT_TRUE(a);
+    AlignedBuffer buf(4096);
+    std::promise<Status> done;
+    BlockRequest req;
+    req.op = BlockOp::write;
+    req.length = buf.size();
+    req.buf = buf.data();
+    req.done = [&](Status s) { done.set_value(s); };
+    a->submit(req);
+    (void)a->stop();
+    ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  }
+}
+
 TEST_F(ArrayTest, FuaWriteIsDurableWithoutFlush) {
   auto paths = make_array("1", 2);
   const auto data = pattern(64 * 1024, 4);

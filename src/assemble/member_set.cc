@@ -12,6 +12,11 @@
 
 namespace umd::engine {
 
+namespace {
+// How far behind the freshest a member may be and still count as current (see the header).
+constexpr uint64_t kEventMargin = 1;
+}  // namespace
+
 std::vector<uint32_t> MemberSet::missing_slots() const {
   std::vector<uint32_t> out;
   for (size_t s = 0; s < slot_member.size(); s++) {
@@ -78,7 +83,7 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
                                      members[i].path, role));
       continue;
     }
-    if (mi.events < ref.events) {
+    if (mi.events + kEventMargin < ref.events) {
       std::string msg = fmt::format("{} is stale: events {}, {} has {}", members[i].path, mi.events,
                                     members[fresh].path, ref.events);
       if (!opts.force) {

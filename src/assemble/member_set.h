@@ -2,6 +2,15 @@
 // array UUID; the freshest event count wins; each slot is filled at most once; spares,
 // faulty members and members the freshest superblocks no longer count are set aside.
 // The result says which slots are present and whether the level survives the rest.
+//
+// Event margin: a member one event behind the freshest is current, not stale (mdadm's
+// `event_margin = 1` in Assemble.c, the kernel's `++ev1` before its check in
+// super_90_validate/super_1_validate while assembling). A crash can land between two
+// members' superblock writes of one update, so the members of an array that stopped
+// cleanly, or crashed, can differ by one. Such a member takes its slot in sync, as in the
+// kernel: whatever the update was, the freshest superblock tells what to resync (its
+// resync_offset, or a bitmap whose events lag the array's is stale and resyncs all), and
+// the next superblock write brings the member's event count up with the others'.
 #pragma once
 
 #include <string>

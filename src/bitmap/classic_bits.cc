@@ -42,7 +42,7 @@ BitCount count_dirty(std::span<const uint8_t> bits, uint64_t chunks) {
   return c;
 }
 
-std::vector<ChunkRange> dirty_ranges(std::span<const uint8_t> bits, uint64_t chunks) {
+std::vector<ChunkRange> dirty_ranges(std::span<const uint8_t> bits, uint64_t chunks, size_t max_ranges) {
   std::vector<ChunkRange> out;
   const uint64_t n = std::min<uint64_t>(chunks, uint64_t(bits.size()) * 8);
   for (uint64_t c = 0; c < n; c++) {
@@ -53,8 +53,10 @@ std::vector<ChunkRange> dirty_ranges(std::span<const uint8_t> bits, uint64_t chu
     if (!test_chunk(bits, c)) continue;
     if (!out.empty() && out.back().last + 1 == c)
       out.back().last = c;
-    else
+    else if (out.size() < max_ranges)
       out.push_back({c, c});
+    else
+      break;
   }
   return out;
 }

@@ -64,6 +64,9 @@ struct ChunkRange {
   uint64_t last = 0;
   bool operator==(const ChunkRange&) const = default;
 };
-std::vector<ChunkRange> dirty_ranges(std::span<const uint8_t> bits, uint64_t chunks);
+// At most max_ranges of them, the first ones (a bitmap of alternating bits has one range
+// per two chunks: a 64 MiB bit area would ask for 2^28).
+std::vector<ChunkRange> dirty_ranges(std::span<const uint8_t> bits, uint64_t chunks,
+                                     size_t max_ranges = SIZE_MAX);
 
 }  // namespace umd::bitmap

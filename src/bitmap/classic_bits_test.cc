@@ -70,5 +70,13 @@ TEST(ClassicBits, DirtyRanges) {
   EXPECT_EQ(dirty_ranges(std::vector<uint8_t>(2, 0xff), 16), (std::vector<ChunkRange>{{0, 15}}));
 }
 
+TEST(ClassicBits, DirtyRangesStopAtTheLimit) {
+  const std::vector<uint8_t> alternating(4, 0x55);  // 16 one-chunk ranges
+  EXPECT_EQ(dirty_ranges(alternating, 32).size(), 16u);
+  EXPECT_EQ(dirty_ranges(alternating, 32, 3), (std::vector<ChunkRange>{{0, 0}, {2, 2}, {4, 4}}));
+  // A range under way when the limit is reached is finished, not cut.
+  EXPECT_EQ(dirty_ranges(std::vector<uint8_t>{0xff, 0x00, 0xff}, 24, 1), (std::vector<ChunkRange>{{0, 7}}));
+}
+
 }  // namespace
 }  // namespace umd::bitmap

@@ -23,13 +23,8 @@
 namespace umd::cli {
 namespace {
 
-// A corrupt sync_size could ask for terabytes; md's own bitmaps stay far below this (a
-// classic one holds at most a few MiB of bits, a lockless one 128 KiB by default).
-// Beyond it the count is reported as truncated.
-constexpr uint64_t kMaxRegionBytes = uint64_t{64} << 20;
-
 uint64_t region_to_read(const bitmap::BitmapSuper& sb) {
-  return std::min(bitmap_region_bytes(sb), kMaxRegionBytes);
+  return std::min(bitmap_region_bytes(sb), kMaxBitmapRegionBytes);
 }
 
 // Bytes [offset, offset + length) of a member, clipped to its end; reads whole

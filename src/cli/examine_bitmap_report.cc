@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/member_info.h"
+#include "util/printable.h"
 
 namespace umd::cli {
 namespace {
@@ -62,7 +63,9 @@ BitmapNode examine_node(int slot, std::span<const uint8_t> bytes) {
   n.sb = *sb;
   const auto bits = bytes.subspan(bitmap::kClassicBitsOffset);
   n.count = bitmap::count_dirty(bits, n.sb.chunks());
-  n.dirty = bitmap::dirty_ranges(bits, n.sb.chunks());
+  n.dirty = bitmap::dirty_ranges(bits, n.sb.chunks(), kMaxDirtyRanges + 1);
+  n.dirty_truncated = n.dirty.size() > kMaxDirtyRanges;
+  if (n.dirty_truncated) n.dirty.pop_back();
   return n;
 }
 
@@ -98,7 +101,10 @@ uint64_t bitmap_region_bytes(const BitmapSuper& sb) {
   if (sb.lockless())
     return sb.has_state(bitmap::kStateFirstUse) ? bitmap::kLlDataOffset
                                                 : bitmap::ll_region_bytes(chunks);
-  if (sb.nodes > 0) return bitmap::classic_node_stride_bytes(chunks) * sb.nodes;
+  if (sb.nodes > 0) {
+    const uint64_t stride = bitmap::classic_node_stride_bytes(chunks);
+    return stride > UINT64_MAX / sb.nodes ? UINT64_MAX : stride * sb.nodes;  // saturates, never wraps
+  }
   return bitmap::classic_bitmap_bytes(chunks);
 }
 
@@ -118,9 +124,14 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
     e.nodes.push_back(examine_node(0, region));
     return e;
   }
+  if (e.sb.nodes > kMaxClusterNodes)
+    return Result<BitmapExamination>(
+        Err::corrupt, fmt::format("{}: bitmap claims {} cluster nodes; at most {} node bitmaps fit in the {} MiB "
+                                  "umd reads",
+                                  source.filename, e.sb.nodes, kMaxClusterNodes, kMaxBitmapRegionBytes >> 20));
   const uint64_t stride = bitmap::classic_node_stride_bytes(e.sb.chunks());
   for (uint32_t i = 0; i < e.sb.nodes; i++) {
-    const uint64_t at = stride * i;
+    const unsigned __int128 at = static_cast<unsigned __int128>(stride) * i;  // a huge stride must not wrap
     if (at >= region.size()) {
       BitmapNode n;
       n.slot = int(i);
@@ -130,7 +141,7 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
       continue;
     }
     e.nodes.push_back(
-        examine_node(int(i), region.subspan(at, std::min<uint64_t>(stride, region.size() - at))));
+        examine_node(int(i), region.subspan(size_t(at), std::min<uint64_t>(stride, region.size() - size_t(at)))));
   }
   return e;
 }
@@ -142,7 +153,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
   };
   const BitmapSuper& sb = e.sb;
   const bool clustered = !sb.lockless() && sb.nodes > 0;
-  line("Filename", e.source.filename);
+  line("Filename", printable(e.source.filename));
   line("Magic", fmt::format("{:08x}", sb.magic));
   line("Version",
        sb.lockless() ? fmt::format("{} (lockless)", sb.version) : std::to_string(sb.version));
@@ -184,7 +195,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
     return o;
   }
   line("Cluster nodes", std::to_string(sb.nodes));
-  line("Cluster name", fmt::format("{:<64}", sb.cluster_name_str()));
+  line("Cluster name", fmt::format("{:<64}", printable(sb.cluster_name_str())));  // from disk
   for (const BitmapNode& n : e.nodes) {
     if (!n.readable) {
       o += fmt::format("   Unable to read bitmap on node: {}\n", n.slot);
@@ -202,7 +213,7 @@ std::string examine_bitmap_text(const BitmapExamination& e) {
 nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
   const BitmapSuper& sb = e.sb;
   nlohmann::json j;
-  j["filename"] = e.source.filename;
+  j["filename"] = printable(e.source.filename);
   j["source"] = e.source.member ? "member" : "file";
   if (e.source.member) {
     j["metadata"] = e.source.metadata;
@@ -241,6 +252,7 @@ nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
     nj["chunks"] = n.count.total;
     nj["dirty"] = n.count.dirty;
     nj["dirty_ranges"] = ranges_json(n.dirty);
+    nj["dirty_ranges_truncated"] = n.dirty_truncated;
     nj["truncated"] = n.count.truncated;
     return nj;
   };
@@ -248,7 +260,7 @@ nlohmann::json examine_bitmap_json(const BitmapExamination& e) {
     j.update(node_json(e.nodes.at(0)));
     return j;
   }
-  j["cluster_name"] = sb.cluster_name_str();
+  j["cluster_name"] = printable(sb.cluster_name_str());
   nlohmann::json nodes = nlohmann::json::array();
   for (const BitmapNode& n : e.nodes) {
     nlohmann::json nj = {{"slot", n.slot}, {"readable", n.readable}};

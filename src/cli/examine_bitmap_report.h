@@ -35,7 +35,8 @@ struct BitmapNode {  // one node's bitmap (the only one unless clustered)
   std::string read_error;
   bitmap::BitmapSuper sb;
   bitmap::BitCount count;
-  std::vector<bitmap::ChunkRange> dirty;
+  std::vector<bitmap::ChunkRange> dirty;  // the first kMaxDirtyRanges runs of dirty chunks
+  bool dirty_truncated = false;           // ... and there are more
 };
 
 struct BitmapExamination {
@@ -45,13 +46,28 @@ struct BitmapExamination {
   bitmap::LlCounts ll;            // lockless bitmap (sb.lockless())
 };
 
+// The most bytes of a bitmap the examination reads: a corrupt sync_size could ask for
+// terabytes; md's own bitmaps stay far below this (a classic one holds at most a few MiB
+// of bits, a lockless one 128 KiB by default). Beyond it the count is reported as
+// truncated.
+inline constexpr uint64_t kMaxBitmapRegionBytes = uint64_t{64} << 20;
+// A clustered bitmap's node bitmaps are at least 4 KiB apart (classic_node_stride_bytes),
+// so no more nodes than this can lie in the bytes read: a superblock that claims more is
+// corrupt (its nodes field is what would drive the per-node loop).
+inline constexpr uint32_t kMaxClusterNodes = uint32_t(kMaxBitmapRegionBytes / 4096);
+
+// The runs of dirty chunks the JSON lists per node: a crafted bitmap of alternating bits
+// would otherwise list one per two chunks (2^28 for 64 MiB) and exhaust memory.
+inline constexpr size_t kMaxDirtyRanges = 65536;
+
 // The bytes from the bitmap superblock that the examination reads: superblock and
 // bits (every node's, for a clustered bitmap), or superblock, header and state bytes.
 uint64_t bitmap_region_bytes(const bitmap::BitmapSuper& sb);
 
 // region: from the bitmap superblock on, bitmap_region_bytes() long or shorter (then
 // the chunks it lacks are not counted, as mdadm does with a short file). Errors: those
-// of decode_bitmap_super, prefixed with the filename.
+// of decode_bitmap_super, prefixed with the filename; Err::corrupt for a clustered
+// bitmap of more than kMaxClusterNodes nodes.
 Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
                                                 std::span<const uint8_t> region);
 

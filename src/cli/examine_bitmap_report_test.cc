@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -187,6 +188,93 @@ TEST_F(ExamineBitmap, CorruptBitmapSuperblock) {
   bytes[4] = 9;
   const Run v = run({file_with("v9.bin", bytes).string()});
   EXPECT_NE(v.err.find("version 9 is unknown"), std::string::npos) << v.err;
+}
+
+// A mutated bitmap superblock (version 5, nodes 0xffffffff) kept -X busy for minutes,
+// building one node entry per claimed node. It is refused at once, with the reason.
+TEST_F(ExamineBitmap, HugeClusterNodeCountIsRefused) {
+  auto bytes = bt::load_fixture("file.bitmap");
+  bytes[4] = bitmap::kVersionClustered;
+  for (int i = 68; i < 72; i++) bytes[size_t(i)] = 0xff;
+  const std::string p = file_with("nodes.bin", bytes).string();
+  const auto start = std::chrono::steady_clock::now();
+  for (bool json : {false, true}) {
+    const Run r = run({p}, json);
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.err, "umd: " + p + ": bitmap claims 4294967295 cluster nodes; at most 16384 node bitmaps fit in "
+                     "the 64 MiB umd reads\n");
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(ExamineBitmapText, ClusterNodeCountAtTheLimitIsExamined) {
+  bitmap::BitmapSuper sb;
+  sb.version = bitmap::kVersionClustered;
+  sb.sync_size = 2048;
+  sb.chunksize = 65536;
+  sb.nodes = kMaxClusterNodes;
+  std::vector<uint8_t> region(4096, 0);
+  auto h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  auto e = examine_bitmap_region(BitmapSource{}, region);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->nodes.size(), size_t(kMaxClusterNodes));
+  EXPECT_TRUE(e->nodes[0].readable);
+  EXPECT_FALSE(e->nodes[1].readable);
+  sb.nodes++;
+  h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  EXPECT_EQ(examine_bitmap_region(BitmapSource{}, region).status().code(), Err::corrupt);
+}
+
+// A bitmap of alternating bits lists at most kMaxDirtyRanges runs (it would list one per
+// two chunks: 2^28 in the 64 MiB -X reads, gigabytes of JSON), and says it stopped; the
+// dirty count still counts every chunk.
+TEST(ExamineBitmapText, DirtyRangesAreBounded) {
+  bitmap::BitmapSuper sb;
+  sb.sync_size = 4 * kMaxDirtyRanges + 64;  // one 512-byte chunk per sector
+  sb.chunksize = 512;
+  std::vector<uint8_t> region(bitmap::classic_bitmap_bytes(sb.chunks()), 0x55);
+  auto h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  auto e = examine_bitmap_region(BitmapSource{}, region);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->nodes.at(0).count.dirty, sb.chunks() / 2);
+  EXPECT_EQ(e->nodes.at(0).dirty.size(), kMaxDirtyRanges);
+  const nlohmann::json j = examine_bitmap_json(*e);
+  EXPECT_EQ(j["dirty_ranges"].size(), kMaxDirtyRanges);
+  EXPECT_EQ(j["dirty_ranges_truncated"], true);
+  sb.sync_size = 64;
+  h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  EXPECT_EQ(examine_bitmap_json(*examine_bitmap_region(BitmapSource{}, region))["dirty_ranges_truncated"], false);
+}
+
+// The cluster name is 64 bytes from disk: bytes that are not UTF-8 are escaped, in the
+// text and in JSON (which would otherwise throw).
+TEST(ExamineBitmapText, ClusterNameThatIsNotUtf8IsEscaped) {
+  bitmap::BitmapSuper sb;
+  sb.version = bitmap::kVersionClustered;
+  sb.sync_size = 2048;
+  sb.chunksize = 65536;
+  sb.nodes = 1;
+  const char name[] = "h\xff" "a";
+  std::copy(name, name + 3, sb.cluster_name.begin());
+  std::vector<uint8_t> region(4096, 0);
+  auto h = bitmap::encode_bitmap_super(sb);
+  std::copy(h.begin(), h.end(), region.begin());
+  BitmapSource src;
+  src.filename = "bm\xfe";
+  auto e = examine_bitmap_region(src, region);
+  ASSERT_TRUE(e.is_ok());
+  const nlohmann::json j = examine_bitmap_json(*e);
+  EXPECT_NO_THROW((void)j.dump());
+  EXPECT_EQ(j["cluster_name"], "h\\xffa");
+  EXPECT_EQ(j["filename"], "bm\\xfe");
+  const std::string t = examine_bitmap_text(*e);
+  EXPECT_NE(t.find("    Cluster name : h\\xffa "), std::string::npos) << t;
+  EXPECT_NE(t.find("        Filename : bm\\xfe\n"), std::string::npos) << t;
 }
 
 // A 1.2 member whose bitmap is the lockless one of make_v6_fixture.py.

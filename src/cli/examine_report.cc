@@ -8,6 +8,7 @@
 #include "assemble/member_set.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
+#include "util/printable.h"
 #include "util/units.h"
 
 namespace umd::cli {
@@ -83,10 +84,10 @@ bool has_chunk(int level) { return level == 0 || level == 4 || level == 5 || lev
 nlohmann::json examine_json(const engine::ProbedMember& m) {
   const MemberInfo& i = m.info;
   nlohmann::json j;
-  j["path"] = m.path;
+  j["path"] = printable(m.path);
   j["version"] = m.version();
   j["array_uuid"] = i.array_uuid_text();
-  j["name"] = i.name;
+  j["name"] = printable(i.name);  // 32 bytes from disk: any bytes at all
   j["raid_level"] = layout::level_name(i.level);
   j["raid_devices"] = i.raid_disks;
   if (std::string l = layout_text(i); !l.empty()) j["layout"] = l;
@@ -119,12 +120,12 @@ std::string examine_text(const engine::ProbedMember& m) {
   const MemberInfo& i = m.info;
   std::string o;
   auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
-  o += m.path + ":\n";
+  o += printable(m.path) + ":\n";
   line("Magic", "a92b4efc");
   line("Version", m.version());
   line("Feature Map", fmt::format("{:#x}", i.feature_map));
   line("Array UUID", i.array_uuid_text());
-  if (m.sb1()) line("Name", i.name);
+  if (m.sb1()) line("Name", printable(i.name));
   line("Creation Time", ctime_text(i.ctime));
   line("Raid Level", layout::level_name(i.level));
   line("Raid Devices", std::to_string(i.raid_disks));

@@ -4,6 +4,7 @@ get one clear error line, a non-zero exit, and leave every member as it was."""
 import json
 import os
 import struct
+import subprocess
 import sys
 import unittest
 
@@ -164,6 +165,35 @@ class CliTest(umdtest.TempDirTest):
         with open(paths[1], "rb") as src, open(t, "wb") as dst:
             dst.write(src.read(4096 + 512))
         self.assert_refused(["--examine", t], paths + [t], "trunc.img")
+
+    def test_examine_name_that_is_not_utf8(self):
+        # The array name is 32 bytes from disk: --examine escapes what is not UTF-8 (and
+        # control bytes) in text and JSON instead of aborting.
+        paths = self.images(2)
+        umdtest.umd("--create", "md0", "--level=1", "-n2", *paths)
+        sb_patch.patch_bytes(paths[0], sb_patch.SET_NAME, b"host:md\xff\n0".ljust(32, b"\0"))
+        r = umdtest.umd("--examine", "--json", paths[0])
+        self.assertEqual(json.loads(r.stdout)[0]["name"], "host:md\\xff\\x0a0")
+        r = umdtest.umd("--examine", paths[0])
+        self.assertIn("           Name : host:md\\xff\\x0a0\n", r.stdout)
+
+    def test_examine_bitmap_huge_node_count_is_refused_at_once(self):
+        # A mutated bitmap superblock (clustered, 2^32-1 nodes) once kept -X busy for
+        # minutes; it is refused with one line.
+        paths = self.images(2)
+        umdtest.umd("--create", "md0", "--level=1", "-n2", "--bitmap=internal", *paths)
+        ex = umdtest.umd_json("--examine-bitmap", paths[0])[0]
+        at = ex["bitmap_sector"] * 512
+        with open(paths[0], "r+b") as f:
+            f.seek(at + 4)
+            f.write(struct.pack("<I", 5))
+            f.seek(at + 68)
+            f.write(struct.pack("<I", 0xFFFFFFFF))
+        for extra in ([], ["--json"]):
+            r = subprocess.run([umdtest.UMD, "--examine-bitmap", *extra, paths[0]], capture_output=True,
+                               text=True, timeout=20)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("4294967295 cluster nodes", r.stderr)
 
     def test_dump_members_of_two_arrays(self):
         a = self.images(2, prefix="a")

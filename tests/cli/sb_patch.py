@@ -28,6 +28,16 @@ def patch_u64(path, field_offset, value, sb_offset=SB12_OFFSET):
         f.write(sb)
 
 
+def patch_bytes(path, field_offset, value, sb_offset=SB12_OFFSET):
+    with open(path, "r+b") as f:
+        f.seek(sb_offset)
+        sb = bytearray(f.read(4096))
+        sb[field_offset:field_offset + len(value)] = value
+        struct.pack_into("<I", sb, 216, _csum(sb))
+        f.seek(sb_offset)
+        f.write(sb)
+
+
 def read_u64(path, field_offset, sb_offset=SB12_OFFSET):
     with open(path, "rb") as f:
         f.seek(sb_offset + field_offset)
@@ -35,3 +45,4 @@ def read_u64(path, field_offset, sb_offset=SB12_OFFSET):
 
 
 EVENTS = 200
+SET_NAME = 32  # 32 bytes, NUL-padded

@@ -345,6 +345,22 @@ class DaemonTest(umdtest.TempDirTest):
 
     # --- members missing or stale ---------------------------------------------------
 
+    def test_member_one_event_ahead_of_the_others_assembles_whole(self):
+        # A power cut between two members' superblock writes (raid6, lockless bitmap):
+        # one member at events N+1, the others at N. md takes them all; so does umd.
+        paths = self.images(5)
+        self.create(6, paths, "--bitmap=lockless")
+        ev = sb_patch.read_u64(paths[3], sb_patch.EVENTS)
+        sb_patch.patch_u64(paths[3], sb_patch.EVENTS, ev + 1)
+        self.assemble("md0", *paths)
+        a = self.detail()["array"]
+        self.assertFalse(a["degraded"], a)
+        self.assertEqual(sorted(m["slot"] for m in a["members"]), [0, 1, 2, 3, 4], a)
+        self.stop()
+        evs = {sb_patch.read_u64(p, sb_patch.EVENTS) for p in paths}
+        self.assertEqual(len(evs), 1, "the next superblock write brings every member level")
+        self.assertGreater(evs.pop(), ev + 1)
+
     def test_stale_member_is_left_out_with_a_message(self):
         paths = self.images(3)
         self.create(5, paths)

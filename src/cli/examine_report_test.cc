@@ -1,0 +1,51 @@
+#include "cli/examine_report.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "assemble/engine_test_util.h"
+
+namespace umd::cli {
+namespace {
+
+// A member whose 32-byte array name holds bytes that are not UTF-8, and a control byte:
+// anything can sit there on a disk.
+engine::ProbedMember member_named(const std::string& raw_name) {
+  Superblock1 sb = engine::testing::make_sb1(2, 4096, 5, 3, 0);
+  sb.set_name_str(raw_name);
+  engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
+  pm.path = "d0.img";
+  return pm;
+}
+
+TEST(ExamineReportTest, NameThatIsNotUtf8IsEscapedInJson) {
+  auto pm = member_named("host:md\xff\xfe\n0");
+  nlohmann::json j = examine_json(pm);
+  std::string dumped;
+  ASSERT_NO_THROW(dumped = j.dump(2));
+  EXPECT_EQ(j["name"], "host:md\\xff\\xfe\\x0a0");
+  EXPECT_EQ(nlohmann::json::parse(dumped)["name"], "host:md\\xff\\xfe\\x0a0");
+}
+
+TEST(ExamineReportTest, NameThatIsNotUtf8IsEscapedInText) {
+  const std::string text = examine_text(member_named("host:md\xff\n0"));
+  EXPECT_NE(text.find("           Name : host:md\\xff\\x0a0\n"), std::string::npos) << text;
+}
+
+TEST(ExamineReportTest, ValidNamePrintsAsItIs) {
+  auto pm = member_named("h\xc3\xb4te:md0");
+  EXPECT_EQ(examine_json(pm)["name"], "h\xc3\xb4te:md0");
+  EXPECT_NE(examine_text(pm).find("Name : h\xc3\xb4te:md0\n"), std::string::npos);
+}
+
+TEST(ExamineReportTest, PathThatIsNotUtf8IsEscaped) {
+  auto pm = member_named("host:md0");
+  pm.path = "/tmp/d\xff.img";
+  EXPECT_NO_THROW((void)examine_json(pm).dump());
+  EXPECT_EQ(examine_json(pm)["path"], "/tmp/d\\xff.img");
+  EXPECT_EQ(examine_text(pm).rfind("/tmp/d\\xff.img:\n", 0), 0u);
+}
+
+}  // namespace
+}  // namespace umd::cli
