@@ -188,6 +188,7 @@ void Array::member_failed(uint32_t slot, const Status& why) {
   umd::MutexLock l(mu_);
   if (!record_failure_locked(slot, why)) return;
   failures_++;
+  failures_pending_.store(true);
   cv_.notify_all();
 }
 
@@ -338,6 +339,7 @@ void Array::state_loop() {
       marking_ = false;
       if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the failure: {}", name_, s.message()));
       failures_on_disk_ = recording;
+      failures_pending_.store(failures_on_disk_ < failures_);
       std::vector<HeldCompletion> go;
       const uint64_t on_disk = failures_on_disk_;
       std::erase_if(held_completions_, [&](HeldCompletion& h) {
@@ -429,7 +431,9 @@ void Array::release_parked() {
 }
 
 void Array::complete_client(BlockRequest& req, Status s) {
-  {
+  // The fast path takes no lock: a failure that this request met was recorded (and the
+  // flag set, seq_cst) before its completion got here.
+  if (failures_pending_.load()) {
     umd::MutexLock l(mu_);
     if (failures_on_disk_ < failures_) {
       held_completions_.push_back({&req, std::move(s), failures_});

@@ -282,6 +282,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   bool broken_ GUARDED_BY(mu_) = false;                      // a failure beyond what the level survives
   bool want_active_ GUARDED_BY(mu_) = false;                 // parked writes wait for "active" superblocks
   bool cleaning_ GUARDED_BY(mu_) = false;                    // the clean superblocks are on their way: writes park
+  std::atomic<bool> failures_pending_{false};  // failures_on_disk_ < failures_, read without mu_
   uint64_t failures_ GUARDED_BY(mu_) = 0;                    // member failures recorded in memory ...
   uint64_t failures_on_disk_ GUARDED_BY(mu_) = 0;            // ... and of those, how many the superblocks hold
   std::vector<BlockRequest*> parked_ GUARDED_BY(mu_);        // requests the door holds

@@ -84,6 +84,7 @@ void Array::bitmap_copy_failed_locked(io::Member* dev, const Status& why) {
     if (held_[i].state != Held::State::active || set_->members[i].dev.get() != dev) continue;
     if (record_failure_locked(uint32_t(held_[i].slot), why)) {
       failures_++;
+      failures_pending_.store(true);
       cv_.notify_all();
     }
   }
