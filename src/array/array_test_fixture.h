@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "array/array.h"
 #include "array/array_reader.h"
@@ -97,6 +99,24 @@ class ArrayFixture : public ::testing::Test {
     auto a = Array::assemble_members("t", std::move(devs), opts);
     EXPECT_TRUE(a.is_ok()) << a.status().message();
     return a.is_ok() ? std::move(a).value() : nullptr;
+  }
+
+  // An attribute's value, or the error's message (so a failed read shows in an assertion).
+  static std::string attr_of(const Array& a, const std::string& name) {
+    auto r = a.attr(name);
+    return r.is_ok() ? *r : r.status().message();
+  }
+
+  // Polls a condition until it holds or `limit` passes (waiting for an event that has no
+  // hook of its own, with a generous bound).
+  template <class Pred>
+  static bool wait_until(Pred p, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!p()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
   }
 
   static Status io(BlockTarget& t, BlockOp op, uint64_t off, uint64_t len, uint8_t* buf, bool fua = false) {

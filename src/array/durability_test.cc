@@ -52,20 +52,7 @@ class DurabilityTest : public testing::ArrayFixture {
         << spare_->dirty_bytes() << " dirty; sync_completed " << attr("sync_completed") << " publishes " << attr("umd/sync_stats");
   }
 
-  std::string attr(const std::string& name) {
-    auto r = a_->attr(name);
-    return r.is_ok() ? *r : r.status().message();
-  }
-
-  template <class Pred>
-  static bool wait_until(Pred p, std::chrono::seconds limit = 60s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!p()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      std::this_thread::sleep_for(2ms);  // polling a condition, with a generous bound
-    }
-    return true;
-  }
+  std::string attr(const std::string& name) { return attr_of(*a_, name); }
 
   std::vector<std::string> paths_;
   std::vector<io::FaultyMember*> fms_;

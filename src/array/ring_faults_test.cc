@@ -21,10 +21,7 @@ class RingFaultsTest : public testing::ArrayFixture {
     a_.reset();  // before the fixture's ring
     ArrayFixture::TearDown();
   }
-  std::string attr(const std::string& name) {
-    auto r = a_->attr(name);
-    return r.is_ok() ? *r : r.status().message();
-  }
+  std::string attr(const std::string& name) { return attr_of(*a_, name); }
   // Two threads write 64 KiB blocks of their own half of the array, `rounds` each;
   // `mid` runs once between, from the test's thread. Returns what each block holds.
   std::vector<uint8_t> write_from_two_threads(int rounds, const std::function<void()>& mid) {
