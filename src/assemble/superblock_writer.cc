@@ -75,11 +75,15 @@ SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarge
   return u;
 }
 
-// Every member at once (md_super_write issues them all, then md_super_wait): each
-// member's write, then its flush, chained on its completion; the caller waits for all.
+// Every member at once (md_super_write issues them all, then md_super_wait). Each member
+// gets what md's REQ_PREFLUSH | REQ_FUA give its superblock write: a flush first, so
+// that everything written before (the blocks a recovery checkpoint or a bitmap clear
+// vouches for) is durable before the superblock that says so can be; then the write;
+// then a flush, so the superblock is durable when the caller goes on. Chained on each
+// completion; the caller waits for all.
 std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
                                       const std::vector<SuperblockUpdate>& updates) {
-  std::vector<io::IoRequest> writes(targets.size()), flushes(targets.size());
+  std::vector<io::IoRequest> preflushes(targets.size()), writes(targets.size()), flushes(targets.size());
   return FanIn::wait_all(targets.size(), [&](FanIn& fan) {
     for (size_t i = 0; i < targets.size(); i++) {
       ProbedMember* m = targets[i].member;
@@ -100,7 +104,16 @@ std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targe
         }
         m->dev->submit(f);
       };
-      m->dev->submit(w);
+      io::IoRequest& p = preflushes[i];
+      p.op = io::IoOp::flush;
+      p.done = [&fan, &w, i, m](Status s) {
+        if (!s.is_ok()) {
+          fan.arrive(i, s.with_context(fmt::format("{}: flushing before the superblock", m->path)));
+          return;
+        }
+        m->dev->submit(w);
+      };
+      m->dev->submit(p);
     }
   });
 }

@@ -3,7 +3,9 @@
 // active/clean state is recorded (1.x: resync_offset 0 while active, the resync point
 // when clean; 0.90: the clean bit), and members that failed are marked faulty in every
 // other member's role table. Each member keeps its own fields (data offset, device
-// UUID, dev_number). Writes go to every live member, then each is flushed.
+// UUID, dev_number). Every live member at once gets a flush, the write, and a flush
+// (md's REQ_PREFLUSH | REQ_FUA): what was written before is durable before the
+// superblock that vouches for it, and the superblock is durable when this returns.
 #pragma once
 
 #include <cstdint>
