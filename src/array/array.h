@@ -151,6 +151,11 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // with Err::busy. Safe to call twice.
   Status stop();
   ArrayDetail detail() const;
+  // Requests the door holds now (parked, see the top of the file); for tests.
+  size_t parked_requests() const {
+    umd::MutexLock l(mu_);
+    return parked_.size();
+  }
   std::vector<std::string> warnings() const {
     umd::MutexLock l(mu_);
     return warnings_;

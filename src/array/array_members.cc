@@ -434,13 +434,16 @@ void Array::end_replace(bool complete) {
     umd::MutexLock l(mu_);
     gone = std::move(replacing_);
   }
-  resume_io();
-  gone.reset();  // no request can hold it: I/O was paused while the slot changed
+  // The superblocks say who holds the slot before any write reaches the new holder alone
+  // (I/O stays paused until then): a crash in between must not assemble the old member,
+  // which no longer gets the writes, as the slot's (found by umd_torture, --replace).
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) {
     umd::MutexLock l(mu_);
     warnings_.push_back(fmt::format("{}: recording the replacement: {}", name_, s.message()));
   }
+  resume_io();
+  gone.reset();  // no request can hold it: I/O was paused while the slot changed
 }
 
 }  // namespace umd::engine

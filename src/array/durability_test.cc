@@ -11,6 +11,7 @@
 
 #include "array/array.h"
 #include "array/array_test_fixture.h"
+#include "format/superblock1.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::engine {
@@ -23,7 +24,9 @@ class DurabilityTest : public testing::ArrayFixture {
   // raid1 of two 16 MiB members behind FaultyMembers (write cache on), a third one added
   // as a spare, and `--replace d1.img` held at half of the copy by sync_max. With
   // `bitmap`, an internal bitmap whose bits clear after 1 s of quiet.
-  void start_replace_held_half_way(bool bitmap = false) {
+  // `wrap`, if given, goes in front of the spare's FaultyMember.
+  using Wrap = std::function<std::unique_ptr<io::Member>(std::unique_ptr<io::Member>)>;
+  void start_replace_held_half_way(bool bitmap = false, Wrap wrap = nullptr) {
     paths_ = make_array("1", 2, 16);
     a_ = assemble_faulty(paths_, &fms_);
     ASSERT_TRUE(a_);
@@ -41,7 +44,9 @@ class DurabilityTest : public testing::ArrayFixture {
     ASSERT_TRUE(dev.is_ok());
     auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
     spare_ = fm.get();
-    ASSERT_TRUE(a_->add_member(std::move(fm), spare, false).is_ok());
+    std::unique_ptr<io::Member> m = std::move(fm);
+    if (wrap) m = wrap(std::move(m));
+    ASSERT_TRUE(a_->add_member(std::move(m), spare, false).is_ok());
     half_ = a_->size_bytes() / 512 / 2 / 8 * 8;
     ASSERT_TRUE(a_->set_attr("sync_max", std::to_string(half_)).is_ok());
     ASSERT_TRUE(a_->replace_member("d1.img", "").is_ok());
@@ -90,6 +95,87 @@ TEST_F(DurabilityTest, FlushDuringReplaceIsDurableOnTheReplacement) {
   ASSERT_EQ(std::fread(back.data(), 1, back.size(), f), back.size());
   std::fclose(f);
   EXPECT_TRUE(back == data) << "the replacement lost a write a FLUSH acknowledged";
+}
+
+// Holds the superblock write that makes a member a slot's own (no recovery offset, no
+// replacement flag, a slot role) until opened.
+class SuperblockGate final : public io::MemberWrapper {
+ public:
+  explicit SuperblockGate(std::unique_ptr<io::Member> m) : MemberWrapper(std::move(m)) {}
+  void submit(io::IoRequest& req) override {
+    if (req.op == io::IoOp::write && takes_slot(req)) {
+      std::unique_lock l(mu_);
+      hit_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return open_; });
+      passed_ = true;
+    }
+    MemberWrapper::submit(req);
+  }
+  bool wait_hit(std::chrono::seconds t) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, t, [&] { return hit_; });
+  }
+  void open() {
+    std::lock_guard l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool passed() {
+    std::lock_guard l(mu_);
+    return passed_;
+  }
+
+ private:
+  static bool takes_slot(const io::IoRequest& req) {
+    auto sb = decode_superblock1(std::span<const uint8_t>(req.buf, req.length));
+    if (!sb.is_ok()) return false;
+    if (sb->feature_map & (kFeatureRecoveryOffset | kFeatureReplacement)) return false;
+    return sb->dev_number < sb->dev_roles.size() && sb->dev_roles[sb->dev_number] < kRoleMax;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hit_ = false, open_ = false, passed_ = false;
+};
+
+// When a --replace completes, the superblocks name the new member as the slot's before
+// any write reaches it alone: a write acknowledged earlier would, after a crash, be
+// missing from the old member the superblocks still name (found by umd_torture).
+TEST_F(DurabilityTest, ReplaceCompletionIsOnDiskBeforeWritesGoToTheNewMemberAlone) {
+  SuperblockGate* gate = nullptr;
+  start_replace_held_half_way(false, [&](std::unique_ptr<io::Member> m) {
+    auto g = std::make_unique<SuperblockGate>(std::move(m));
+    gate = g.get();
+    return g;
+  });
+  // Active (a write, and no going clean meanwhile), as under a steady stream of writes:
+  // the write below then needs no superblock of its own.
+  a_->set_safe_mode_delay(std::chrono::hours(1));
+  AlignedBuffer first(4096);
+  ASSERT_TRUE(io(*a_, BlockOp::write, 0, first.size(), first.data()).is_ok());
+  ASSERT_TRUE(a_->set_attr("sync_max", "max").is_ok());
+  ASSERT_TRUE(gate->wait_hit(60s)) << "the replace never completed: " << attr("sync_completed");
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false, before_superblocks = false;
+  AlignedBuffer buf(4096);
+  std::memset(buf.data(), 0x6b, buf.size());
+  BlockRequest w{BlockOp::write, true, 1 << 20, 4096, buf.data(), [&](Status s) {
+                   EXPECT_TRUE(s.is_ok()) << s.message();
+                   std::lock_guard l(mu);
+                   before_superblocks = !gate->passed();
+                   done = true;
+                   cv.notify_all();
+                 }};
+  a_->submit(w);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard l(mu);
+    return done || a_->parked_requests() > 0;
+  }, 60s));
+  gate->open();
+  std::unique_lock l(mu);
+  ASSERT_TRUE(cv.wait_for(l, 60s, [&] { return done; }));
+  EXPECT_FALSE(before_superblocks) << "a write was acknowledged before the superblocks named the replacement";
 }
 
 // stop() flushes every member that takes data, the replacement included.
