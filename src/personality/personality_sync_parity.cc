@@ -6,7 +6,8 @@
 //    re-read a row at a time; a row it cannot read is rebuilt from the rest and rewritten
 //    (md's read-error repair).
 //  - recover: the rows' blocks of every recovering slot are rebuilt (parity::recover) and
-//    written.
+//    written. On raid6 with one block rebuilt, the parity block it was not rebuilt from
+//    is recomputed too and rewritten where it disagrees (md's handle_parity_checks6).
 //  - resync / check / repair on a row with all members: P (and Q) are recomputed and
 //    compared per 4 KiB block; each block that disagrees counts 8 sectors. resync and
 //    repair write the recomputed parity (md). On raid6, repair first asks
@@ -191,6 +192,22 @@ Status ParityPersonality::sync_row(SyncOp op, uint64_t row, const std::function<
     write |= bad;
     for (uint32_t t : targets) {
       if (lost >> t & 1) write |= 1ull << t;
+    }
+    // raid6 with one block rebuilt still has a parity block that must agree: md checks it
+    // (handle_parity_checks6) and, but for a check, rewrites it. Without this a row a
+    // crash left inconsistent would come out of a recovery still inconsistent, and a
+    // bitmap that counts the recovery as its sync would never look at it again.
+    if (has_q && ngone == 1 && op != SyncOp::check) {
+      std::vector<const uint8_t*> cslots(slots.begin(), slots.end());
+      parity::gen_pq(cslots, new_p, new_q, len);
+      if (std::memcmp(p, new_p, len) != 0) {
+        std::memcpy(p, new_p, len);
+        write |= 1ull << map.pd_idx;
+      }
+      if (std::memcmp(q, new_q, len) != 0) {
+        std::memcpy(q, new_q, len);
+        write |= 1ull << map.qd_idx;
+      }
     }
   } else if (op != SyncOp::recover) {
     std::vector<const uint8_t*> cslots(slots.begin(), slots.end());
