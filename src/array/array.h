@@ -232,6 +232,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   uint64_t sync_run(SyncOp op, uint64_t pos, uint64_t end) override;
   bitmap::SyncKind bitmap_kind_of(SyncOp op);  // which chunks the op visits
   void sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) override;
+  uint64_t member_run(SyncOp op, uint64_t pos, uint64_t end, bool need);  // raid10 recovery's bitmap questions
 
   // bitmap::BitmapHost
   uint64_t events() const override;

@@ -169,20 +169,46 @@ bitmap::SyncKind Array::bitmap_kind_of(SyncOp op) {
   return bitmap::SyncKind::check;
 }
 
+// Where the sync walks another space than the bitmap's (raid10's recovery and --replace:
+// member sectors, Personality::bitmap_ranges), the bitmap is asked about the array
+// sectors each chunk of the step holds on the slots it rebuilds.
+// Member sectors from pos (before end) whose chunks all need a visit (need: true) or
+// all need none (need: false), in the bitmap's words about the array sectors they hold.
+uint64_t Array::member_run(SyncOp op, uint64_t pos, uint64_t end, bool need) {
+  const bitmap::SyncKind kind = bitmap_kind_of(op);
+  const uint64_t chunk = personality_->sync_granule();
+  uint64_t at = pos;
+  while (at < end) {
+    const uint64_t next = std::min(end, (at / chunk + 1) * chunk);
+    bool visit = false;
+    for (const auto& [a, b] : personality_->bitmap_ranges(op, at, next, false)) {
+      if (bitmap_->sync_skip(kind, a, b) < b - a) visit = true;
+    }
+    if (visit != need) break;
+    at = next;
+  }
+  return at - pos;
+}
+
 uint64_t Array::sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
   if (!bitmap_) return 0;
+  if (!personality_->positions_are_bitmap_space(op)) return member_run(op, pos, end, false);
   return bitmap_->sync_skip(bitmap_kind_of(op), pos, end);
 }
 
 uint64_t Array::sync_run(SyncOp op, uint64_t pos, uint64_t end) {
   if (!bitmap_) return ~0ull;
+  if (!personality_->positions_are_bitmap_space(op)) return member_run(op, pos, end, true);
   return bitmap_->sync_run(bitmap_kind_of(op), pos, end);
 }
 
 void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {
   if (!bitmap_) return;
   const bitmap::SyncKind kind = bitmap_kind_of(op);
-  if (kind != bitmap::SyncKind::check) bitmap_->sync_done(kind, lo, hi);
+  if (kind == bitmap::SyncKind::check) return;
+  // Only what the step made consistent: on raid10 a recovery of one slot says nothing of
+  // the chunks of other slots in the same member rows.
+  for (const auto& [a, b] : personality_->bitmap_ranges(op, lo, hi, true)) bitmap_->sync_done(kind, a, b);
 }
 
 }  // namespace umd::engine

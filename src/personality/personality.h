@@ -156,6 +156,17 @@ class Personality {
   // there, and returns it.
   virtual uint64_t skip_recovery(uint64_t pos, uint64_t to,
                                  const std::function<uint64_t(uint64_t, uint64_t)>& recheck) = 0;
+  // A write-intent bitmap counts the resync space (sync_sectors(resync)). Recovery and
+  // --replace on raid10 walk member sectors instead, while its bitmap counts array
+  // sectors: there positions [lo, hi) are the slots' own, and bitmap_ranges() gives the
+  // array sectors they hold on the slots still to be rebuilt or copied there (just_done:
+  // on the slots the step that just ended did), one range per chunk. Elsewhere: [lo, hi).
+  virtual bool positions_are_bitmap_space(SyncOp op) const { return (void)op, true; }
+  virtual std::vector<std::pair<uint64_t, uint64_t>> bitmap_ranges(SyncOp op, uint64_t lo, uint64_t hi,
+                                                                   bool just_done) const {
+    (void)op, (void)just_done;
+    return {{lo, hi}};
+  }
   // Around a sync run: from on to off, client requests register their ranges so that
   // sync() can keep out of their way (sync_barrier.h).
   virtual void sync_arm(bool on) = 0;

@@ -74,6 +74,10 @@ class PersonalityBase : public Personality {
   }
   uint64_t skip_recovery(uint64_t pos, uint64_t to,
                          const std::function<uint64_t(uint64_t, uint64_t)>& recheck) override;
+  // The slots op (recover or replace) still has to rebuild or copy somewhere below member
+  // sector hi; and those the last step did (set by the sync thread, read by it).
+  std::vector<uint32_t> rebuilding_below(SyncOp op, uint64_t hi) const;
+  const std::vector<uint32_t>& last_step_targets() const { return last_step_targets_; }
   // The array sectors that member sectors [lo, hi) of `slot` hold (a bounding range).
   virtual std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const {
     (void)slot, (void)lo, (void)hi;
@@ -124,6 +128,7 @@ class PersonalityBase : public Personality {
   std::unique_ptr<std::atomic<uint64_t>[]> valid_below_;  // by slot; ~0: in sync
   SyncBarrier barrier_;
   AlignedBuffer sync_buf_;  // the sync thread's (one per array, so unshared)
+  std::vector<uint32_t> last_step_targets_;  // the sync thread's: see last_step_targets()
   uint8_t* sync_buffer(size_t bytes) {
     if (sync_buf_.size() < bytes) sync_buf_ = AlignedBuffer(bytes);
     return sync_buf_.data();
@@ -199,6 +204,9 @@ class MirroredPersonality final : public PersonalityBase {
   uint64_t sync_granule() const override;
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
   std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
+  bool positions_are_bitmap_space(SyncOp op) const override;
+  std::vector<std::pair<uint64_t, uint64_t>> bitmap_ranges(SyncOp op, uint64_t lo, uint64_t hi,
+                                                           bool just_done) const override;
 
  private:
   struct ReadPiece;

@@ -24,11 +24,25 @@ void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios) {
   cv.wait(l, [&] { return pending == 0; });
 }
 
+std::vector<uint32_t> PersonalityBase::rebuilding_below(SyncOp op, uint64_t hi) const {
+  std::vector<uint32_t> out;
+  if (op == SyncOp::recover) return recovering_at(0, hi);
+  if (op == SyncOp::replace) {
+    for (uint32_t s = 0; s < slots_.size(); s++) {
+      auto* rm = dynamic_cast<ReplacingMember*>(slots_[s].dev);
+      if (rm && usable(s) && rm->valid_below() < hi) out.push_back(s);
+    }
+  }
+  return out;
+}
+
 Status PersonalityBase::sync_replace(uint64_t pos, uint64_t n) {
   const uint64_t end = std::min(pos + n, sync_sectors(SyncOp::replace));
+  last_step_targets_.clear();
   for (uint32_t s = 0; s < slots_.size(); s++) {
     auto* rm = dynamic_cast<ReplacingMember*>(slots_[s].dev);
     if (!rm || !usable(s) || rm->valid_below() < pos || pos >= end) continue;
+    last_step_targets_.push_back(s);
     if (rm->new_failed()) return Status(Err::io, fmt::format("replace: the new member of slot {} failed", s));
     const auto [lo, hi] = array_span(s, pos, end);
     barrier_.raise(lo, hi);

@@ -42,6 +42,27 @@ std::pair<uint64_t, uint64_t> MirroredPersonality::array_span(uint32_t slot, uin
   return a_lo == ~0ull ? std::pair<uint64_t, uint64_t>{0, 0} : std::pair<uint64_t, uint64_t>{a_lo, a_hi};
 }
 
+bool MirroredPersonality::positions_are_bitmap_space(SyncOp op) const {
+  return !(geo_.as<layout::Raid10Geometry>() && (op == SyncOp::recover || op == SyncOp::replace));
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> MirroredPersonality::bitmap_ranges(SyncOp op, uint64_t lo, uint64_t hi,
+                                                                              bool just_done) const {
+  if (positions_are_bitmap_space(op)) return {{lo, hi}};
+  const auto* r10 = geo_.as<layout::Raid10Geometry>();
+  const uint64_t chunk = r10->chunk_sectors();
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (uint32_t slot : just_done ? last_step_targets() : rebuilding_below(op, hi)) {
+    for (uint64_t c = lo / chunk * chunk; c < hi; c += chunk) {
+      const std::optional<uint64_t> a = r10->to_array({slot, c});
+      if (!a) continue;  // past the array's end (or a far copy region holding nothing)
+      const uint64_t from = std::max(lo, c), to = std::min(hi, c + chunk);
+      out.emplace_back(*a + (from - c), *a + (to - c));
+    }
+  }
+  return out;
+}
+
 uint64_t MirroredPersonality::sync_granule() const {
   return geo_.as<layout::Raid10Geometry>() ? geo_.chunk_sectors() : kBlock;
 }
@@ -51,9 +72,11 @@ Status MirroredPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport
   const uint64_t end = std::min(pos + n, sync_sectors(op));
   if (pos >= end) return Status::ok();
   if (op == SyncOp::recover && geo_.as<layout::Raid10Geometry>()) {
+    last_step_targets_.clear();
     for (uint32_t slot : recovering_at(pos, end)) {
       if (valid_below_[slot].load() < pos) continue;  // behind: not this step's to do
       UMD_TRY(recover_dev_range(slot, pos, end));
+      last_step_targets_.push_back(slot);
       if (usable(slot)) valid_below_[slot].store(end >= sync_sectors(op) ? ~0ull : end, std::memory_order_release);
     }
     return Status::ok();
