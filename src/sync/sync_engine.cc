@@ -315,6 +315,12 @@ bool SyncEngine::wait_idle(std::chrono::milliseconds timeout) {
   }
 }
 
+bool SyncEngine::wait_published(uint64_t pos, std::chrono::milliseconds timeout) {
+  std::unique_lock l(mu_);
+  cv_.wait_for(l, timeout, [&] { return (running_ && published_ >= pos) || (!running_ && !kicked_ && !requested_); });
+  return running_ && published_ >= pos;
+}
+
 bool SyncEngine::frozen_now() const {
   std::lock_guard l(mu_);
   return frozen_;

@@ -112,6 +112,9 @@ class SyncEngine {
   bool is_sync_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
   // Blocks until nothing runs and nothing is needed (or frozen), or the timeout passes.
   bool wait_idle(std::chrono::milliseconds timeout);
+  // Blocks until a run has published a position >= pos (true: it is there, or held at a
+  // sync_max there), or until nothing runs or is about to run, or the timeout (false).
+  bool wait_published(uint64_t pos, std::chrono::milliseconds timeout);
 
  private:
   void loop();

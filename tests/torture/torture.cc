@@ -8,11 +8,25 @@
 //     some with FUA, FLUSHes between them. Every sector written carries (write id,
 //     sector) and filler derived from both, so a read says which write it holds.
 //  3. At a random op, the power is cut as the daemon's fault hooks cut it
-//     (daemon/fault_hooks.h): every member vanishes first (nothing more is acknowledged),
+//     (daemon/fault_hooks.h): every member goes dark at one instant (one switch for all,
+//     PowerRail), so nothing more is acknowledged,
 //     then each member's cache keeps a random subset of its unflushed blocks (a cache
-//     written back in any order, a write torn at sector boundaries).
-//  4. Sometimes (a second crash point) the array is reassembled and cut again while its
-//     resync runs and new writes arrive.
+//     written back in any order, a write torn at sector boundaries). One cut in five keeps
+//     every block that reached a member: what a SIGKILL of the daemon leaves, since the
+//     host's page cache outlives the process.
+//     One run in four is a real SIGKILL instead: the images are written to files, a child
+//     process assembles them over io_uring (file members, as the daemon does), starts the
+//     activity and writes on; it reports each write it submits and each acknowledgement
+//     it sees on a pipe, and the driver SIGKILLs it after a random number of reports.
+//     What the pipe delivered is what the client saw; the files are what is left.
+//  4. A run's activity, at random: writes only; or, under the writes, a recovery onto a
+//     new member (after a --fail and --remove), a check, a repair, or a --replace onto a
+//     new spare. The sync is held at a random sync_max until it gets there, then either
+//     left held or let go, so the cut lands at any point of it.
+//     Sometimes (a second crash point) the array is reassembled and cut again while its
+//     resync (and the recovery or replace it resumes) runs and new writes arrive.
+//     A member whose superblock the cut lost (a new member that had not written one yet)
+//     is left out of the assembly and added back as a spare, as a user would.
 //  5. Reassembled: the resync umd chooses runs to its end, `check` must find 0
 //     mismatches, and every sector must hold its last durable value (written by a write
 //     acknowledged before an acknowledged FLUSH was submitted, or by an acknowledged FUA
@@ -25,14 +39,18 @@
 // on a member that is there is a failure. On raid1/10 a degraded run must lose nothing.
 //
 // Usage: umd_torture [--levels 1,4,5,6,10] [--kinds none,internal,file,lockless]
+//                    [--activities writes,recover,check,repair,replace] [--no-kill]
 //                    [--seconds S per level | --runs N per level and kind] [--seed X]
-// Each failure prints its seed: `--seed X --runs 1 --levels L --kinds K` runs it again
+// Each failure prints its run's seed: `--replay X --levels L --kinds K` runs it again
 // (the workload and the cut point are the seed's; thread timing is not).
 // Exit status 0 when no sector was lost outside degraded parity runs and no check found
 // a mismatch. --self-test makes the model take every acknowledged write as durable (a
 // promise the array never made): then sectors must be found lost, and the exit status
 // says whether the driver noticed (0 when it did), so the checker itself is tested.
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -45,15 +63,18 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "array/array.h"
 #include "assemble/create.h"
+#include "assemble/superblock_probe.h"
 #include "block/block_wait.h"
 #include "io/fault_member.h"
 #include "io/memory_member.h"
+#include "io/uring_queue.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "layout/raid456.h"
@@ -100,6 +121,35 @@ uint32_t id_of_sector(const uint8_t* p, uint64_t sector) {
   return std::memcmp(p, want, kSector) == 0 ? id : ~0u;
 }
 
+// One switch for every member: a power cut takes them all at the same instant. Vanishing
+// them one by one would let the array record the first ones' failure on the last ones
+// (which md would then rightly refuse to assemble without --force).
+class PowerRail final : public io::MemberWrapper {
+ public:
+  PowerRail(std::unique_ptr<io::Member> m, const std::atomic<bool>* off) : MemberWrapper(std::move(m)), off_(off) {}
+  Status read(uint64_t offset, std::span<uint8_t> buf) override {
+    return off_->load() ? dark() : MemberWrapper::read(offset, buf);
+  }
+  Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua) override {
+    return off_->load() ? dark() : MemberWrapper::write(offset, buf, fua);
+  }
+  Status flush() override { return off_->load() ? dark() : MemberWrapper::flush(); }
+  Status discard(uint64_t offset, uint64_t length) override {
+    return off_->load() ? dark() : MemberWrapper::discard(offset, length);
+  }
+  void submit(io::IoRequest& req) override {
+    if (off_->load()) {
+      req.done(dark());
+      return;
+    }
+    MemberWrapper::submit(req);
+  }
+
+ private:
+  Status dark() const { return Status::from_errno(ENXIO, name() + ": the power is off"); }
+  const std::atomic<bool>* off_;
+};
+
 struct Kind {
   std::string level;
   unsigned n;
@@ -112,8 +162,21 @@ struct Pristine {
   std::vector<uint8_t> bitmap_file;
 };
 
+// What runs beside the client writes when the power goes.
+enum class Activity { writes, recover, check, repair, replace, resync, count };
+const char* activity_name(Activity a) {
+  static const char* names[] = {"writes", "recover", "check", "repair", "replace", "resync"};
+  return names[int(a)];
+}
+
+bool g_kill = true;  // --no-kill: power cuts only
+std::vector<Activity> g_activities;  // --activities: only these (default: writes half the time, else one of the others)
+
 struct Totals {
   uint64_t runs = 0, crash_points = 0, writes_acked = 0, flushes_acked = 0, fua_acked = 0;
+  uint64_t cuts_by_activity[int(Activity::count)] = {};
+  uint64_t kill_cuts = 0;  // cuts that kept every block (a SIGKILL's leftovers)
+  uint64_t sigkills = 0;   // real SIGKILLs of a child process
   uint64_t sectors_lost = 0, mismatches = 0, failures = 0;
   uint64_t degraded_runs = 0, write_hole_sectors = 0, write_hole_runs = 0;
 };
@@ -202,9 +265,15 @@ class Run {
   // false: a failure (printed, with the seed).
   bool go() {
     const bool parity = kind_.level == "4" || kind_.level == "5" || kind_.level == "6";
-    degraded_ = rng_() % 8 == 0;
+    const uint64_t pick = rng_() % 10;
+    activity_ = pick < 5 ? Activity::writes : Activity(1 + (pick - 5) % 4);
+    if (!g_activities.empty()) activity_ = g_activities[pick % g_activities.size()];
+    degraded_ = activity_ == Activity::writes && rng_() % 4 == 0;
     int phases = rng_() % 4 == 0 ? 2 : 1;
+    const bool kill = g_kill && rng_() % 4 == 0;
+    if (kill) phases = 0;
     std::unique_ptr<engine::Array> a;
+    if (kill && !go_killed()) return false;
     for (int phase = 0; phase < phases; phase++) {
       if (!assemble(&a, phase > 0)) return false;
       if (!model_) model_ = std::make_unique<Model>(a->size_bytes() / kSector);
@@ -213,13 +282,15 @@ class Run {
         Status s = a->fail_member(fmt::format("d{}.img", victim_));
         if (!s.is_ok()) return fail("failing a member: " + s.message());
       }
+      if (phase == 0 && activity_ != Activity::writes && !start_activity(*a)) return false;
       workload(*a);
       cut(&a);
       totals_.crash_points++;
+      totals_.cuts_by_activity[int(phase ? Activity::resync : activity_)]++;
     }
     if (!assemble(&a, true)) return false;
     if (!a->sync_engine().wait_idle(120s)) return fail("the resync did not finish in 120 s");
-    if (!degraded_) {
+    if (!a->detail().degraded) {
       Status s = a->set_attr("sync_action", "check");
       if (!s.is_ok()) return fail("check: " + s.message());
       if (!a->sync_engine().wait_idle(120s)) return fail("the check did not finish in 120 s");
@@ -231,7 +302,7 @@ class Run {
     }
     uint64_t on_victim = 0;
     const uint64_t lost = verify(*a, degraded_ && parity ? &on_victim : nullptr);
-    if (degraded_) {
+    if (degraded_) {  // degraded writes, or a recovery: the write hole is possible
       totals_.degraded_runs++;
       if (parity) {
         totals_.write_hole_sectors += on_victim;
@@ -249,31 +320,284 @@ class Run {
   }
 
  private:
+  // The run's story, printed with a failure: each assembly's members, the activity, cuts.
+  void note_members(const char* when, engine::Array& a) {
+    const engine::ArrayDetail d = a.detail();
+    story_ += fmt::format("  {}: events {}, sync {} {}/{}\n", when, d.events, d.sync_action, d.sync_pos, d.sync_end);
+    for (const auto& m : d.members) {
+      story_ += fmt::format("    {} slot {} {} events {} recovery_offset {}\n", m.name, m.slot, m.state, m.events,
+                            m.recovery_offset == ~0ull ? std::string("-") : std::to_string(m.recovery_offset));
+    }
+  }
+
   bool fail(const std::string& why) {
     totals_.failures++;
-    std::printf("FAIL raid%s bitmap=%s%s seed=%llu: %s\n", kind_.level.c_str(), kind_.bitmap.c_str(),
-                degraded_ ? " (degraded)" : "", (unsigned long long)seed_, why.c_str());
+    std::fputs(story_.c_str(), stdout);
+    std::printf("FAIL raid%s bitmap=%s activity=%s%s seed=%llu: %s\n", kind_.level.c_str(), kind_.bitmap.c_str(),
+                activity_name(activity_), degraded_ ? " (degraded)" : "", (unsigned long long)seed_, why.c_str());
     std::fflush(stdout);
     return false;
   }
 
+  // The SIGKILL child's report of what its client saw, one line each (see the top).
+  void report(const std::string& line) {
+    if (report_fd_ < 0) return;
+    const std::string l = line + "\n";
+    for (size_t at = 0; at < l.size();) {
+      const ssize_t n = ::write(report_fd_, l.data() + at, l.size() - at);
+      if (n <= 0) ::_exit(4);  // the driver is gone
+      at += size_t(n);
+    }
+  }
+
+  Result<std::unique_ptr<io::Member>> open_on_ring(const fs::path& path) {
+    io::OpenOptions oo;
+    oo.ring = ring_.get();
+    return io::open_file_member(path.string(), oo);
+  }
+
+  // The child: the array over the files, on an io_uring, writing until it is killed.
+  [[noreturn]] void child_main() {
+    io::UringQueue::Options ro;
+    ro.reaper_thread = true;
+    auto ring = io::UringQueue::create(ro);
+    if (!ring.is_ok()) {
+      fail("io_uring: " + ring.status().message());
+      ::_exit(3);
+    }
+    ring_ = std::move(ring).value();
+    std::vector<std::unique_ptr<io::Member>> devs;
+    for (size_t i = 0; i < images_.size(); i++) {
+      auto m = open_on_ring(dir_ / fmt::format("d{}.img", i));
+      if (!m.is_ok()) {
+        fail("opening a member: " + m.status().message());
+        ::_exit(3);
+      }
+      devs.push_back(std::move(m).value());
+    }
+    engine::AssembleOptions o;
+    if (kind_.bitmap == "file") o.bitmap_file = (dir_ / "bitmap").string();
+    auto r = engine::Array::assemble_members("torture", std::move(devs), o);
+    if (!r.is_ok()) {
+      fail("assembly: " + r.status().message());
+      ::_exit(3);
+    }
+    std::unique_ptr<engine::Array> a = std::move(r).value();
+    model_ = std::make_unique<Model>(a->size_bytes() / kSector);
+    report(fmt::format("M {}", a->size_bytes() / kSector));
+    if (degraded_) {
+      victim_ = unsigned(rng_() % kind_.n);
+      Status s = a->fail_member(fmt::format("d{}.img", victim_));
+      if (!s.is_ok()) {
+        fail("failing a member: " + s.message());
+        ::_exit(3);
+      }
+      report(fmt::format("V {} 1", victim_));
+    }
+    if (activity_ != Activity::writes && !start_activity(*a)) ::_exit(3);
+    for (;;) workload(*a);
+  }
+
+  // A real SIGKILL of a real process at a random moment; the images are what it left.
+  bool go_killed() {
+    for (size_t i = 0; i < images_.size(); i++) write_file(dir_ / fmt::format("d{}.img", i), images_[i]);
+    for (size_t i = images_.size(); fs::exists(dir_ / fmt::format("d{}.img", i)); i++) {
+      fs::remove(dir_ / fmt::format("d{}.img", i));  // an earlier run's new member
+    }
+    if (kind_.bitmap == "file") write_file(dir_ / "bitmap", bitmap_file_);
+    const uint64_t kill_after = 1 + rng_() % 400;  // reports
+    int fds[2];
+    if (::pipe(fds) != 0) return fail("pipe failed");
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) return fail("fork failed");
+    if (pid == 0) {
+      ::close(fds[0]);
+      report_fd_ = fds[1];
+      child_main();
+    }
+    ::close(fds[1]);
+    FILE* in = ::fdopen(fds[0], "r");
+    char* line = nullptr;
+    size_t cap = 0;
+    uint64_t seen = 0;
+    bool killed = false;
+    story_ += fmt::format("  SIGKILL after {} reports\n", kill_after);
+    while (::getline(&line, &cap, in) > 0) {
+      std::istringstream f(line);
+      std::string what;
+      f >> what;
+      if (what == "M") {
+        uint64_t sectors;
+        f >> sectors;
+        model_ = std::make_unique<Model>(sectors);
+      } else if (what == "V") {
+        int d;
+        f >> victim_ >> d;
+        degraded_ = d != 0;
+      } else if (what == "S") {
+        uint32_t id;
+        uint64_t sector, count;
+        f >> id >> sector >> count;
+        model_->submitted(id, sector, count);
+        writes_[id] = {sector, count};
+      } else if (what == "A") {
+        uint32_t id;
+        int fua;
+        f >> id >> fua;
+        totals_.writes_acked++;
+        if (fua || g_self_test) {
+          totals_.fua_acked += fua;
+          model_->durable(id, writes_[id].first, writes_[id].second);
+        }
+      } else if (what == "F") {
+        totals_.flushes_acked++;
+        uint32_t id;
+        while (f >> id) model_->durable(id, writes_[id].first, writes_[id].second);
+      }
+      if (++seen == kill_after) {
+        ::kill(pid, SIGKILL);
+        killed = true;
+      }
+    }
+    std::free(line);
+    std::fclose(in);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    if (!killed || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+      return fail(fmt::format("the child ended by itself (status {:#x}) after {} reports", st, seen));
+    }
+    if (!model_) return fail("the child was killed before it reported the array's size");
+    images_.clear();
+    for (size_t i = 0; fs::exists(dir_ / fmt::format("d{}.img", i)); i++) {
+      const std::string b = read_file(dir_ / fmt::format("d{}.img", i));
+      images_.emplace_back(b.begin(), b.end());
+    }
+    if (kind_.bitmap == "file") {
+      const std::string b = read_file(dir_ / "bitmap");
+      bitmap_file_.assign(b.begin(), b.end());
+    }
+    totals_.crash_points++;
+    totals_.sigkills++;
+    totals_.cuts_by_activity[int(activity_)]++;
+    return true;
+  }
+
+  // A new member: zeroes, behind a FaultyMember like the others; image i.
+  std::unique_ptr<io::Member> new_member(size_t i) {
+    if (ring_) {  // the SIGKILL child: a file, on the ring
+      const fs::path path = dir_ / fmt::format("d{}.img", i);
+      write_file(path, std::vector<uint8_t>(kMemberBytes, 0));
+      auto m = open_on_ring(path);
+      if (!m.is_ok()) {
+        fail("opening a new member: " + m.status().message());
+        ::_exit(3);
+      }
+      return std::move(m).value();
+    }
+    if (i == images_.size()) images_.emplace_back(kMemberBytes, 0);
+    std::fill(images_[i].begin(), images_[i].end(), 0);
+    auto fm = std::make_unique<io::FaultyMember>(io::make_memory_member(fmt::format("d{}.img", i), kMemberBytes));
+    if (i == faulty_.size()) faulty_.push_back(nullptr);
+    faulty_[i] = fm.get();
+    return std::make_unique<PowerRail>(std::move(fm), &power_off_);
+  }
+
+  // Starts the run's activity with the sync held at a random sync_max, waits until the
+  // sync is there, and then lets it go on or keeps it held.
+  bool start_activity(engine::Array& a) {
+    const engine::ArrayDetail d = a.detail();
+    const bool array_positions =
+        kind_.level == "10" && (activity_ == Activity::check || activity_ == Activity::repair);
+    const uint64_t end = array_positions ? d.array_sectors : d.component_sectors;
+    uint64_t hold = rng_() % end / 128 * 128;
+    if (!a.set_attr("sync_max", std::to_string(hold)).is_ok()) {
+      hold = hold / 1024 * 1024;
+      Status s = a.set_attr("sync_max", std::to_string(hold));
+      if (!s.is_ok()) return fail("sync_max: " + s.message());
+    }
+    const std::string victim = fmt::format("d{}.img", victim_ = unsigned(rng_() % kind_.n));
+    Status s;
+    switch (activity_) {
+      case Activity::recover:
+        degraded_ = true;  // until the rebuild is done: raid4/5/6's write hole is open
+        s = a.fail_member(victim);
+        if (s.is_ok()) s = a.remove_member(victim);
+        if (s.is_ok()) s = a.add_member(new_member(victim_), victim, false);
+        break;
+      case Activity::check:
+      case Activity::repair:
+        s = a.set_attr("sync_action", activity_ == Activity::check ? "check" : "repair");
+        break;
+      case Activity::replace: {
+        const size_t spare = images_.size();
+        s = a.add_member(new_member(spare), fmt::format("d{}.img", spare), false);
+        if (s.is_ok()) s = a.replace_member(victim, fmt::format("d{}.img", spare));
+        break;
+      }
+      default:
+        break;
+    }
+    if (!s.is_ok()) return fail(fmt::format("starting {}: {}", activity_name(activity_), s.message()));
+    const bool there = a.sync_engine().wait_published(hold, 30s);  // false: it ended (or never began) first
+    story_ += fmt::format("  {} of {}, held at {} ({})\n", activity_name(activity_), victim, hold,
+                          there ? "got there" : "ended first");
+    report(fmt::format("V {} {}", victim_, degraded_ ? 1 : 0));
+    if (rng_() % 2) {
+      story_ += "  sync_max back to max\n";
+      s = a.set_attr("sync_max", "max");
+      if (!s.is_ok()) return fail("sync_max max: " + s.message());
+    }
+    return true;
+  }
+
+  // Whether image i still holds a superblock (a cut can take a new member's first one).
+  bool has_superblock(size_t i) { return probe_image(i).is_ok(); }
+  Result<engine::ProbedMember> probe_image(size_t i) {
+    auto m = io::make_memory_member(fmt::format("d{}.img", i), images_[i].size());
+    std::memcpy(m->raw().data(), images_[i].data(), images_[i].size());
+    return engine::probe_member(std::move(m));
+  }
+
   bool assemble(std::unique_ptr<engine::Array>* out, bool run_degraded) {
+    power_off_ = false;
     if (kind_.bitmap == "file") write_file(dir_ / "bitmap", bitmap_file_);
     std::vector<std::unique_ptr<io::Member>> devs;
-    faulty_.clear();
+    std::vector<size_t> blank;  // members without a superblock: added back as spares
+    faulty_.assign(images_.size(), nullptr);
     for (size_t i = 0; i < images_.size(); i++) {
+      if (!has_superblock(i)) {
+        blank.push_back(i);
+        continue;
+      }
       auto m = io::make_memory_member(fmt::format("d{}.img", i), images_[i].size());
       std::memcpy(m->raw().data(), images_[i].data(), images_[i].size());
       auto fm = std::make_unique<io::FaultyMember>(std::move(m));
-      faulty_.push_back(fm.get());
-      devs.push_back(std::move(fm));
+      faulty_[i] = fm.get();
+      devs.push_back(std::make_unique<PowerRail>(std::move(fm), &power_off_));
     }
     engine::AssembleOptions o;
     if (kind_.bitmap == "file") o.bitmap_file = (dir_ / "bitmap").string();
     o.run = run_degraded || degraded_;
     auto a = engine::Array::assemble_members("torture", std::move(devs), o);
-    if (!a.is_ok()) return fail("assembly: " + a.status().message());
+    if (!a.is_ok()) {
+      for (size_t i = 0; i < images_.size(); i++) {
+        auto pm = probe_image(i);
+        if (!pm.is_ok()) continue;
+        std::string roles;
+        for (int r : pm->info.roles_of_dev_numbers) roles += fmt::format(" {}", r);
+        story_ += fmt::format("    d{}.img: events {} role {} dev_number {} feature_map {:#x} roles{}\n", i,
+                              pm->info.events, pm->info.role, pm->info.dev_number, pm->info.feature_map, roles);
+      }
+      return fail("assembly: " + a.status().message());
+    }
     *out = std::move(a).value();
+    for (size_t i : blank) story_ += fmt::format("  d{}.img has no superblock: added back as a spare\n", i);
+    note_members("assembled", **out);
+    for (size_t i : blank) {
+      Status s = (*out)->add_member(new_member(i), fmt::format("d{}.img", i), false);
+      if (!s.is_ok()) return fail(fmt::format("adding d{}.img back: {}", i, s.message()));
+    }
     return true;
   }
 
@@ -323,6 +647,7 @@ class Run {
       inf->req.buf = inf->buf.data();
       model_->submitted(inf->id, sector, count);
       writes_[inf->id] = {sector, count};
+      report(fmt::format("S {} {} {}", inf->id, sector, count));
       submit(a, inf, l);
     }
   }
@@ -353,6 +678,13 @@ class Run {
 
   // Under mu_: an acknowledgement the client saw before the cut.
   void completed(const Inflight& inf) {
+    if (report_fd_ >= 0) {
+      std::string line = inf.req.op == BlockOp::flush ? "F" : fmt::format("A {} {}", inf.id, inf.req.fua ? 1 : 0);
+      if (inf.req.op == BlockOp::flush) {
+        for (uint32_t id : inf.covers) line += fmt::format(" {}", id);
+      }
+      report(line);
+    }
     if (inf.req.op == BlockOp::flush) {
       totals_.flushes_acked++;
       for (uint32_t id : inf.covers) {
@@ -375,13 +707,20 @@ class Run {
   // random part of what it held, the array dies without a word, and the bitmap file
   // stays as it was at the cut.
   void cut(std::unique_ptr<engine::Array>* a) {
+    note_members("at the cut", **a);
     {
       std::lock_guard g(mu_);
       cut_ = true;
     }
-    for (auto* m : faulty_) m->vanish();
+    power_off_ = true;
+    for (auto* m : faulty_) {
+      if (m) m->vanish();
+    }
     const double keep = double(rng_() % 5) / 4;
+    if (keep == 1) totals_.kill_cuts++;
+    story_ += fmt::format("  power cut, caches keep {}\n", keep);
     for (size_t i = 0; i < faulty_.size(); i++) {
+      if (!faulty_[i]) continue;  // left out of the assembly: its image is as it was
       Status s = faulty_[i]->power_cut_partial(rng_(), keep);
       (void)s;  // the target is RAM: writing the kept blocks cannot fail
       auto& ram = static_cast<io::MemoryMember&>(faulty_[i]->target());
@@ -451,6 +790,11 @@ class Run {
   std::unique_ptr<Model> model_;
   bool degraded_ = false;
   unsigned victim_ = 0;
+  Activity activity_ = Activity::writes;
+  std::string story_;
+  std::atomic<bool> power_off_{false};     // every member's PowerRail
+  int report_fd_ = -1;                     // the SIGKILL child's pipe to the driver
+  std::unique_ptr<io::UringQueue> ring_;   // the SIGKILL child's ring
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -485,10 +829,12 @@ int main_impl(int argc, char** argv) {
   std::vector<std::string> kinds = {"none", "internal", "file", "lockless"};
   double seconds = 0;
   uint64_t runs = 0, seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::optional<uint64_t> replay;  // one run, with this seed, per level and kind
   for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--self-test") {
-      g_self_test = true;
+    if (k == "--self-test" || k == "--no-kill") {
+      if (k == "--self-test") g_self_test = true;
+      else g_kill = false;
       i--;
       continue;
     }
@@ -502,11 +848,25 @@ int main_impl(int argc, char** argv) {
     else if (k == "--seconds") seconds = std::stod(v);
     else if (k == "--runs") runs = std::stoull(v);
     else if (k == "--seed") seed = std::stoull(v);
+    else if (k == "--replay") replay = std::stoull(v);
+    else if (k == "--activities") {
+      for (const std::string& name : split(v)) {
+        int i = 0;
+        while (i < int(Activity::resync) && name != activity_name(Activity(i))) i++;
+        if (i == int(Activity::resync)) {
+          std::fprintf(stderr, "umd_torture: unknown activity %s (writes, recover, check, repair, replace)\n",
+                       name.c_str());
+          return 2;
+        }
+        g_activities.push_back(Activity(i));
+      }
+    }
     else {
       std::fprintf(stderr, "umd_torture: unknown option %s\n", k.c_str());
       return 2;
     }
   }
+  if (replay) runs = 1;
   if (seconds == 0 && runs == 0) seconds = 5;
   std::printf("umd_torture: seed %llu, %s per level\n", (unsigned long long)seed,
               runs ? fmt::format("{} runs per kind", runs).c_str() : fmt::format("{} s", seconds).c_str());
@@ -535,7 +895,7 @@ int main_impl(int argc, char** argv) {
                      r >= made.size())
         break;
       auto& [k, p] = made[r % made.size()];
-      const uint64_t run_seed = seeds();
+      const uint64_t run_seed = replay ? *replay : seeds();
       Run run(k, p, dir, run_seed, lt);
       run.go();
       lt.runs++;
@@ -548,6 +908,12 @@ int main_impl(int argc, char** argv) {
         (unsigned long long)lt.sectors_lost, (unsigned long long)lt.mismatches, (unsigned long long)lt.failures,
         (unsigned long long)lt.degraded_runs, (unsigned long long)lt.write_hole_sectors,
         (unsigned long long)lt.write_hole_runs);
+    std::string by;
+    for (int i = 0; i < int(Activity::count); i++) {
+      by += fmt::format("{}{} {}", i ? ", " : "", activity_name(Activity(i)), lt.cuts_by_activity[i]);
+    }
+    std::printf("       crash points by activity: %s; real SIGKILLs %llu; power cuts that kept every block %llu\n",
+                by.c_str(), (unsigned long long)lt.sigkills, (unsigned long long)lt.kill_cuts);
     std::fflush(stdout);
     all.failures += lt.failures;
     all.sectors_lost += lt.sectors_lost;
