@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -23,6 +24,7 @@ namespace umd::fuzz {
 inline void send_all(int fd, std::span<const uint8_t> bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM (its -timeout watchdog)
     if (n <= 0) return;  // the server closed: the rest would not be read anyway
     bytes = bytes.subspan(size_t(n));
   }
@@ -47,7 +49,13 @@ inline void run_nbd_connection(std::span<const uint8_t> prefix, std::span<const 
     ::shutdown(sv[1], SHUT_WR);
   });
   std::vector<uint8_t> sink(64 << 10);
-  while (::recv(sv[1], sink.data(), sink.size(), 0) > 0) {
+  // Read until the server closes. EINTR (libFuzzer's SIGALRM) must not end the loop:
+  // a server still writing replies to an unread socket never stops, and the client
+  // writing requests to it never returns.
+  for (;;) {
+    const ssize_t n = ::recv(sv[1], sink.data(), sink.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
   }
   client.join();
   conn->join();
