@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -61,19 +62,17 @@ Result<BackupSuper> decode_backup_super(std::span<const uint8_t> bytes) {
         fmt::format("backup superblock magic mismatch: expected \"md_backup_data-1\" or \"-2\", found \"{}\"",
                     found));
   }
-  const uint32_t csum = get_le32(p + bsboff::sb_csum);
-  const uint32_t want = backup_super_checksum(bytes, bsboff::sb_csum);
-  if (csum != want)
-    return Result<BackupSuper>(
-        Err::corrupt,
-        fmt::format("backup superblock sb_csum mismatch: stored 0x{:08x}, computed 0x{:08x}", csum, want));
+  // sb_csum covers the bytes before it; a "-2" block's sb_csum2 likewise.
+  auto checksum_mismatch = [&](size_t at, const char* field) -> std::optional<Status> {
+    const uint32_t stored = get_le32(p + at);
+    const uint32_t want = backup_super_checksum(bytes, at);
+    if (stored == want) return std::nullopt;
+    return Status(Err::corrupt, fmt::format("backup superblock {} mismatch: stored 0x{:08x}, computed 0x{:08x}",
+                                            field, stored, want));
+  };
+  if (auto bad = checksum_mismatch(bsboff::sb_csum, "sb_csum")) return Result<BackupSuper>(*bad);
   if (bsb.version == BackupVersion::v2) {
-    const uint32_t csum2 = get_le32(p + bsboff::sb_csum2);
-    const uint32_t want2 = backup_super_checksum(bytes, bsboff::sb_csum2);
-    if (csum2 != want2)
-      return Result<BackupSuper>(
-          Err::corrupt,
-          fmt::format("backup superblock sb_csum2 mismatch: stored 0x{:08x}, computed 0x{:08x}", csum2, want2));
+    if (auto bad = checksum_mismatch(bsboff::sb_csum2, "sb_csum2")) return Result<BackupSuper>(*bad);
   }
   std::memcpy(bsb.set_uuid.data(), p + bsboff::set_uuid, 16);
   bsb.mtime = get_le64(p + bsboff::mtime);
