@@ -86,7 +86,10 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   const MemberInfo& ref = set.ref;
   if (ref.reshape_active) {
     return Result<std::unique_ptr<Array>>(Err::unsupported,
-                                          fmt::format("{}: a reshape is under way; umd cannot continue it yet", name));
+                                          fmt::format("{}: a reshape is under way (stopped at array sector {}); umd cannot continue it "
+                                                      "yet: `umd --dump` reads it through both geometries, and "
+                                                      "mdadm --assemble continues it",
+                                                      name, ref.reshape_position));
   }
   // Members absent now that the freshest superblock still counts as active: the array
   // was complete when last stopped, so starting without them needs --run (as mdadm).

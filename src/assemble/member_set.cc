@@ -25,13 +25,16 @@ std::vector<uint32_t> MemberSet::missing_slots() const {
   return out;
 }
 
-layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<const MemberInfo*>& by_slot) {
+namespace {
+
+layout::GeometryParams params_of(const MemberInfo& ref, int level, uint32_t layout, uint32_t chunk_sectors,
+                                 uint32_t raid_disks, const std::vector<const MemberInfo*>& by_slot) {
   layout::GeometryParams p;
-  p.level = ref.level;
-  p.layout = ref.layout;
-  p.chunk_sectors = ref.chunk_sectors;
-  p.raid_disks = ref.raid_disks;
-  const bool per_member = ref.level == layout::kLevelLinear || ref.level == layout::kLevelRaid0;
+  p.level = level;
+  p.layout = layout;
+  p.chunk_sectors = chunk_sectors;
+  p.raid_disks = raid_disks;
+  const bool per_member = level == layout::kLevelLinear || level == layout::kLevelRaid0;
   if (per_member) {
     // linear and raid0 use each member's own data size; a missing member's is unknown
     // (and nothing can be read without it anyway).
@@ -40,6 +43,28 @@ layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<
     p.member_sectors.push_back(ref.component_sectors);
   }
   return p;
+}
+
+std::string slot_list(const std::vector<uint32_t>& slots) {
+  std::string out;
+  for (uint32_t s : slots) out += (out.empty() ? "" : ", ") + std::to_string(s);
+  return out;
+}
+
+}  // namespace
+
+layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<const MemberInfo*>& by_slot) {
+  if (!ref.reshape_active) return params_of(ref, ref.level, ref.layout, ref.chunk_sectors, ref.raid_disks, by_slot);
+  return params_of(ref, ref.new_level, ref.new_layout, ref.new_chunk_sectors, ref.raid_disks, by_slot);
+}
+
+uint32_t previous_raid_disks(const MemberInfo& ref) {
+  return ref.reshape_active ? uint32_t(int64_t(ref.raid_disks) - ref.delta_disks) : ref.raid_disks;
+}
+
+layout::GeometryParams previous_geometry_params(const MemberInfo& ref,
+                                                const std::vector<const MemberInfo*>& by_slot) {
+  return params_of(ref, ref.level, ref.layout, ref.chunk_sectors, previous_raid_disks(ref), by_slot);
 }
 
 Result<MemberSet> gather_members(std::vector<ProbedMember> members, const GatherOptions& opts) {
@@ -64,7 +89,9 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
   // members that would fill a slot are judged stale: a member the freshest superblock
   // marks faulty (or no longer counts) normally stopped at an older event count, and is
   // set aside like a spare rather than refused.
-  std::vector<int> slot_member(ref.raid_disks, -1);
+  // A shrink recorded half-way still has data on the slots it is taking away.
+  const uint32_t slots = std::max(ref.raid_disks, previous_raid_disks(ref));
+  std::vector<int> slot_member(slots, -1);
   std::vector<MemberSet::Recovering> recovering;
   for (size_t i = 0; i < members.size(); i++) {
     const MemberInfo& mi = members[i].info;
@@ -92,9 +119,9 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
       warnings.push_back(msg + "; left out");
       continue;
     }
-    if (uint32_t(role) >= ref.raid_disks) {
+    if (uint32_t(role) >= slots) {
       return Result<MemberSet>(Err::corrupt, fmt::format("{}: role {} is beyond raid_disks {}", members[i].path,
-                                                         role, ref.raid_disks));
+                                                         role, slots));
     }
     if (slot_member[role] >= 0) {
       return Result<MemberSet>(Err::invalid, fmt::format("{} and {} both claim slot {}",
@@ -108,25 +135,60 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
     }
     slot_member[role] = int(i);
   }
-  // 4. Geometry, and whether the level survives the missing slots.
-  std::vector<const MemberInfo*> by_slot(ref.raid_disks, nullptr);
-  for (uint32_t s = 0; s < ref.raid_disks; s++) {
-    if (slot_member[s] >= 0) by_slot[s] = &members[slot_member[s]].info;
+  // 4. Geometry (both, while a reshape is recorded), and whether the level survives the
+  // missing slots in each.
+  auto geometry_of = [&](uint32_t disks, bool previous) -> Result<layout::Geometry> {
+    std::vector<const MemberInfo*> by_slot(disks, nullptr);
+    for (uint32_t s = 0; s < disks; s++) {
+      if (slot_member[s] >= 0) by_slot[s] = &members[slot_member[s]].info;
+    }
+    auto geo = layout::make_geometry(previous ? previous_geometry_params(ref, by_slot) : geometry_params(ref, by_slot));
+    if (!geo.is_ok()) {
+      return geo.status().with_context(fmt::format("{}array of {}", previous ? "the geometry a reshape leaves, " : "",
+                                                   first.path));
+    }
+    if (opts.require_complete_data) {
+      std::vector<uint32_t> missing;
+      for (uint32_t s = 0; s < disks; s++) {
+        if (slot_member[s] < 0) missing.push_back(s);
+      }
+      if (!missing.empty() && !geo->survives(missing)) {
+        const int level = previous ? ref.level : geometry_params(ref, by_slot).level;
+        return Result<layout::Geometry>(
+            Err::invalid,
+            fmt::format("cannot read {} array{}: {} of {} members missing (slot{} {}); {} survives {}",
+                        layout::level_name(level), previous ? " (the geometry its reshape leaves)" : "",
+                        missing.size(), disks, missing.size() > 1 ? "s" : "", slot_list(missing),
+                        layout::level_name(level), geo->max_missing()));
+      }
+    }
+    return geo;
+  };
+  UMD_ASSIGN_OR_RETURN(layout::Geometry geo, geometry_of(ref.raid_disks, false));
+  std::optional<RecordedReshape> reshape;
+  if (ref.reshape_active) {
+    UMD_ASSIGN_OR_RETURN(layout::Geometry prev, geometry_of(previous_raid_disks(ref), true));
+    const uint64_t end = std::max(prev.array_sectors(), geo.array_sectors());
+    if (ref.reshape_position > end) {
+      return Result<MemberSet>(Err::corrupt, fmt::format("{}: reshape position {} is past the end of the array ({} "
+                                                         "sectors)", members[fresh].path, ref.reshape_position, end));
+    }
+    // Where the new geometry puts each member's data must lie inside the member.
+    for (int idx : slot_member) {
+      if (idx < 0) continue;
+      const MemberInfo& mi = members[idx].info;
+      const uint64_t room = mi.data_offset + mi.data_size;
+      if (mi.new_data_offset > room || room - mi.new_data_offset < ref.component_sectors) {
+        return Result<MemberSet>(
+            Err::corrupt, fmt::format("{}: the reshape's new data offset ({} sectors) leaves no room for {} sectors "
+                                      "before the end of the data area ({} sectors)",
+                                      members[idx].path, int64_t(mi.new_data_offset), ref.component_sectors, room));
+      }
+    }
+    reshape = RecordedReshape{std::move(prev), ref.reshape_position, ref.reshape_backwards};
   }
-  auto geo = layout::make_geometry(geometry_params(ref, by_slot));
-  if (!geo.is_ok()) return geo.status().with_context(fmt::format("array of {}", first.path));
-  MemberSet set{ref, std::move(members), std::move(slot_member), std::move(warnings), std::move(geo).value(),
-                std::move(recovering)};
-  auto missing = set.missing_slots();
-  if (opts.require_complete_data && !missing.empty() && !set.geometry.survives(missing)) {
-    std::string slots;
-    for (uint32_t s : missing) slots += (slots.empty() ? "" : ", ") + std::to_string(s);
-    return Result<MemberSet>(Err::invalid,
-                             fmt::format("cannot read {} array: {} of {} members missing (slot{} {}); {} survives {}",
-                                         layout::level_name(ref.level), missing.size(), ref.raid_disks,
-                                         missing.size() > 1 ? "s" : "", slots, layout::level_name(ref.level),
-                                         set.geometry.max_missing()));
-  }
+  MemberSet set{ref, std::move(members), std::move(slot_member), std::move(warnings), std::move(geo),
+                std::move(reshape), std::move(recovering)};
   return set;
 }
 

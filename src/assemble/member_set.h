@@ -13,6 +13,7 @@
 // the next superblock write brings the member's event count up with the others'.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,27 @@ struct GatherOptions {
   bool require_complete_data = true;
 };
 
+// A reshape the superblocks record, stopped or cut off half-way (md's reshape_position,
+// with the new geometry beside the previous one, as the kernel's raid5 keeps
+// previous_raid_disks beside raid_disks). Array sectors below `position` are in the new
+// geometry and the rest in the previous one; backwards, the other way round
+// (layout/geometry_view.h). The previous geometry reads each member at data_offset, the
+// new one at new_data_offset (they differ when the reshape moves the data).
+struct RecordedReshape {
+  layout::Geometry previous;
+  uint64_t position = 0;  // array sectors
+  bool backwards = false;
+};
+
 struct MemberSet {
   MemberInfo ref;                       // the freshest member's view of the array
   std::vector<ProbedMember> members;    // every member given, in the order given
-  std::vector<int> slot_member;         // slot -> index into members, or -1 when missing
+  // slot -> index into members, or -1 when missing. One entry per slot of the geometry,
+  // or of the previous one when a shrink recorded there has more.
+  std::vector<int> slot_member;
   std::vector<std::string> warnings;    // one line each: stale members left out, ...
-  layout::Geometry geometry;
+  layout::Geometry geometry;            // during a reshape: the new geometry
+  std::optional<RecordedReshape> reshape;
   // Members whose recovery was under way (recovery_offset short of the end): left out of
   // slot_member (their data is only partly there); a running array resumes them.
   struct Recovering {
@@ -53,5 +69,11 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
 
 // GeometryParams for an array as the kernel would build it from these superblocks.
 layout::GeometryParams geometry_params(const MemberInfo& ref, const std::vector<const MemberInfo*>& by_slot);
+// The same for the geometry a recorded reshape leaves (level, layout, chunk and
+// raid_disks - delta_disks of the superblock); by_slot has that many entries.
+layout::GeometryParams previous_geometry_params(const MemberInfo& ref,
+                                                const std::vector<const MemberInfo*>& by_slot);
+// raid_disks of the geometry a recorded reshape leaves (ref.raid_disks when none).
+uint32_t previous_raid_disks(const MemberInfo& ref);
 
 }  // namespace umd::engine

@@ -196,6 +196,89 @@ TEST(MemberSetTest, TooManyMissing) {
   EXPECT_EQ(l->missing_slots(), (std::vector<uint32_t>{1, 3}));
 }
 
+// Superblocks of an array whose reshape from `from` to `to` disks stopped at `position`.
+std::vector<Superblock1> reshaping_sbs(uint32_t from, uint32_t to, uint64_t position) {
+  auto sbs = array_sbs(5, std::max(from, to));
+  for (auto& sb : sbs) {
+    sb.raid_disks = to;
+    sb.delta_disks = uint32_t(int32_t(to) - int32_t(from));
+    sb.feature_map |= kFeatureReshapeActive;
+    sb.reshape_position = position;
+    sb.new_level = 5;
+    sb.new_layout = sb.layout;
+    sb.new_chunk = sb.chunksize;
+  }
+  return sbs;
+}
+
+TEST(MemberSetTest, ARecordedGrowGivesBothGeometries) {
+  auto r = gather_members(members_of(reshaping_sbs(3, 4, 64)), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  ASSERT_TRUE(r->reshape.has_value());
+  EXPECT_EQ(r->geometry.raid_disks(), 4u);
+  EXPECT_EQ(r->reshape->previous.raid_disks(), 3u);
+  EXPECT_EQ(r->reshape->position, 64u);
+  EXPECT_FALSE(r->reshape->backwards);
+  EXPECT_EQ(r->slot_member.size(), 4u);
+  // The disk the grow adds is only in the new geometry: without it both still read.
+  auto sbs = reshaping_sbs(3, 4, 64);
+  std::vector<Superblock1> three(sbs.begin(), sbs.begin() + 3);
+  EXPECT_TRUE(gather_members(members_of(three), {}).is_ok());
+  // Without it and slot 0, the new geometry has two holes: refused, saying which geometry.
+  std::vector<ProbedMember> ms;
+  ms.push_back(probed(member_with_sb1("d1.img", kDev, sbs[1])));
+  ms.push_back(probed(member_with_sb1("d2.img", kDev, sbs[2])));
+  auto bad = gather_members(std::move(ms), {});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_TRUE(contains(bad.status().message(), "2 of 4 members missing (slots 0, 3)")) << bad.status().message();
+}
+
+TEST(MemberSetTest, ARecordedShrinkKeepsTheSlotItTakesAway) {
+  auto r = gather_members(members_of(reshaping_sbs(4, 3, 3 * 8)), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->geometry.raid_disks(), 3u);
+  EXPECT_EQ(r->reshape->previous.raid_disks(), 4u);
+  EXPECT_TRUE(r->reshape->backwards);
+  EXPECT_EQ(r->slot_member.size(), 4u);
+  EXPECT_GE(r->slot_member[3], 0);
+  // Missing the slot that leaves: the previous geometry is degraded, the new one whole.
+  auto sbs = reshaping_sbs(4, 3, 3 * 8);
+  std::vector<Superblock1> three(sbs.begin(), sbs.begin() + 3);
+  auto d = gather_members(members_of(three), {});
+  ASSERT_TRUE(d.is_ok()) << d.status().message();
+  EXPECT_EQ(d->slot_member[3], -1);
+}
+
+TEST(MemberSetTest, AReshapePositionPastTheEndIsCorrupt) {
+  auto sbs = reshaping_sbs(3, 4, 0);
+  const uint64_t end = 3 * sbs[0].size;  // the new geometry's size: 3 data disks
+  for (auto& sb : sbs) sb.reshape_position = end + 8;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::corrupt);
+  EXPECT_TRUE(contains(r.status().message(), "reshape position")) << r.status().message();
+  for (auto& sb : sbs) sb.reshape_position = end;
+  EXPECT_TRUE(gather_members(members_of(sbs), {}).is_ok());
+}
+
+TEST(MemberSetTest, ANewDataOffsetOutsideTheMemberIsCorrupt) {
+  auto sbs = reshaping_sbs(3, 4, 64);
+  for (auto& sb : sbs) {
+    sb.feature_map |= kFeatureNewOffset;
+    sb.new_offset = uint32_t(-int32_t(sb.data_offset) - 8);  // before the start of the device
+  }
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::corrupt);
+  EXPECT_TRUE(contains(r.status().message(), "d0.img: the reshape's new data offset")) << r.status().message();
+  for (auto& sb : sbs) sb.new_offset = 8;  // past the end: the data would not fit
+  r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(contains(r.status().message(), "leaves no room")) << r.status().message();
+  for (auto& sb : sbs) sb.new_offset = uint32_t(-32);  // down, inside the room before the data
+  EXPECT_TRUE(gather_members(members_of(sbs), {}).is_ok());
+}
+
 TEST(MemberSetTest, Raid0CannotMissAnything) {
   auto sbs = array_sbs(0, 3);
   std::vector<ProbedMember> ms;

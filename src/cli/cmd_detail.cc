@@ -55,9 +55,9 @@ std::string detail_text(const std::string& name, const json& r) {
 
   line("Version", a.value("version", ""));
   line("Raid Level", a.value("raid_level", ""));
-  line("Array Size", fmt::format("{} ({})", array_sectors / 2, human_size_sectors(array_sectors)));
+  line("Array Size", fmt::format("{}{}", array_sectors / 2, mdadm_human_size(array_sectors)));
   if (level != 0 && level != -1) {
-    line("Used Dev Size", fmt::format("{} ({})", component / 2, human_size_sectors(component)));
+    line("Used Dev Size", fmt::format("{}{}", component / 2, mdadm_human_size(component)));
   }
   line("Raid Devices", std::to_string(a.value("raid_disks", 0u)));
   line("Total Devices", std::to_string(members.size()));

@@ -34,7 +34,10 @@ Status write_all(int fd, const uint8_t* p, size_t n, const std::string& what) {
   return Status::ok();
 }
 
-int write_out(const Args& a, engine::Personality& personality) {
+// Source: engine::Personality, or engine::ArrayReader (which reads an array stopped
+// mid-reshape through both geometries); both have array_sectors() and read().
+template <class Source>
+int write_out(const Args& a, Source& source) {
   int fd = STDOUT_FILENO;
   std::string what = "standard output";
   if (a.output && *a.output != "-") {
@@ -42,13 +45,13 @@ int write_out(const Args& a, engine::Personality& personality) {
     fd = ::open(a.output->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return fail(Status::from_errno(errno, "opening " + what));
   }
-  const uint64_t total = personality.array_sectors();
+  const uint64_t total = source.array_sectors();
   constexpr uint64_t kStep = 2048;  // 1 MiB
   AlignedBuffer buf(kStep * 512);
   Status st;
   for (uint64_t s = 0; s < total && st.is_ok(); s += kStep) {
     const uint64_t n = std::min(kStep, total - s);
-    st = personality.read(s, n, buf.data());
+    st = source.read(s, n, buf.data());
     if (st.is_ok()) st = write_all(fd, buf.data(), n * 512, what);
   }
   if (fd != STDOUT_FILENO && ::close(fd) != 0 && st.is_ok()) st = Status::from_errno(errno, "closing " + what);
@@ -93,7 +96,7 @@ int cmd_dump(const Args& a) {
   auto reader = engine::open_array_read_only(std::move(members), opts);
   if (!reader.is_ok()) return fail(reader.status());
   for (const std::string& w : reader->set.warnings) std::fprintf(stderr, "umd: %s\n", w.c_str());
-  return write_out(a, *reader->personality);
+  return write_out(a, *reader);
 }
 
 }  // namespace umd::cli

@@ -79,6 +79,46 @@ std::string role_text(int role) {
 
 bool has_chunk(int level) { return level == 0 || level == 4 || level == 5 || level == 6 || level == 10; }
 
+// mdadm's block for a member whose superblock records a reshape (examine_super1 and
+// examine_super0 word it alike; 0.90 prints the new chunk in bytes).
+std::string reshape_text(const MemberInfo& i, bool v1) {
+  std::string o;
+  auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
+  line("Reshape pos'n", fmt::format("{}{}", i.reshape_position / 2, mdadm_human_size(i.reshape_position)));
+  if (i.delta_disks != 0) {
+    line("Delta Devices", fmt::format("{} ({}->{})", i.delta_disks, int64_t(i.raid_disks) - i.delta_disks,
+                                      i.raid_disks));
+  }
+  if (i.new_level != i.level) line("New Level", layout::level_name(i.new_level));
+  if (i.new_layout != i.layout) {
+    if (i.level == 10) {
+      MemberInfo n = i;
+      n.layout = i.new_layout;
+      line("New Layout", layout_text(n));
+    } else if (i.level == 5 || i.level == 6) {
+      line("New Layout", layout::layout_name(i.level, i.new_layout));
+    }
+  }
+  if (i.new_chunk_sectors != i.chunk_sectors) {
+    line("New Chunksize", v1 ? fmt::format("{}K", i.new_chunk_sectors / 2) : std::to_string(i.new_chunk_sectors * 512));
+  }
+  return o + "\n";
+}
+
+nlohmann::json reshape_json(const MemberInfo& i) {
+  nlohmann::json r;
+  r["position_sectors"] = i.reshape_position;
+  r["backwards"] = i.reshape_backwards;
+  r["delta_disks"] = i.delta_disks;
+  r["previous_raid_devices"] = int64_t(i.raid_disks) - i.delta_disks;
+  r["new_level"] = layout::level_name(i.new_level);
+  r["new_layout_word"] = i.new_layout;
+  if (has_chunk(i.new_level)) r["new_chunk_kib"] = i.new_chunk_sectors / 2;
+  r["new_data_offset"] = int64_t(i.new_data_offset);
+  return r;
+}
+
+
 }  // namespace
 
 nlohmann::json examine_json(const engine::ProbedMember& m) {
@@ -105,6 +145,7 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   j["role"] = role_json(i.role);
   j["dev_number"] = i.dev_number;
   j["array_state"] = array_state(i);
+  if (i.reshape_active) j["reshape"] = reshape_json(i);
   j["creation_time"] = i.ctime;
   j["update_time"] = i.utime;
   if (const Superblock1* sb = m.sb1()) {
@@ -130,14 +171,18 @@ std::string examine_text(const engine::ProbedMember& m) {
   line("Raid Level", layout::level_name(i.level));
   line("Raid Devices", std::to_string(i.raid_disks));
   o += "\n";
-  line("Avail Dev Size", fmt::format("{} sectors ({})", i.data_size, human_size_sectors(i.data_size)));
+  line("Avail Dev Size", fmt::format("{} sectors{}", i.data_size, mdadm_human_size(i.data_size)));
   const uint64_t as = array_sectors_of(i);
-  line("Array Size", fmt::format("{} KiB ({})", as / 2, human_size_sectors(as)));
-  if (i.level >= 1 || i.level == -1) {
-    line("Used Dev Size", fmt::format("{} sectors ({})", i.component_sectors, human_size_sectors(i.component_sectors)));
+  line("Array Size", fmt::format("{} KiB{}", as / 2, mdadm_human_size(as)));
+  // mdadm prints the used size of a 1.x member only when it differs from what is available.
+  if ((i.level >= 1 || i.level == -1) && (!m.sb1() || i.component_sectors != i.data_size)) {
+    line("Used Dev Size", fmt::format("{} sectors{}", i.component_sectors, mdadm_human_size(i.component_sectors)));
   }
   if (m.sb1()) {
     line("Data Offset", fmt::format("{} sectors", i.data_offset));
+    if ((i.feature_map & kFeatureNewOffset) && i.new_data_offset != i.data_offset) {
+      line("New Offset", fmt::format("{} sectors", int64_t(i.new_data_offset)));
+    }
     line("Super Offset", fmt::format("{} sectors", i.super_offset));
   }
   if (i.recovery_offset_valid) line("Recovery Offset", fmt::format("{} sectors", i.recovery_offset));
@@ -145,6 +190,7 @@ std::string examine_text(const engine::ProbedMember& m) {
   line("State", i.clean ? "clean" : "active");
   if (m.sb1()) line("Device UUID", format_uuid_mdadm(i.device_uuid));
   o += "\n";
+  if (i.reshape_active) o += reshape_text(i, m.sb1() != nullptr);
   line("Update Time", ctime_text(i.utime));
   if (const Superblock1* sb = m.sb1(); sb && sb->bblog_size) {
     line("Bad Block Log", fmt::format("{} entries available at offset {} sectors", sb->bblog_size * 512 / 8,

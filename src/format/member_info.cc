@@ -64,11 +64,16 @@ MemberInfo from_superblock1(const Superblock1& sb) {
     m.new_layout = sb.new_layout;
     m.new_chunk_sectors = sb.new_chunk;
     m.delta_disks = int32_t(sb.delta_disks);
+    // As super_1_validate: a shrink always runs backwards; the bit decides only when the
+    // number of disks stays (a data offset that moves up).
+    m.reshape_backwards = m.delta_disks < 0 || (m.delta_disks == 0 && (sb.feature_map & kFeatureReshapeBackwards));
   } else {
     m.new_level = m.level;
     m.new_layout = m.layout;
     m.new_chunk_sectors = m.chunk_sectors;
   }
+  m.new_data_offset = m.data_offset;
+  if (sb.feature_map & kFeatureNewOffset) m.new_data_offset = uint64_t(int64_t(sb.data_offset) + int32_t(sb.new_offset));
   m.write_mostly = (sb.devflags & kDevflagWriteMostly) != 0;
   m.fail_fast = (sb.devflags & kDevflagFailFast) != 0;
   m.roles_of_dev_numbers.reserve(sb.dev_roles.size());
@@ -129,6 +134,7 @@ MemberInfo from_superblock0(const Superblock0& sb, uint64_t dev_sectors) {
     m.new_layout = sb.new_layout;
     m.new_chunk_sectors = sb.new_chunk >> 9;
     m.delta_disks = int32_t(sb.delta_disks);
+    m.reshape_backwards = m.delta_disks < 0;
   } else {
     m.new_level = m.level;
     m.new_layout = m.layout;

@@ -51,6 +51,14 @@ struct MemberInfo {
   uint32_t new_layout = 0;
   uint32_t new_chunk_sectors = 0;
   int32_t delta_disks = 0;
+  // Where each member's data starts in the new geometry (md's rdev->new_data_offset): the
+  // data offset plus the signed new_offset of 1.x with kFeatureNewOffset (a reshape that
+  // moves the data instead of using a backup file); data_offset otherwise.
+  uint64_t new_data_offset = 0;
+  // md's reshape_backwards: the reshape walks from the end down (a shrink, or data that
+  // moves up). As the kernel reads it: delta_disks < 0, or (1.x, delta_disks == 0)
+  // kFeatureReshapeBackwards; mdadm sets the bit only for the latter.
+  bool reshape_backwards = false;
   bool write_mostly = false;
   bool fail_fast = false;
   // Role of each device number (1.x: dev_roles[]; 0.90: disks[]), same codes as role.

@@ -57,6 +57,45 @@ TEST(MemberInfo, FromSuperblock1CarriesFields) {
   EXPECT_EQ(from_superblock1(sb).role, MemberInfo::kSpare);
 }
 
+// Which way a recorded reshape runs, as super_1_validate reads it: a shrink runs
+// backwards whatever the bit says (mdadm 4.2 leaves the bit clear for one, as its
+// members of a raid5 shrunk 4->3 in the oracle VM showed: feature map 0x4); with the disk
+// count unchanged, the bit decides.
+TEST(MemberInfo, ReshapeDirectionAsTheKernelReadsIt) {
+  struct Case {
+    int32_t delta;
+    bool bit, backwards;
+  };
+  for (const Case& c : {Case{-1, false, true}, Case{-1, true, true}, Case{0, false, false}, Case{0, true, true},
+                        Case{1, false, false}, Case{1, true, false}}) {
+    Superblock1 sb;
+    sb.level = 5;
+    sb.raid_disks = 4;
+    sb.feature_map = kFeatureReshapeActive | (c.bit ? kFeatureReshapeBackwards : 0);
+    sb.delta_disks = uint32_t(c.delta);
+    sb.new_level = 5;
+    EXPECT_EQ(from_superblock1(sb).reshape_backwards, c.backwards) << "delta " << c.delta << " bit " << c.bit;
+  }
+  Superblock0 sb0;
+  sb0.minor_version = 91;
+  sb0.delta_disks = uint32_t(-1);
+  EXPECT_TRUE(from_superblock0(sb0).reshape_backwards);
+  sb0.delta_disks = 1;
+  EXPECT_FALSE(from_superblock0(sb0).reshape_backwards);
+}
+
+// new_offset is a signed delta to data_offset, and counts only with kFeatureNewOffset.
+TEST(MemberInfo, NewDataOffsetIsTheSignedDeltaWhenFlagged) {
+  Superblock1 sb;
+  sb.data_offset = 2048;
+  sb.new_offset = uint32_t(-384);  // what mdadm 4.2 chose growing a raid5 3->4 in the oracle VM
+  EXPECT_EQ(from_superblock1(sb).new_data_offset, 2048u);
+  sb.feature_map = kFeatureReshapeActive | kFeatureNewOffset;
+  EXPECT_EQ(from_superblock1(sb).new_data_offset, 1664u);
+  sb.new_offset = 1024;
+  EXPECT_EQ(from_superblock1(sb).new_data_offset, 3072u);
+}
+
 TEST(MemberInfo, Sb0DirtyUsesRecoveryCpOnlyWithMatchingEvents) {
   Superblock0 sb;
   sb.raid_disks = 2;

@@ -16,6 +16,7 @@
 // swaps a whole view when the reshape moves.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -49,9 +50,12 @@ class GeometryView {
   }
   const Geometry& current() const { return new_ ? *new_ : old_; }
   uint32_t generation() const { return generation_; }
-  // The array's size for clients: the old geometry's while a reshape runs (md changes
-  // the size when a grow is done; a shrink needs --array-size set down first).
-  uint64_t array_sectors() const { return old_.array_sectors(); }
+  // The array's size for clients: while a reshape runs, the smaller of the two geometries'
+  // (md's raid5_size/raid10_size count the fewer data disks and round to both chunks; a
+  // grow changes the size when it is done, a shrink needs --array-size set down first).
+  uint64_t array_sectors() const {
+    return new_ ? std::min(old_.array_sectors(), new_->array_sectors()) : old_.array_sectors();
+  }
 
   // [lo, hi) cut where the geometry changes: one piece, or up to three around the
   // section being moved. Pieces are in order and cover [lo, hi) exactly.

@@ -55,4 +55,29 @@ std::string human_size_sectors(uint64_t sectors) {
   return buf;
 }
 
+std::string mdadm_human_size(uint64_t sectors) {
+  using u128 = unsigned __int128;
+  const u128 bytes = u128(sectors) * 512;
+  if (bytes < 5000 * 1024) return "";
+  struct Tier {
+    u128 below, bin, dec;
+    const char *bin_name, *dec_name;
+  };
+  static constexpr Tier kTiers[] = {
+      {u128(2) << 30, u128(1) << 20, 1000000, "MiB", "MB"},
+      {u128(2) << 40, u128(1) << 30, 1000000000, "GiB", "GB"},
+      {~u128(0), u128(1) << 40, 1000000000000ull, "TiB", "TB"},
+  };
+  const Tier* t = &kTiers[0];
+  while (bytes >= t->below) t++;
+  // Hundredths, rounded half up, as mdadm computes them.
+  const uint64_t cb = uint64_t((bytes * 200 / t->bin + 1) / 2);
+  const uint64_t cd = uint64_t((bytes / (t->dec / 200) + 1) / 2);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " (%llu.%02llu %s %llu.%02llu %s)", (unsigned long long)(cb / 100),
+                (unsigned long long)(cb % 100), t->bin_name, (unsigned long long)(cd / 100),
+                (unsigned long long)(cd % 100), t->dec_name);
+  return buf;
+}
+
 }  // namespace umd

@@ -1,0 +1,217 @@
+"""The kernel starts a reshape and stops half-way; umd must read the array bit for bit.
+
+A NAS that died while growing leaves members whose superblocks record a reshape: the new
+geometry below reshape_position, the old one above it (backwards: the other way round),
+and, when the reshape moves the data, a new data offset. For each case the real kernel md
+(oracle VM) creates the array, fills it with random data and prints its sha256; mdadm
+--grow starts the reshape with the kernel's sync speed held low, and the array is frozen
+and stopped once the reshape has moved but not finished. On the host:
+  - `umd --examine` prints the reshape lines exactly as `mdadm --examine` does;
+  - `umd --dump` of the members gives the kernel's bytes, whole and without each member
+    in turn (raid6: without two);
+  - `umd --assemble` refuses the array with one clear error and changes no member.
+"""
+import os
+import string
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import umdtest  # noqa: E402
+
+LETTERS = string.ascii_lowercase
+MIB = 24  # each member
+RESHAPE_KEYS = ("Raid Devices", "Reshape pos'n", "Delta Devices", "New Level", "New Layout", "New Chunksize")
+# 1.x: umd prints these as mdadm's examine_super1 does (0.90: umd's own layout, not super0's)
+V1_KEYS = ("Data Offset", "New Offset", "Array Size", "Avail Dev Size", "Used Dev Size", "Feature Map")
+
+
+class Case:
+    # kernel_loses: stopping this reshape, the kernel may leave stripes past the recorded
+    #   reshape_position already in the new geometry, over old data (seen on 6.1 for
+    #   same-disk-count reshapes that move the data; checked with a sector-numbered pattern:
+    #   the kernel and umd read the same wrong sectors). umd must read what the kernel reads.
+    # kernel_misreads: the kernel assembled read-only mid-reshape reads the reshaped part
+    #   through the old geometry (raid10 on 6.1; checked with the pattern: umd gives every
+    #   sector written). umd must give the bytes written before the grow.
+    def __init__(self, name, n, create, grow, before="", metadata="1.2", drop2=False, boot=0,
+                 kernel_loses=False, kernel_misreads=False):
+        self.name, self.n, self.create, self.grow, self.before = name, n, create, grow, before
+        self.metadata, self.drop2, self.boot = metadata, drop2, boot
+        self.kernel_loses, self.kernel_misreads = kernel_loses, kernel_misreads
+
+
+CASES = [
+    # more disks: the data moves down (a new, lower data offset), forwards
+    Case("r5grow", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4"),
+    Case("r6grow", 5, "--level=6 --chunk=64 -n4", "--raid-devices=5", drop2=True),
+    # the same disks, another chunk or layout
+    Case("r5chunk", 3, "--level=5 --chunk=64 -n3", "--chunk=128", kernel_loses=True),
+    Case("r5layout", 3, "--level=5 --chunk=64 --layout=left-symmetric -n3", "--layout=right-asymmetric",
+         kernel_loses=True),
+    # fewer disks: the array is cut down first, then the reshape runs backwards
+    Case("r10grow", 5, "--level=10 --layout=n2 --chunk=64 -n4", "--raid-devices=5", kernel_misreads=True),
+    # fewer disks: the array is cut down first, then the reshape runs backwards; mdadm
+    # wants a backup file for its critical section
+    Case("r5shrink", 4, "--level=5 --chunk=64 -n4", "--raid-devices=3 --backup-file=/tmp/bk-r5shrink",
+         before="mdadm --grow {md} --array-size={shrunk} >/dev/null 2>&1", boot=1),
+    # 0.90 has no new_offset: the reshape rewrites in place, overseen by mdadm with a backup
+    Case("r5grow090", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4 --backup-file=/tmp/bk-r5grow090",
+         metadata="0.90", boot=1),
+    Case("r6grow090", 5, "--level=6 --chunk=64 -n4", "--raid-devices=5 --backup-file=/tmp/bk-r6grow090",
+         metadata="0.90", drop2=True, boot=1),
+]
+
+
+def guest_script(batch):
+    lines = ["set -u",
+             "echo 1 > /proc/sys/dev/raid/speed_limit_min",
+             "echo 1500 > /proc/sys/dev/raid/speed_limit_max"]
+    disk = 0
+    for k, c in enumerate(batch):
+        md = f"/dev/md{k}"  # one per case: a leftover mdadm never meets the next array
+        sysfs = f"/sys/block/md{k}/md"
+        devs = [f"/dev/vd{LETTERS[disk + i]}" for i in range(c.n)]
+        disk += c.n
+        ncreate = int(c.create.split("-n")[1])
+        spare = " ".join(devs[ncreate:])
+        backup = c.grow.split("--backup-file=")[1].split()[0] if "--backup-file=" in c.grow else ""
+        # r5shrink: the array is cut to the size of the three-disk geometry
+        shrunk = (MIB - 1) * 1024 // 64 * 64 * 2  # KiB: 2 data disks of a 1 MiB-offset member
+        lines += [
+            f"mdadm --create {md} --run --assume-clean --metadata={c.metadata} {c.create} "
+            f"--name={c.name} {' '.join(devs[:ncreate])} >/tmp/log 2>&1 || {{ echo CASEFAIL {c.name}; cat /tmp/log; }}",
+            f"if [ -e {sysfs} ]; then",
+            f"  dd if=/dev/urandom of={md} bs=64k 2>/dev/null; sync",
+            "  " + (c.before.format(md=md, shrunk=shrunk) or ":"),
+            f"  sz=$(cat /sys/block/md{k}/size); sha=$(sha256sum < {md} | cut -d' ' -f1)",
+            f"  [ -n '{spare}' ] && mdadm {md} --add {spare} >/dev/null 2>&1",
+            f"  mdadm --grow {md} {c.grow} >/tmp/log 2>&1 || {{ echo GROWFAIL {c.name}; cat /tmp/log; }}",
+            # wait until the reshape has moved 2048 sectors from where it began (the end,
+            # backwards), then hold it there
+            f"  i=0; p0=; while [ $i -lt 150 ]; do p=$(cat {sysfs}/reshape_position);"
+            " if [ \"$p\" != none ]; then [ -z \"$p0\" ] && p0=$p;"
+            " d=$((p - p0)); [ $d -lt 0 ] && d=$((-d)); [ $d -gt 2048 ] && break; fi;"
+            " sleep 0.2; i=$((i+1)); done",
+            # mdadm's own overseer (for a backup file) goes first, then the kernel is frozen
+            "  killall mdadm >/dev/null 2>&1",
+            f"  echo frozen > {sysfs}/sync_action",
+            f"  echo 0 > {sysfs}/suspend_lo; echo 0 > {sysfs}/suspend_hi",
+            f"  pos=$(cat {sysfs}/reshape_position)",
+            f"  echo CASE {c.name} $sz $sha $pos $(cat {sysfs}/reshape_direction)",
+            f"  mdadm --stop {md} >/dev/null 2>&1; killall mdadm >/dev/null 2>&1",
+            # what the kernel itself reads from the members now (read-only: the reshape stays
+            # put). mdadm 4.2 will not assemble a backup-file reshape read-only without
+            # continuing it (or crashing), so those are judged by the bytes written before.
+            f"  if [ -z '{backup}' ]; then",
+            f"    mdadm --assemble {md} --readonly {' '.join(devs)} >/tmp/log 2>&1"
+            f" || {{ echo READFAIL {c.name}; cat /tmp/log; }}",
+            f"    echo KREAD {c.name} $(cat /sys/block/md{k}/size) $(sha256sum < {md} | cut -d' ' -f1)"
+            f" $(cat {sysfs}/reshape_position)",
+            f"    mdadm --stop {md} >/dev/null 2>&1",
+            "  else",
+            f"    echo KREAD {c.name} $sz $sha $pos",
+            "  fi",
+            "fi",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def examine_lines(text):
+    out = {}
+    for line in text.splitlines():
+        if " : " in line:
+            k, v = line.split(" : ", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+class KernelReshapeToUmd(umdtest.TempDirTest):
+    def test_reshapes_stopped_half_way(self):
+        if not umdtest.have_oracle():
+            self.skipTest("oracle VM not available")
+        failures = []
+        for boot in sorted({c.boot for c in CASES}):
+            batch = [c for c in CASES if c.boot == boot]
+            disks, members = [], {}
+            for c in batch:
+                members[c.name] = umdtest.make_images(self.tmp, [(f"{c.name}-{i}.img", MIB << 20) for i in range(c.n)])
+                disks += members[c.name]
+            self.assertLessEqual(len(disks), umdtest.MAX_VM_DISKS)
+            out, rc = umdtest.vm_run(guest_script(batch), disks)
+            self.assertEqual(rc, 0, out)
+            results, kread = {}, {}
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) == 6 and parts[0] == "CASE":
+                    results[parts[1]] = (int(parts[2]) * 512, parts[3], parts[4], parts[5])
+                elif len(parts) == 5 and parts[0] == "KREAD":
+                    kread[parts[1]] = (int(parts[2]) * 512, parts[3], parts[4])
+                elif line.startswith(("CASEFAIL", "GROWFAIL", "READFAIL")):
+                    failures.append(f"kernel refused {line.split()[1]}: {out}")
+            for c in batch:
+                if c.name not in results or c.name not in kread:
+                    failures.append(f"{c.name}: no result from the kernel")
+                    continue
+                failures += self.check_case(c, members[c.name], results[c.name], kread[c.name])
+            for p in disks:
+                os.unlink(p)
+        self.assertEqual(failures, [], "\n".join(failures))
+
+    def check_case(self, c, paths, before, after):
+        errs = []
+        _, sha_before, position, direction = before
+        size, sha_kernel, kpos = after
+        if position == "none" or kpos != position:
+            return [f"{c.name}: the kernel's reshape was not held half-way (position {position}, then {kpos})"]
+        # What umd must give (see Case): the kernel's own reading of these members, and the
+        # bytes written before the grow, unless the kernel is known to lose or misread them.
+        want = {}
+        if not c.kernel_misreads:
+            want["the kernel's reading"] = sha_kernel
+        if not c.kernel_loses:
+            want["the bytes written before the grow"] = sha_before
+        if sha_kernel != sha_before:
+            print(f"{c.name}: the kernel reads other bytes than were written before the grow "
+                  f"(reshape stopped at {position}, {direction})", file=sys.stderr)
+        hashes = umdtest.hash_members(paths)
+        # --examine: the lines that tell the reshape, as mdadm prints them.
+        for p in paths:
+            md = examine_lines(umdtest.run(["mdadm", "--examine", p]).stdout)
+            ours = examine_lines(umdtest.umd("--examine", p).stdout)
+            for k in RESHAPE_KEYS + (V1_KEYS if c.metadata != "0.90" else ()):
+                if md.get(k) != ours.get(k):
+                    errs.append(f"{c.name} {os.path.basename(p)}: {k}: umd {ours.get(k)!r}, mdadm {md.get(k)!r}")
+            if "Reshape pos'n" not in md:
+                errs.append(f"{c.name} {os.path.basename(p)}: mdadm shows no reshape")
+        # --dump: whole, then without each member (raid6: each pair too).
+        variants = [("whole", paths)]
+        for i in range(len(paths)):
+            variants.append((f"without {i}", paths[:i] + paths[i + 1:]))
+        if c.drop2:
+            variants.append(("without 0 and 3", [p for i, p in enumerate(paths) if i not in (0, 3)]))
+        dump = os.path.join(self.tmp, f"{c.name}.dump")
+        for label, use in variants:
+            r = umdtest.umd("--dump", *use, "--output", dump, check=False)
+            if r.returncode != 0:
+                errs.append(f"{c.name} {label}: umd --dump failed: {r.stderr.strip()}")
+                continue
+            got_size, got = os.path.getsize(dump), umdtest.sha256_file(dump)
+            for what, sha in want.items():
+                if got_size != size or got != sha:
+                    errs.append(f"{c.name} {label} (reshape at {position}, {direction}): dump {got_size} bytes "
+                                f"sha {got[:12]} != {what}: {size} bytes sha {sha[:12]}")
+            os.unlink(dump)
+        # --assemble: refused, with the reason, and nothing written.
+        r = umdtest.umd("--assemble", f"rs{c.name}", *paths, check=False)
+        if r.returncode == 0:
+            umdtest.umd("--stop", f"rs{c.name}", check=False)
+        if r.returncode == 0 or "reshape" not in r.stderr:
+            errs.append(f"{c.name}: --assemble of a half-way reshape: rc {r.returncode}, {r.stderr.strip()!r}")
+        if umdtest.hash_members(paths) != hashes:
+            errs.append(f"{c.name}: examine, dump or the refused assemble changed a member")
+        return errs
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
