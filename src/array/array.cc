@@ -1,5 +1,7 @@
 #include "array/array.h"
 
+#include "personality/reshaping_personality.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -84,12 +86,16 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   for (auto& w : set.warnings) a->warnings_.push_back(w);
 
   const MemberInfo& ref = set.ref;
-  if (ref.reshape_active) {
-    return Result<std::unique_ptr<Array>>(Err::unsupported,
-                                          fmt::format("{}: a reshape is under way (stopped at array sector {}); umd cannot continue it "
-                                                      "yet: `umd --dump` reads it through both geometries, and "
-                                                      "mdadm --assemble continues it",
-                                                      name, ref.reshape_position));
+  if (ref.reshape_active && ref.has_internal_bitmap) {
+    return Result<std::unique_ptr<Array>>(
+        Err::unsupported, fmt::format("{}: a reshape is under way (stopped at array sector {}) on an array with a "
+                                      "write-intent bitmap; umd serves a reshape only without one yet: `umd --dump` "
+                                      "reads it, and mdadm --assemble continues it",
+                                      name, ref.reshape_position));
+  }
+  if (ref.reshape_active && !opts.bitmap_file.empty()) {
+    return Result<std::unique_ptr<Array>>(
+        Err::unsupported, fmt::format("{}: a reshape is under way; --bitmap=FILE is not taken during one yet", name));
   }
   // Members absent now that the freshest superblock still counts as active: the array
   // was complete when last stopped, so starting without them needs --run (as mdadm).
@@ -108,7 +114,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
       for (const std::string& w : set.warnings) why += "; " + w;
       return Result<std::unique_ptr<Array>>(
           Err::invalid, fmt::format("{}: {} of {} members missing (slot{} {}){}; use --run to start it degraded", name,
-                                    missing.size(), ref.raid_disks, missing.size() > 1 ? "s" : "", slots, why));
+                                    missing.size(), set.slot_member.size(), missing.size() > 1 ? "s" : "", slots, why));
     }
     a->warnings_.push_back(fmt::format("{}: started degraded, slot{} {} missing", name, missing.size() > 1 ? "s" : "",
                                        slots));
@@ -118,17 +124,41 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                        name, ref.resync_offset));
   }
 
-  const uint32_t n = ref.raid_disks;
+  // Slots: those of the geometry, or of the previous one when a shrink recorded half-way
+  // has more (member_set.h).
+  const uint32_t n = uint32_t(set.slot_member.size());
   a->failed_ = std::make_unique<std::atomic<bool>[]>(n);
-  std::vector<Slot> slots(n);
-  for (uint32_t s = 0; s < n; s++) {
-    a->failed_[s].store(set.slot_member[s] < 0);
-    if (set.slot_member[s] < 0) continue;
-    ProbedMember& m = set.members[set.slot_member[s]];
-    slots[s] = Slot{m.dev.get(), m.info.data_offset};
+  for (uint32_t s = 0; s < n; s++) a->failed_[s].store(set.slot_member[s] < 0);
+  // Each geometry reads a member where it puts the data: data_offset, or new_data_offset
+  // for the geometry a recorded reshape goes to.
+  auto slots_of = [&set](uint32_t disks, bool next) {
+    std::vector<Slot> slots(disks);
+    for (uint32_t s = 0; s < disks; s++) {
+      if (set.slot_member[s] < 0) continue;
+      ProbedMember& m = set.members[set.slot_member[s]];
+      slots[s] = Slot{m.dev.get(), next ? m.info.new_data_offset : m.info.data_offset};
+    }
+    return slots;
+  };
+  if (!set.reshape) {
+    UMD_ASSIGN_OR_RETURN(a->personality_, make_personality(set.geometry, slots_of(ref.raid_disks, false), a.get()));
+  } else {
+    // Served through both geometries, the reshape held where it stopped (md's frozen):
+    // reshaping_personality.h.
+    const RecordedReshape& rs = *set.reshape;
+    UMD_ASSIGN_OR_RETURN(auto next, make_personality(set.geometry, slots_of(ref.raid_disks, true), a.get()));
+    UMD_ASSIGN_OR_RETURN(auto prev,
+                         make_personality(rs.previous, slots_of(previous_raid_disks(ref), false), a.get()));
+    a->personality_ = std::make_unique<ReshapingPersonality>(
+        std::move(prev), std::move(next),
+        layout::GeometryView(rs.previous, set.geometry, rs.position, rs.position, rs.backwards));
+    a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; served through "
+                                       "both geometries and held there (umd cannot continue it yet; mdadm "
+                                       "--assemble does)",
+                                       name, rs.position, std::max(rs.previous.array_sectors(),
+                                                                   set.geometry.array_sectors())));
   }
   a->set_ = std::make_unique<MemberSet>(std::move(set));
-  UMD_ASSIGN_OR_RETURN(a->personality_, make_personality(a->set_->geometry, std::move(slots), a.get()));
   a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved
   a->resync_offset_ = a->set_->ref.resync_offset;
   a->active_ = false;
@@ -150,7 +180,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   for (uint32_t s = 0; s < n; s++) {
     if (ms.slot_member[s] >= 0) a->held_[ms.slot_member[s]] = Held{Held::State::active, int(s)};
   }
-  if (!a->read_only_) {
+  if (!a->read_only_ && !ms.reshape) {  // no recovery while a reshape is held
     for (const MemberSet::Recovering& r : ms.recovering) {
       if (ms.slot_member[r.slot] >= 0) continue;
       ProbedMember& m = ms.members[r.member];
@@ -179,7 +209,25 @@ Array::~Array() {
   if (personality_) personality_.reset();  // before replacing_, which it may point into
 }
 
-uint64_t Array::size_bytes() const { return set_->geometry.array_sectors() * 512; }
+uint64_t Array::size_bytes() const { return personality_->array_sectors() * 512; }
+
+bool Array::survives(const std::vector<uint32_t>& missing) const {
+  auto below = [&](uint32_t disks) {
+    std::vector<uint32_t> v;
+    for (uint32_t s : missing) {
+      if (s < disks) v.push_back(s);
+    }
+    return v;
+  };
+  if (!set_->geometry.survives(below(set_->geometry.raid_disks()))) return false;
+  return !set_->reshape || set_->reshape->previous.survives(below(set_->reshape->previous.raid_disks()));
+}
+
+Status Array::refuse_while_reshaping(const std::string& what) const {
+  if (!set_->reshape) return Status::ok();
+  return Status(Err::busy, fmt::format("{}: {} is refused while a reshape is under way (held at array sector {})",
+                                       what, name_, set_->reshape->position));
+}
 
 uint32_t Array::block_size() const { return personality_->block_size(); }
 
@@ -201,7 +249,7 @@ bool Array::record_failure_locked(uint32_t slot, const Status& why) {
   // broken (I/O there fails), but its superblocks keep a story the kernel can assemble.
   std::vector<uint32_t> after = failed_slots();
   after.push_back(slot);
-  if (!set_->geometry.survives(after)) {
+  if (!survives(after)) {
     if (!broken_) {
       warnings_.push_back(fmt::format("{}: slot {} failed ({}) but holds the last copy of its data: array broken",
                                       name_, slot, why.message()));
@@ -318,7 +366,7 @@ Status Array::write_state(bool clean) {
       }
     }
     if (!newly_failed) return first;
-    if (!set_->geometry.survives(failed_slots())) return first;
+    if (!survives(failed_slots())) return first;
   }
 }
 
@@ -558,7 +606,7 @@ void Array::flush_live_members(std::function<void(Status)> done) {
     } else if (!first.is_ok()) {
       // Writes survive a member that failed its flush only while redundancy lasts.
       umd::MutexLock l(mu_);
-      if (broken_ || !set_->geometry.survives(failed_slots())) result = first;
+      if (broken_ || !survives(failed_slots())) result = first;
     }
     {
       umd::MutexLock l(mu_);
@@ -652,11 +700,22 @@ ArrayDetail Array::detail() const {
   d.layout = layout::layout_name(ref.level, ref.layout);
   d.chunk_kib = ref.chunk_sectors / 2;
   d.raid_disks = ref.raid_disks;
-  d.array_sectors = set_->geometry.array_sectors();
+  d.array_sectors = personality_->array_sectors();
   d.component_sectors = ref.component_sectors;
   d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
   d.events = events_;
   d.resync_offset = resync_offset_;
+  if (set_->reshape) {
+    ArrayDetail::Reshape r;
+    r.position = set_->reshape->position;
+    r.end = std::max(set_->reshape->previous.array_sectors(), set_->geometry.array_sectors());
+    r.backwards = set_->reshape->backwards;
+    r.delta_disks = ref.delta_disks;
+    r.new_level = ref.new_level;
+    r.new_layout = layout::layout_name(ref.new_level, ref.new_layout);
+    r.new_chunk_kib = ref.new_chunk_sectors / 2;
+    d.reshape = r;
+  }
   for (uint32_t s = 0; s < ref.raid_disks; s++) {
     if (failed_[s].load()) {
       d.failed++;

@@ -50,6 +50,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +116,23 @@ struct ArrayDetail {
   uint64_t sync_speed_kibs = 0;
   uint64_t mismatch_cnt = 0;
   uint64_t resync_offset = ~0ull;  // where a pending resync resumes; ~0: in sync
+
+  // A reshape the superblocks record (held where it stopped: umd does not move it yet).
+  // level/layout/chunk_kib above are the geometry it leaves, raid_disks the new count.
+  struct Reshape {
+    uint64_t position = 0;   // array sectors (md's reshape_position)
+    uint64_t end = 0;        // array sectors the reshape walks
+    bool backwards = false;  // walking down from the end
+    int32_t delta_disks = 0;
+    int new_level = 0;
+    std::string new_layout;
+    uint32_t new_chunk_kib = 0;
+    int percent() const {
+      if (end == 0) return 0;
+      return int((backwards ? end - std::min(position, end) : std::min(position, end)) * 100 / end);
+    }
+  };
+  std::optional<Reshape> reshape;
 };
 
 }  // namespace umd::engine
@@ -212,6 +230,11 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
     std::unique_ptr<class ReplacingMember> dev;
   };
   void end_replace(bool complete);
+  // Whether the data survives these slots missing: in the geometry, and in the previous one
+  // while a reshape is recorded.
+  bool survives(const std::vector<uint32_t>& missing) const;
+  // Err::busy naming `what` while a reshape is recorded (and held); ok otherwise.
+  Status refuse_while_reshaping(const std::string& what) const;
   int find_member_locked(const std::string& name) const REQUIRES(mu_);  // index, or -1
   std::string member_name(size_t i) const;
   // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.

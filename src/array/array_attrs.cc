@@ -4,7 +4,7 @@
 //   array_state       clean | active | readonly | broken | inactive      (read-only here)
 //   level, raid_disks, chunk_size (bytes), layout (md's number), metadata_version, uuid,
 //   component_size (KiB), degraded (slots without an in-sync member), resync_start
-//   ("none" or md's recovery_cp), reshape_position ("none": no reshape), safe_mode_delay
+//   ("none" or md's recovery_cp), reshape_position ("none", or the array sector where a recorded reshape is held), safe_mode_delay
 //   (seconds), consistency_policy ("none" without redundancy, else "resync")
 //   sync_action, last_sync_action, sync_min, sync_max, sync_completed, sync_speed,
 //   sync_speed_min, sync_speed_max, mismatch_cnt      (the sync thread: sync_engine.h)
@@ -92,7 +92,9 @@ Result<std::string> Array::attr(const std::string& name) const {
     return std::to_string(n);
   }
   if (name == "resync_start") return resync_offset_ == kMaxSector ? std::string("none") : std::to_string(resync_offset_);
-  if (name == "reshape_position") return std::string("none");
+  if (name == "reshape_position") {
+    return set_->reshape ? std::to_string(set_->reshape->position) : std::string("none");
+  }
   if (name == "safe_mode_delay") return fmt::format("{:.3f}", double(safe_mode_delay_ms_.load()) / 1000);
   if (name == "consistency_policy") {
     return std::string(bitmap_ ? "bitmap" : personality_->sync_sectors(SyncOp::check) ? "resync" : "none");
@@ -134,6 +136,7 @@ Result<std::string> Array::attr(const std::string& name) const {
 
 Status Array::set_attr(const std::string& name, const std::string& raw) {
   const std::string v = trim(raw);
+  if (name == "sync_action" && v != "idle" && v != "frozen") UMD_TRY(refuse_while_reshaping("sync_action " + v));
   if (Status s = sync_->set_attr(name, v); s.code() != Err::not_found) {
     if (s.is_ok() && name == "sync_action" && read_only_) {
       return Status(Err::invalid, fmt::format("{} is read-only", name_));

@@ -217,6 +217,7 @@ namespace umd::engine {
 
 Status Array::set_bitmap(const std::string& kind) {
   if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  UMD_TRY(refuse_while_reshaping("--bitmap=" + kind));
   if (personality_->sync_sectors(SyncOp::resync) == 0) {
     return Status(Err::invalid, fmt::format("--bitmap={}: {} has no redundancy for a bitmap to track", kind, name_));
   }

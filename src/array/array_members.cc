@@ -87,7 +87,7 @@ Status Array::write_state_locked_marking(bool clean_if_quiet) {
 }
 
 void Array::activate_spares() {
-  if (read_only_) return;
+  if (read_only_ || set_->reshape) return;  // spares wait while a reshape is held (md starts no recovery)
   struct Move {
     uint32_t slot;
     size_t member;
@@ -146,7 +146,7 @@ Status Array::fail_member(const std::string& member) {
       std::vector<uint32_t> after = failed_slots();
       after.push_back(slot);
       // A slot still being recovered holds no data anyone depends on.
-      if (personality_->valid_below(slot) == ~0ull && !set_->geometry.survives(after)) {
+      if (personality_->valid_below(slot) == ~0ull && !survives(after)) {
         return Status(Err::busy, fmt::format("cannot fail {}: slot {} holds the last copy of some of {}'s data",
                                              member, slot, name_));
       }
@@ -212,6 +212,7 @@ std::array<uint8_t, 16> random_uuid() {
 
 Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& path, bool re_add) {
   if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  if (re_add) UMD_TRY(refuse_while_reshaping("--re-add " + path));
   // The array's own superblock, as a template.
   std::optional<Superblock1> tmpl;
   {
@@ -337,6 +338,7 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
 
 Status Array::replace_member(const std::string& member, const std::string& with) {
   if (read_only_) return Status(Err::invalid, fmt::format("{} is read-only", name_));
+  UMD_TRY(refuse_while_reshaping("--replace " + member));
   if (personality_->sync_sectors(SyncOp::replace) == 0) {
     return Status(Err::invalid, fmt::format("--replace {}: {} has no redundancy to copy with", member, name_));
   }

@@ -11,7 +11,8 @@ namespace umd::engine {
 
 std::optional<SyncHost::Need> Array::needed() {
   umd::MutexLock l(mu_);
-  if (broken_ || stopping_ || read_only_) return std::nullopt;
+  // A reshape held half-way: md starts no resync or recovery before the reshape is done.
+  if (broken_ || stopping_ || read_only_ || set_->reshape) return std::nullopt;
   uint64_t from = ~0ull;
   for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
     if (set_->slot_member[s] < 0 || failed_[s].load()) continue;

@@ -15,6 +15,9 @@ namespace umd::engine {
 namespace {
 // How far behind the freshest a member may be and still count as current (see the header).
 constexpr uint64_t kEventMargin = 1;
+// The most slots a 1.x role table can hold as the kernel reads it (super_1_load refuses
+// max_dev > (4096 - 256) / 2); more in raid_disks is a corrupt superblock, not an array.
+constexpr uint32_t kMaxSlots = (4096 - 256) / 2;
 }  // namespace
 
 std::vector<uint32_t> MemberSet::missing_slots() const {
@@ -90,6 +93,16 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
   // marks faulty (or no longer counts) normally stopped at an older event count, and is
   // set aside like a spare rather than refused.
   // A shrink recorded half-way still has data on the slots it is taking away.
+  if (ref.raid_disks == 0 || ref.raid_disks > kMaxSlots) {
+    return Result<MemberSet>(Err::corrupt, fmt::format("{}: raid_disks {} is outside 1..{}", members[fresh].path,
+                                                       ref.raid_disks, kMaxSlots));
+  }
+  if (ref.reshape_active &&
+      (int64_t(ref.raid_disks) - ref.delta_disks < 1 || int64_t(ref.raid_disks) - ref.delta_disks > kMaxSlots)) {
+    return Result<MemberSet>(Err::corrupt, fmt::format("{}: a reshape by {} disks to {} leaves no possible previous "
+                                                       "geometry", members[fresh].path, ref.delta_disks,
+                                                       ref.raid_disks));
+  }
   const uint32_t slots = std::max(ref.raid_disks, previous_raid_disks(ref));
   std::vector<int> slot_member(slots, -1);
   std::vector<MemberSet::Recovering> recovering;

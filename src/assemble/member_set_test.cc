@@ -279,6 +279,25 @@ TEST(MemberSetTest, ANewDataOffsetOutsideTheMemberIsCorrupt) {
   EXPECT_TRUE(gather_members(members_of(sbs), {}).is_ok());
 }
 
+// A wild raid_disks or delta_disks is a corrupt superblock, named as one, before anything
+// is sized by it (2^31 slots would be 8 GiB of table).
+TEST(MemberSetTest, ImpossibleDiskCountsAreCorrupt) {
+  auto sbs = array_sbs(5, 3);
+  for (auto& sb : sbs) sb.raid_disks = 0x80000000u;
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::corrupt);
+  EXPECT_TRUE(contains(r.status().message(), "raid_disks 2147483648 is outside 1..1920")) << r.status().message();
+  auto rs = reshaping_sbs(3, 4, 64);
+  for (auto& sb : rs) sb.delta_disks = 0x80000000u;  // INT32_MIN
+  r = gather_members(members_of(rs), {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Err::corrupt);
+  EXPECT_TRUE(contains(r.status().message(), "leaves no possible previous geometry")) << r.status().message();
+  for (auto& sb : rs) sb.delta_disks = 4;  // from 0 disks
+  EXPECT_EQ(gather_members(members_of(rs), {}).status().code(), Err::corrupt);
+}
+
 TEST(MemberSetTest, Raid0CannotMissAnything) {
   auto sbs = array_sbs(0, 3);
   std::vector<ProbedMember> ms;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "layout/layout_names.h"
 #include "cli/sync_progress.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
@@ -78,6 +79,22 @@ std::string detail_text(const std::string& name, const json& r) {
   out += "\n";
   if (syncing) {
     line((detail_status_kind(action) + " Status").c_str(), fmt::format("{}% complete", sync_percent(a)));
+    out += "\n";
+  }
+  if (a.contains("reshape") && a["reshape"].is_object()) {
+    // mdadm's lines for a reshape (Detail.c); it is held where it stopped, hence "frozen".
+    const json& r = a["reshape"];
+    const unsigned disks = a.value("raid_disks", 0u);
+    const int delta = r.value("delta_disks", 0);
+    line("Reshape Status", fmt::format("{}% complete (frozen)", r.value("percent", 0)));
+    if (delta != 0) line("Delta Devices", fmt::format("{}, ({}->{})", delta, int(disks) - delta, disks));
+    if (r.value("new_level", level) != level) line("New Level", layout::level_name(r.value("new_level", level)));
+    if (r.value("new_layout", "") != a.value("layout", "") && !r.value("new_layout", "").empty()) {
+      line("New Layout", r.value("new_layout", ""));
+    }
+    if (r.value("new_chunk_kib", 0u) != a.value("chunk_kib", 0u)) {
+      line("New Chunksize", fmt::format("{}K", r.value("new_chunk_kib", 0u)));
+    }
     out += "\n";
   }
   line("UUID", a.value("uuid", ""));

@@ -31,6 +31,13 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
     auto n = layout::parse_layout(d.level, d.layout);
     if (n.is_ok()) layout_number = int(*n);
   }
+  nlohmann::json reshape;  // null: none recorded
+  if (d.reshape) {
+    reshape = {{"position", d.reshape->position}, {"end", d.reshape->end}, {"backwards", d.reshape->backwards},
+               {"percent", d.reshape->percent()}, {"delta_disks", d.reshape->delta_disks},
+               {"new_level", d.reshape->new_level}, {"new_layout", d.reshape->new_layout},
+               {"new_chunk_kib", d.reshape->new_chunk_kib}};
+  }
   return {{"name", d.name}, {"set_name", d.set_name}, {"uuid", d.uuid}, {"version", d.version}, {"level", d.level},
           {"raid_level", layout::level_name(d.level)}, {"layout", d.layout}, {"layout_number", layout_number},
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
@@ -38,7 +45,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
           {"failed", d.failed}, {"events", d.events}, {"read_only", read_only},
           {"sync_action", d.sync_action}, {"sync_pos", d.sync_pos}, {"sync_end", d.sync_end},
           {"sync_speed_kibs", d.sync_speed_kibs}, {"mismatch_cnt", d.mismatch_cnt},
-          {"resync_offset", sectors_or_null(d.resync_offset)}, {"members", members}};
+          {"resync_offset", sectors_or_null(d.resync_offset)}, {"reshape", reshape}, {"members", members}};
 }
 
 class EngineArray final : public ServedArray {

@@ -73,7 +73,9 @@ MemberInfo from_superblock1(const Superblock1& sb) {
     m.new_chunk_sectors = m.chunk_sectors;
   }
   m.new_data_offset = m.data_offset;
-  if (sb.feature_map & kFeatureNewOffset) m.new_data_offset = uint64_t(int64_t(sb.data_offset) + int32_t(sb.new_offset));
+  // new_offset is a signed 32-bit delta; added modulo 2^64 (a wild value is caught where
+  // the member set checks the new offset against the member).
+  if (sb.feature_map & kFeatureNewOffset) m.new_data_offset = sb.data_offset + uint64_t(int64_t(int32_t(sb.new_offset)));
   m.write_mostly = (sb.devflags & kDevflagWriteMostly) != 0;
   m.fail_fast = (sb.devflags & kDevflagFailFast) != 0;
   m.roles_of_dev_numbers.reserve(sb.dev_roles.size());
