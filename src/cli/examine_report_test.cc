@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "assemble/engine_test_util.h"
+#include "format/testdata_util.h"
 
 namespace umd::cli {
 namespace {
@@ -46,6 +47,28 @@ TEST(ExamineReportTest, PathThatIsNotUtf8IsEscaped) {
   EXPECT_EQ(examine_json(pm)["path"], "/tmp/d\\xff.img");
   EXPECT_EQ(examine_text(pm).rfind("/tmp/d\\xff.img:\n", 0), 0u);
 }
+
+// Members of reshapes the kernel stopped half-way (src/format/testdata/README.md): umd's
+// --examine must print what mdadm 4.2 printed for them, line for line (New Offset, the
+// reshape block, sizes in mdadm's rounding, a Reshape pos'n too small for one).
+class KernelReshapeExamineTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KernelReshapeExamineTest, TextIsMdadms) {
+  const std::string name = GetParam();
+  std::vector<uint8_t> sb = umd::testing::load_fixture(name + ".sb");
+  ASSERT_EQ(sb.size(), 4096u) << name;
+  std::vector<uint8_t> mdadm_text = umd::testing::load_fixture(name + ".examine.txt");
+  // 24 MiB members with the 1.2 superblock 8 sectors in, as in the VM.
+  engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with("vda", 49152, sb, 8));
+  pm.path = "/dev/vda";
+  EXPECT_EQ(examine_text(pm), std::string(mdadm_text.begin(), mdadm_text.end()));
+  nlohmann::json j = examine_json(pm);
+  ASSERT_TRUE(j.contains("reshape"));
+  EXPECT_EQ(j["reshape"]["backwards"], false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KernelReshapeExamineTest,
+                         ::testing::Values("v12r5chunk_reshape_vda", "v12r10grow_reshape_vda"));
 
 }  // namespace
 }  // namespace umd::cli
