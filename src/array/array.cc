@@ -93,6 +93,16 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                       "reads it, and mdadm --assemble continues it",
                                       name, ref.reshape_position));
   }
+  if (ref.reshape_active && ref.new_data_offset == ref.data_offset && !ref.clean) {
+    // What mdadm refuses too ("Failed to restore critical section for reshape"): serving it
+    // could write over a section whose only whole copy is in the backup file.
+    return Result<std::unique_ptr<Array>>(
+        Err::unsupported, fmt::format("{}: a reshape that rewrites in place was cut off at array sector {}; the "
+                                      "section it was moving may be whole only in mdadm's backup file, which umd "
+                                      "cannot restore yet: mdadm --assemble --backup-file restores it, and "
+                                      "`umd --dump` reads the members as they are",
+                                      name, ref.reshape_position));
+  }
   if (ref.reshape_active && !opts.bitmap_file.empty()) {
     return Result<std::unique_ptr<Array>>(
         Err::unsupported, fmt::format("{}: a reshape is under way; --bitmap=FILE is not taken during one yet", name));

@@ -198,6 +198,16 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
                                       members[idx].path, int64_t(mi.new_data_offset), ref.component_sectors, room));
       }
     }
+    // A reshape that rewrites the data in place is overseen by mdadm with a backup file: cut
+    // off (not stopped), the section it was moving may be whole only in that file.
+    const bool in_place = ref.new_data_offset == ref.data_offset;
+    if (in_place && !ref.clean) {
+      warnings.push_back(fmt::format("{}: the reshape rewrites the data in place and the array was not stopped "
+                                     "cleanly: the section it was moving at array sector {} may be whole only in "
+                                     "mdadm's backup file (mdadm --assemble --backup-file restores it; umd reads "
+                                     "the members as they are)",
+                                     members[fresh].path, ref.reshape_position));
+    }
     reshape = RecordedReshape{std::move(prev), ref.reshape_position, ref.reshape_backwards};
   }
   MemberSet set{ref, std::move(members), std::move(slot_member), std::move(warnings), std::move(geo),

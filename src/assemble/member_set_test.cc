@@ -249,6 +249,29 @@ TEST(MemberSetTest, ARecordedShrinkKeepsTheSlotItTakesAway) {
   EXPECT_EQ(d->slot_member[3], -1);
 }
 
+// In place (no new offset) and cut off mid-section: what was being moved may be whole only
+// in mdadm's backup file. Said once, naming the position; a clean stop says nothing.
+TEST(MemberSetTest, AnInPlaceReshapeCutOffWarnsOfTheBackupFile) {
+  auto sbs = reshaping_sbs(3, 4, 64);
+  auto clean = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(clean.is_ok()) << clean.status().message();
+  EXPECT_TRUE(clean->warnings.empty());
+  for (auto& sb : sbs) sb.resync_offset = 0;  // active: not stopped cleanly
+  auto cut = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(cut.is_ok()) << cut.status().message();
+  ASSERT_EQ(cut->warnings.size(), 1u);
+  EXPECT_TRUE(contains(cut->warnings[0], "at array sector 64 may be whole only in mdadm's backup file"))
+      << cut->warnings[0];
+  // Moving the data (a new offset) needs no backup: no warning.
+  for (auto& sb : sbs) {
+    sb.feature_map |= kFeatureNewOffset;
+    sb.new_offset = uint32_t(-32);
+  }
+  auto moved = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(moved.is_ok()) << moved.status().message();
+  EXPECT_TRUE(moved->warnings.empty());
+}
+
 TEST(MemberSetTest, AReshapePositionPastTheEndIsCorrupt) {
   auto sbs = reshaping_sbs(3, 4, 0);
   const uint64_t end = 3 * sbs[0].size;  // the new geometry's size: 3 data disks
