@@ -23,6 +23,23 @@ def trim(b, keep=1024):
     return b[:keep]
 
 
+def small_member(sb):
+    """A 1.2 superblock moved onto fuzz_member_set's 1 MiB members (2048 sectors): data at
+    sector 64 (a recorded new offset 32 sectors lower), a size that fits, and a recorded
+    reshape position inside the array. The harness writes the checksum."""
+    b = bytearray(sb[:1024].ljust(1024, b"\0"))
+    chunk, new_chunk = struct.unpack_from("<I", b, 88)[0], struct.unpack_from("<I", b, 120)[0]
+    unit = max(chunk, new_chunk, 8)
+    struct.pack_into("<QQ", b, 128, 64, 2048 - 64)          # data_offset, data_size
+    struct.pack_into("<Q", b, 80, (2048 - 64) // unit * unit)  # size
+    feature = struct.unpack_from("<I", b, 8)[0]
+    if feature & 0x40:
+        struct.pack_into("<i", b, 124, -32)                 # new_offset
+    if feature & 0x4:
+        struct.pack_into("<Q", b, 104, 4 * unit)            # reshape_position
+    return bytes(b)
+
+
 def put(out, target, name, data):
     d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
@@ -40,6 +57,15 @@ def main(out):
         else:
             max_dev = struct.unpack_from("<I", sb, 220)[0]
             put(out, "fuzz_superblock1", name, sb[:256 + 2 * max_dev])
+    # Member sets for fuzz_member_set: a count byte, then each 1.2 member's first 1024
+    # bytes moved onto a small member, for every array the fixtures hold (v12r5_vda, ...).
+    groups = {}
+    for name in sorted(os.listdir(FORMAT)):
+        if name.startswith("v12") and name.endswith(".sb"):
+            groups.setdefault(name.rsplit("_", 1)[0], []).append(name)
+    for prefix, names in groups.items():
+        data = bytes([len(names) - 1]) + b"".join(small_member(read(os.path.join(FORMAT, n))) for n in names)
+        put(out, "fuzz_member_set", prefix, data)
     # Bitmap superblocks and their bits, as the kernel wrote them; the lockless one too.
     for name in sorted(os.listdir(BITMAP)):
         if name.endswith(".bitmap"):

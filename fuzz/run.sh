@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PER=${1:-20}
 BUILD=${UMD_FUZZ_BUILD:-build-fuzz}
-ALL=(fuzz_superblock1 fuzz_superblock0 fuzz_backup_super fuzz_bitmap_super fuzz_examine fuzz_nbd_handshake
+ALL=(fuzz_superblock1 fuzz_superblock0 fuzz_backup_super fuzz_bitmap_super fuzz_examine fuzz_member_set fuzz_nbd_handshake
      fuzz_nbd_transmission fuzz_control_protocol fuzz_cli_args)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL[*]}}"
 NICE=(nice -n "${FUZZ_NICE:-0}")
