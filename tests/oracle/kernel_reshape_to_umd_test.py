@@ -144,14 +144,12 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
             self.assertLessEqual(len(disks), umdtest.MAX_VM_DISKS)
             out, rc = umdtest.vm_run(guest_script(batch), disks)
             self.assertEqual(rc, 0, out)
-            results, kread = {}, {}
+            # CASE NAME SIZE SHA POSITION DIRECTION; KREAD NAME SIZE SHA POSITION
+            results = {n: (int(v[0]) * 512, v[1], v[2], v[3])
+                       for n, v in umdtest.vm_lines(out, "CASE").items() if len(v) == 4}
+            kread = {n: (int(v[0]) * 512, v[1], v[2]) for n, v in umdtest.vm_lines(out, "KREAD").items() if len(v) == 3}
             for line in out.splitlines():
-                parts = line.split()
-                if len(parts) == 6 and parts[0] == "CASE":
-                    results[parts[1]] = (int(parts[2]) * 512, parts[3], parts[4], parts[5])
-                elif len(parts) == 5 and parts[0] == "KREAD":
-                    kread[parts[1]] = (int(parts[2]) * 512, parts[3], parts[4])
-                elif line.startswith(("CASEFAIL", "GROWFAIL", "READFAIL")):
+                if line.startswith(("CASEFAIL", "GROWFAIL", "READFAIL")):
                     failures.append(f"kernel refused {line.split()[1]}: {out}")
             written = {}
             for c in batch:
@@ -211,13 +209,10 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
             ]
         out, rc = umdtest.vm_run("\n".join(lines) + "\n", disks)
         errs = [] if rc == 0 else [f"kernel run failed: {out}"]
-        done = {}
-        for line in out.splitlines():
-            p = line.split()
-            if p[:1] == ["DONE"] and len(p) == 4:
-                done[p[1]] = p[2:]
-            elif line.startswith(("ASMFAIL", "STUCK")):
-                errs.append(f"the kernel would not assemble or finish what umd stopped: {out}")
+        # DONE NAME MISMATCH_CNT SHA
+        done = {n: v for n, v in umdtest.vm_lines(out, "DONE").items() if len(v) == 2}
+        if any(line.startswith(("ASMFAIL", "STUCK")) for line in out.splitlines()):
+            errs.append(f"the kernel would not assemble or finish what umd stopped: {out}")
         for c in batch:
             if c.name not in done:
                 errs.append(f"{c.name}: the kernel did not finish the reshape umd held")
