@@ -1,6 +1,6 @@
 #include "array/array.h"
 
-#include "personality/reshaping_personality.h"
+#include "array/array_reader.h"
 
 #include <fmt/format.h>
 
@@ -139,34 +139,15 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   const uint32_t n = uint32_t(set.slot_member.size());
   a->failed_ = std::make_unique<std::atomic<bool>[]>(n);
   for (uint32_t s = 0; s < n; s++) a->failed_[s].store(set.slot_member[s] < 0);
-  // Each geometry reads a member where it puts the data: data_offset, or new_data_offset
-  // for the geometry a recorded reshape goes to.
-  auto slots_of = [&set](uint32_t disks, bool next) {
-    std::vector<Slot> slots(disks);
-    for (uint32_t s = 0; s < disks; s++) {
-      if (set.slot_member[s] < 0) continue;
-      ProbedMember& m = set.members[set.slot_member[s]];
-      slots[s] = Slot{m.dev.get(), next ? m.info.new_data_offset : m.info.data_offset};
-    }
-    return slots;
-  };
-  if (!set.reshape) {
-    UMD_ASSIGN_OR_RETURN(a->personality_, make_personality(set.geometry, slots_of(ref.raid_disks, false), a.get()));
-  } else {
-    // Served through both geometries, the reshape held where it stopped (md's frozen):
-    // reshaping_personality.h.
-    const RecordedReshape& rs = *set.reshape;
-    UMD_ASSIGN_OR_RETURN(auto next, make_personality(set.geometry, slots_of(ref.raid_disks, true), a.get()));
-    UMD_ASSIGN_OR_RETURN(auto prev,
-                         make_personality(rs.previous, slots_of(previous_raid_disks(ref), false), a.get()));
-    a->personality_ = std::make_unique<ReshapingPersonality>(
-        std::move(prev), std::move(next),
-        layout::GeometryView(rs.previous, set.geometry, rs.position, rs.position, rs.backwards));
+  // One geometry's personality, or both of a recorded reshape, held where it stopped
+  // (array_reader.h, reshaping_personality.h).
+  UMD_ASSIGN_OR_RETURN(a->personality_, personality_for(set, a.get()));
+  if (set.reshape) {
     a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; served through "
                                        "both geometries and held there (umd cannot continue it yet; mdadm "
                                        "--assemble does)",
-                                       name, rs.position, std::max(rs.previous.array_sectors(),
-                                                                   set.geometry.array_sectors())));
+                                       name, set.reshape->position,
+                                       std::max(set.reshape->previous.array_sectors(), set.geometry.array_sectors())));
   }
   a->set_ = std::make_unique<MemberSet>(std::move(set));
   a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved

@@ -1,8 +1,30 @@
 #include "array/array_reader.h"
 
-#include <fmt/format.h>
+#include "layout/geometry_view.h"
+#include "personality/reshaping_personality.h"
 
 namespace umd::engine {
+
+Result<std::unique_ptr<Personality>> personality_for(MemberSet& set, PersonalityHost* host) {
+  // The slots of one geometry, each member read from where that geometry puts its data.
+  auto slots_of = [&set](uint32_t disks, bool next) {
+    std::vector<Slot> slots(disks);
+    for (uint32_t s = 0; s < disks; s++) {
+      if (set.slot_member[s] < 0) continue;
+      ProbedMember& m = set.members[set.slot_member[s]];
+      slots[s] = Slot{m.dev.get(), next ? m.info.new_data_offset : m.info.data_offset};
+    }
+    return slots;
+  };
+  if (!set.reshape) return make_personality(set.geometry, slots_of(set.ref.raid_disks, false), host);
+  const RecordedReshape& rs = *set.reshape;
+  UMD_ASSIGN_OR_RETURN(auto next, make_personality(set.geometry, slots_of(set.ref.raid_disks, true), host));
+  UMD_ASSIGN_OR_RETURN(auto prev, make_personality(rs.previous, slots_of(previous_raid_disks(set.ref), false), host));
+  // A stopped reshape has no section in flight: position == safe.
+  return std::unique_ptr<Personality>(std::make_unique<ReshapingPersonality>(
+      std::move(prev), std::move(next),
+      layout::GeometryView(rs.previous, set.geometry, rs.position, rs.position, rs.backwards)));
+}
 
 Result<ArrayReader> open_array_read_only(const std::vector<std::string>& paths, const GatherOptions& opts) {
   std::vector<ProbedMember> probed;
@@ -15,39 +37,8 @@ Result<ArrayReader> open_array_read_only(const std::vector<std::string>& paths, 
 
 Result<ArrayReader> open_array_read_only(std::vector<ProbedMember> probed, const GatherOptions& opts) {
   UMD_ASSIGN_OR_RETURN(MemberSet set, gather_members(std::move(probed), opts));
-  // The slots of one geometry, each member read from where that geometry puts its data.
-  auto slots_of = [&set](uint32_t disks, bool previous) {
-    std::vector<Slot> slots(disks);
-    for (size_t s = 0; s < slots.size(); s++) {
-      if (set.slot_member[s] < 0) continue;
-      ProbedMember& m = set.members[set.slot_member[s]];
-      slots[s] = Slot{m.dev.get(), previous ? m.info.data_offset : m.info.new_data_offset};
-    }
-    return slots;
-  };
-  UMD_ASSIGN_OR_RETURN(auto personality, make_personality(set.geometry, slots_of(set.ref.raid_disks, false)));
-  if (!set.reshape) {
-    layout::GeometryView view(set.geometry);
-    return ArrayReader{std::move(set), std::move(personality), nullptr, std::move(view)};
-  }
-  const RecordedReshape& rs = *set.reshape;
-  UMD_ASSIGN_OR_RETURN(auto previous, make_personality(rs.previous, slots_of(previous_raid_disks(set.ref), true)));
-  layout::GeometryView view(rs.previous, set.geometry, rs.position, rs.position, rs.backwards);
-  return ArrayReader{std::move(set), std::move(personality), std::move(previous), std::move(view)};
-}
-
-Status ArrayReader::read(uint64_t sector, uint64_t sectors, uint8_t* out) {
-  if (!previous) return personality->read(sector, sectors, out);
-  if (sector > array_sectors() || sectors > array_sectors() - sector) {
-    return Status(Err::invalid, fmt::format("read of sectors {}+{} is past the end ({})", sector, sectors,
-                                            array_sectors()));
-  }
-  for (const layout::GeometryPiece& p : view->pieces(sector, sector + sectors)) {
-    // A stopped reshape has no section in flight (position == safe): no piece waits.
-    Personality& by = p.generation == view->generation() ? *previous : *personality;
-    UMD_TRY(by.read(p.lo, p.hi - p.lo, out + (p.lo - sector) * 512));
-  }
-  return Status::ok();
+  UMD_ASSIGN_OR_RETURN(auto personality, personality_for(set, nullptr));
+  return ArrayReader{std::move(set), std::move(personality)};
 }
 
 }  // namespace umd::engine
