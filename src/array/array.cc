@@ -137,17 +137,31 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   // Slots: those of the geometry, or of the previous one when a shrink recorded half-way
   // has more (member_set.h).
   const uint32_t n = uint32_t(set.slot_member.size());
-  a->failed_ = std::make_unique<std::atomic<bool>[]>(n);
+  // Room for every slot md can have: a reshape may add slots while the array runs.
+  a->failed_ = std::make_unique<std::atomic<bool>[]>(std::max<uint32_t>(n, uint32_t(kSb1MaxDevs)));
   for (uint32_t s = 0; s < n; s++) a->failed_[s].store(set.slot_member[s] < 0);
   // One geometry's personality, or both of a recorded reshape, held where it stopped
   // (array_reader.h, reshaping_personality.h).
   UMD_ASSIGN_OR_RETURN(a->personality_, personality_for(set, a.get()));
-  if (set.reshape) {
-    a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; served through "
-                                       "both geometries and held there (umd cannot continue it yet; mdadm "
-                                       "--assemble does)",
-                                       name, set.reshape->position,
-                                       std::max(set.reshape->previous.array_sectors(), set.geometry.array_sectors())));
+  a->reshaping_ = dynamic_cast<ReshapingPersonality*>(a->personality_.get());
+  if (a->reshaping_) {
+    a->reshaping_->set_host(static_cast<ReshapeHost*>(a.get()));
+    const uint64_t end = std::max(set.reshape->previous.array_sectors(), set.geometry.array_sectors());
+    if (!a->reshaping_->can_move()) {
+      a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; served through "
+                                         "both geometries and held there (it {}, which umd cannot move yet; mdadm "
+                                         "--assemble does)",
+                                         name, set.reshape->position, end,
+                                         set.geometry.level() == 10 ? "is a raid10 reshape" : "rewrites in place"));
+    } else if (opts.read_only || opts.freeze_reshape) {
+      a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; held there "
+                                         "({}): `umd --action {} reshape` resumes it",
+                                         name, set.reshape->position, end,
+                                         opts.read_only ? "read-only" : "--freeze-reshape", name));
+    } else {
+      a->warnings_.push_back(
+          fmt::format("{}: a reshape is under way at array sector {} of {}; resuming it", name, set.reshape->position, end));
+    }
   }
   a->set_ = std::make_unique<MemberSet>(std::move(set));
   a->events_ = a->set_->ref.events;  // `ref` pointed into `set`, which has moved
@@ -186,6 +200,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   a->bitmap_recovery_.assign(n, false);
   if (!a->read_only_) UMD_TRY(a->open_bitmap(opts));
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
+  if (opts.freeze_reshape && ms.reshape) UMD_TRY(a->sync_->set_attr("sync_action", "frozen"));
   if (!a->read_only_) {
     a->state_thread_ = std::thread([p = a.get()] { p->state_loop(); });
     a->activate_spares();
@@ -211,13 +226,13 @@ bool Array::survives(const std::vector<uint32_t>& missing) const {
     return v;
   };
   if (!set_->geometry.survives(below(set_->geometry.raid_disks()))) return false;
-  return !set_->reshape || set_->reshape->previous.survives(below(set_->reshape->previous.raid_disks()));
+  return !reshape_recorded() || set_->reshape->previous.survives(below(set_->reshape->previous.raid_disks()));
 }
 
 Status Array::refuse_while_reshaping(const std::string& what) const {
-  if (!set_->reshape) return Status::ok();
-  return Status(Err::busy, fmt::format("{}: {} is refused while a reshape is under way (held at array sector {})",
-                                       what, name_, set_->reshape->position));
+  if (!reshape_recorded()) return Status::ok();
+  return Status(Err::busy, fmt::format("{}: {} is refused while a reshape is under way (at array sector {})", what,
+                                       name_, reshape_position_now()));
 }
 
 uint32_t Array::block_size() const { return personality_->block_size(); }
@@ -279,6 +294,11 @@ std::vector<uint32_t> Array::failed_slots() const {
 // whose superblock cannot be written is failed, and the state written again to record
 // that, as long as the array survives.
 Status Array::write_state(bool clean) {
+  // While a reshape is recorded, the position (or the finished geometry) a member's
+  // superblock is about to vouch for must hold on every member: each one's preflush is not
+  // enough, as the superblocks land one by one and the freshest is believed. So every
+  // member is flushed, and waited for, first.
+  if (reshape_recorded()) (void)flush_members();
   for (;;) {
     std::vector<SuperblockTarget> targets;
     std::vector<int> target_slot;  // -1: a spare
@@ -288,6 +308,8 @@ Status Array::write_state(bool clean) {
       st.events = ++events_;
       st.clean = clean;
       st.resync_offset = resync_offset_;
+      if (reshape_recorded()) st.reshape_position = reshape_position_now();
+      st.reshape_finished = reshape_finishing_;
       for (size_t i = 0; i < held_.size(); i++) {
         const Held& h = held_[i];
         ProbedMember& m = set_->members[i];
@@ -356,6 +378,7 @@ Status Array::write_state(bool clean) {
         }
       }
     }
+    if (st.reshape_position && reshaping_) reshaping_->recorded(*st.reshape_position);
     if (!newly_failed) return first;
     if (!survives(failed_slots())) return first;
   }
@@ -696,9 +719,9 @@ ArrayDetail Array::detail() const {
   d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
   d.events = events_;
   d.resync_offset = resync_offset_;
-  if (set_->reshape) {
+  if (reshape_recorded()) {
     ArrayDetail::Reshape r;
-    r.position = set_->reshape->position;
+    r.position = reshape_position_now();
     r.end = std::max(set_->reshape->previous.array_sectors(), set_->geometry.array_sectors());
     r.backwards = set_->reshape->backwards;
     r.delta_disks = ref.delta_disks;
@@ -753,6 +776,7 @@ ArrayDetail Array::detail() const {
     d.sync_speed_kibs = pr.speed_kibs;
     d.mismatch_cnt = pr.mismatch_sectors;
   }
+  if (d.reshape) d.reshape->moving = d.sync_action == "reshape";
   return d;
 }
 

@@ -58,6 +58,7 @@
 #include "block/block_target.h"
 #include "assemble/member_set.h"
 #include "personality/personality.h"
+#include "personality/reshaping_personality.h"
 #include "sync/sync_engine.h"
 #include "bitmap/write_intent.h"
 #include "io/member.h"
@@ -65,12 +66,22 @@
 
 namespace umd::engine {
 
+// mdadm --grow's shape options (unset: as now).
+struct ReshapeRequest {
+  std::optional<uint32_t> raid_disks;
+  std::optional<uint32_t> chunk_sectors;
+  std::optional<uint32_t> layout;  // md's layout number for the level
+};
+
 struct AssembleOptions {
   std::string bitmap_file;  // --bitmap=FILE: the array's bitmap lives in this file
   bool read_only = false;
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
   std::string overlay_dir;  // --overlay DIR: members are overlaid (io/overlay_member.h)
+  // mdadm --freeze-reshape: a reshape the superblocks record stays where it is (sync_action
+  // "frozen") until sync_action is written; without it the reshape resumes.
+  bool freeze_reshape = false;
 };
 
 struct MemberDetail {
@@ -117,9 +128,11 @@ struct ArrayDetail {
   uint64_t mismatch_cnt = 0;
   uint64_t resync_offset = ~0ull;  // where a pending resync resumes; ~0: in sync
 
-  // A reshape the superblocks record (held where it stopped: umd does not move it yet).
+  // A reshape the superblocks record, moving (sync_action "reshape") or held where it
+  // stopped (frozen, read-only, or one umd cannot move: see reshaping_personality.h).
   // level/layout/chunk_kib above are the geometry it leaves, raid_disks the new count.
   struct Reshape {
+    bool moving = false;     // the sync thread is moving it now
     uint64_t position = 0;   // array sectors (md's reshape_position)
     uint64_t end = 0;        // array sectors the reshape walks
     bool backwards = false;  // walking down from the end
@@ -145,7 +158,13 @@ class MemberBitmapStore;
 }  // namespace umd::bitmap
 namespace umd::engine {
 
-class Array final : public BlockTarget, private PersonalityHost, private SyncHost, private bitmap::BitmapHost {
+class ReshapingPersonality;
+
+class Array final : public BlockTarget,
+                    private PersonalityHost,
+                    private SyncHost,
+                    private bitmap::BitmapHost,
+                    private ReshapeHost {
  public:
   // assemble, assemble_members and open_bitmap set up the array's state before any other
   // thread exists (the state and sync threads start at the end of assemble_members), so they
@@ -203,6 +222,9 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // superblocks reserve, an absolute path adds one in that file, "none" removes it. The
   // array keeps serving; I/O pauses while the bitmap changes.
   Status set_bitmap(const std::string& kind);
+  // mdadm --grow --raid-devices/--chunk/--layout: starts a reshape that moves the data
+  // offset (array_reshape.cc says what is taken and how). Errors change nothing.
+  Status start_reshape(const ReshapeRequest& rq);
 
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).
@@ -233,8 +255,11 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // Whether the data survives these slots missing: in the geometry, and in the previous one
   // while a reshape is recorded.
   bool survives(const std::vector<uint32_t>& missing) const;
-  // Err::busy naming `what` while a reshape is recorded (and held); ok otherwise.
+  // Err::busy naming `what` while a reshape is recorded (moving or held); ok otherwise.
   Status refuse_while_reshaping(const std::string& what) const;
+  // Whether the superblocks record a reshape not yet finished, and where it is now.
+  bool reshape_recorded() const { return set_->reshape && !(reshaping_ && reshaping_->collapsed()); }
+  uint64_t reshape_position_now() const { return reshaping_ ? reshaping_->position() : set_->reshape->position; }
   int find_member_locked(const std::string& name) const REQUIRES(mu_);  // index, or -1
   std::string member_name(size_t i) const;
   // Puts spares into missing slots (recovery then rebuilds them). Caller holds nothing.
@@ -244,6 +269,12 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   void resume_io();
   bool on_sync_thread() const;
   Status write_state_locked_marking(bool clean);  // takes marking_ itself
+
+  // ReshapeHost, and the end of a reshape (array_sync.cc)
+  Status record_reshape_position(uint64_t position) override;
+  void finish_reshape();
+  // The personality while a reshape is recorded (and after it, collapsed), else nullptr.
+  ReshapingPersonality* reshaping() const { return reshaping_; }
 
   // SyncHost
   std::optional<Need> needed() override;
@@ -300,6 +331,10 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   std::unique_ptr<io::UringQueue> ring_;
   std::unique_ptr<MemberSet> set_;
   std::unique_ptr<Personality> personality_;
+  ReshapingPersonality* reshaping_ = nullptr;  // personality_ as such, when it is one
+  // Personalities replaced while the array ran (a reshape started): kept until the end, as
+  // a thread may still hold a reference it took before the swap.
+  std::vector<std::unique_ptr<Personality>> retired_;
   std::unique_ptr<std::atomic<bool>[]> failed_;  // by slot
 
   mutable umd::Mutex mu_;                    // guards what follows
@@ -337,6 +372,7 @@ class Array final : public BlockTarget, private PersonalityHost, private SyncHos
   // bitmap then limits it to the chunks that need it).
   std::atomic<bool> bitmap_resync_wanted_{false};
   bool paused_ GUARDED_BY(mu_) = false;
+  bool reshape_finishing_ GUARDED_BY(mu_) = false;  // the next superblocks take the new geometry
   uint64_t suspend_lo_ GUARDED_BY(mu_) = 0;  // md's suspend_lo/hi: array sectors where writes wait
   uint64_t suspend_hi_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> safe_mode_delay_ms_{200};

@@ -93,7 +93,7 @@ Result<std::string> Array::attr(const std::string& name) const {
   }
   if (name == "resync_start") return resync_offset_ == kMaxSector ? std::string("none") : std::to_string(resync_offset_);
   if (name == "reshape_position") {
-    return set_->reshape ? std::to_string(set_->reshape->position) : std::string("none");
+    return reshape_recorded() ? std::to_string(reshape_position_now()) : std::string("none");
   }
   if (name == "safe_mode_delay") return fmt::format("{:.3f}", double(safe_mode_delay_ms_.load()) / 1000);
   if (name == "consistency_policy") {
@@ -136,7 +136,9 @@ Result<std::string> Array::attr(const std::string& name) const {
 
 Status Array::set_attr(const std::string& name, const std::string& raw) {
   const std::string v = trim(raw);
-  if (name == "sync_action" && v != "idle" && v != "frozen") UMD_TRY(refuse_while_reshaping("sync_action " + v));
+  if (name == "sync_action" && v != "idle" && v != "frozen" && v != "reshape") {
+    UMD_TRY(refuse_while_reshaping("sync_action " + v));
+  }
   if (Status s = sync_->set_attr(name, v); s.code() != Err::not_found) {
     if (s.is_ok() && name == "sync_action" && read_only_) {
       return Status(Err::invalid, fmt::format("{} is read-only", name_));

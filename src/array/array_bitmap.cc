@@ -164,7 +164,8 @@ bitmap::SyncKind Array::bitmap_kind_of(SyncOp op) {
     }
     case SyncOp::replace: return bitmap::SyncKind::rebuild;
     case SyncOp::check:
-    case SyncOp::repair: return bitmap::SyncKind::check;
+    case SyncOp::repair:
+    case SyncOp::reshape: return bitmap::SyncKind::check;
   }
   return bitmap::SyncKind::check;
 }

@@ -87,7 +87,7 @@ Status Array::write_state_locked_marking(bool clean_if_quiet) {
 }
 
 void Array::activate_spares() {
-  if (read_only_ || set_->reshape) return;  // spares wait while a reshape is held (md starts no recovery)
+  if (read_only_ || reshape_recorded()) return;  // spares wait while a reshape is recorded (md starts no recovery)
   struct Move {
     uint32_t slot;
     size_t member;

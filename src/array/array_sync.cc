@@ -11,8 +11,13 @@ namespace umd::engine {
 
 std::optional<SyncHost::Need> Array::needed() {
   umd::MutexLock l(mu_);
-  // A reshape held half-way: md starts no resync or recovery before the reshape is done.
-  if (broken_ || stopping_ || read_only_ || set_->reshape) return std::nullopt;
+  if (broken_ || stopping_ || read_only_) return std::nullopt;
+  // A reshape recorded: md starts no resync or recovery before it is done. It moves when
+  // it can (reshaping_personality.h), else it stays held.
+  if (reshape_recorded()) {
+    if (!reshaping_->can_move()) return std::nullopt;
+    return Need{SyncOp::reshape, reshaping_->progress_of(reshaping_->position())};
+  }
   uint64_t from = ~0ull;
   for (uint32_t s = 0; s < set_->slot_member.size(); s++) {
     if (set_->slot_member[s] < 0 || failed_[s].load()) continue;
@@ -61,6 +66,10 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
     }
   }
   if (op == SyncOp::check || op == SyncOp::repair) return;
+  if (op == SyncOp::reshape && complete && err.is_ok()) {
+    finish_reshape();
+    return;
+  }
   if (op == SyncOp::replace) {
     bool failed_new = false, broken = false;
     {

@@ -22,6 +22,8 @@ uint16_t sb1_role(int role) {
 }
 
 std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st, const SuperblockTarget& t) {
+  if (st.reshape_finished && (sb.feature_map & kFeatureReshapeActive)) finish_reshape_sb1(sb);
+  if (st.reshape_position && (sb.feature_map & kFeatureReshapeActive)) sb.reshape_position = *st.reshape_position;
   sb.events = st.events;
   sb.utime = now_seconds() & kSb1TimeSecMask;
   sb.resync_offset = st.clean ? st.resync_offset : 0;
@@ -58,6 +60,18 @@ std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
 }
 
 }  // namespace
+
+void finish_reshape_sb1(Superblock1& sb) {
+  if (sb.feature_map & kFeatureNewOffset) {
+    const int64_t moved = int32_t(sb.new_offset);
+    sb.data_offset = uint64_t(int64_t(sb.data_offset) + moved);
+    sb.data_size = uint64_t(int64_t(sb.data_size) - moved);
+  }
+  sb.level = int32_t(sb.new_level);
+  sb.layout = sb.new_layout;
+  sb.chunksize = sb.new_chunk;
+  sb.feature_map &= ~(kFeatureReshapeActive | kFeatureReshapeBackwards | kFeatureNewOffset);
+}
 
 SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state) {
   SuperblockUpdate u;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "assemble/superblock_probe.h"
@@ -23,7 +24,18 @@ struct ArrayState {
   // Role table entries to set in every superblock (1.x dev_roles), by dev_number:
   // a slot, MemberInfo::kSpare or MemberInfo::kFaulty. Entries not named keep their value.
   std::vector<std::pair<uint32_t, int>> roles;
+  // A reshape under way: the position to record (md's reshape_position, array sectors).
+  std::optional<uint64_t> reshape_position;
+  // The reshape is done: each superblock takes the new geometry as its own, as md's
+  // md_finish_reshape and super_1_sync leave it (finish_reshape_sb1 below).
+  bool reshape_finished = false;
 };
+
+// What a finished reshape leaves in a 1.x superblock: level, layout and chunk are the new
+// ones; data_offset moves to the new offset and data_size grows or shrinks by what it
+// moved (md_finish_reshape); the reshape feature bits are cleared. The new_* fields keep
+// their values, as the kernel leaves them. raid_disks already counts the new geometry.
+void finish_reshape_sb1(Superblock1& sb);
 
 // One member to write, with what only its own superblock records.
 struct SuperblockTarget {

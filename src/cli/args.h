@@ -51,6 +51,7 @@ struct Args {
   std::optional<std::string> fuse;  // --fuse DIR
   bool foreground = false;
   bool readonly = false;
+  bool freeze_reshape = false;  // --assemble --freeze-reshape
 
   // --manage: in command-line order. action: fail, remove, add, re-add, replace.
   struct ManageOp {

@@ -25,6 +25,7 @@ Result<daemon::DaemonOptions> daemon_options(const Args& a) {
   daemon::DaemonOptions opts;
   opts.foreground = a.foreground;
   opts.array.read_only = a.readonly;
+  opts.array.freeze_reshape = a.freeze_reshape;
   opts.array.force = a.force;
   opts.array.run = a.run;
   if (a.overlay) opts.array.overlay_dir = absolute_path(*a.overlay);

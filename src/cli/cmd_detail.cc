@@ -82,11 +82,12 @@ std::string detail_text(const std::string& name, const json& r) {
     out += "\n";
   }
   if (a.contains("reshape") && a["reshape"].is_object()) {
-    // mdadm's lines for a reshape (Detail.c); it is held where it stopped, hence "frozen".
+    // mdadm's lines for a reshape (Detail.c). Moving, the sync line above gave its status;
+    // held where it stopped, it is "frozen".
     const json& r = a["reshape"];
     const unsigned disks = a.value("raid_disks", 0u);
     const int delta = r.value("delta_disks", 0);
-    line("Reshape Status", fmt::format("{}% complete (frozen)", r.value("percent", 0)));
+    if (!r.value("moving", false)) line("Reshape Status", fmt::format("{}% complete (frozen)", r.value("percent", 0)));
     if (delta != 0) line("Delta Devices", fmt::format("{}, ({}->{})", delta, int(disks) - delta, disks));
     if (r.value("new_level", level) != level) line("New Level", layout::level_name(r.value("new_level", level)));
     if (r.value("new_layout", "") != a.value("layout", "") && !r.value("new_layout", "").empty()) {

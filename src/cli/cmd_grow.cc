@@ -1,21 +1,43 @@
-// --grow NAME --bitmap=none|internal|FILE: adds or removes the write-intent bitmap of a
-// running array (mdadm --grow --bitmap). Reshapes (--raid-devices, --level, --chunk,
-// --layout, --size) are on the roadmap and refused here with a clear message.
+// --grow NAME: mdadm --grow on a running array.
+//  - --bitmap=none|internal|lockless|FILE adds or removes the write-intent bitmap.
+//  - --raid-devices=N, --chunk=C, --layout=L (together or apart) start a reshape that the
+//    array's sync thread moves while it serves (array/array_reshape.cc says which); the
+//    command returns once the superblocks record it, as mdadm does; --detail and --status
+//    show its progress.
+//  - --level and --size are refused with a clear message (not yet).
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
+#include "util/units.h"
 
 namespace umd::cli {
 
 int cmd_grow(const Args& a) {
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
-  if (a.raid_devices || a.level || a.chunk || a.layout || a.size) {
-    return fail(Status(Err::unsupported, "--grow: reshaping (--raid-devices, --level, --chunk, --layout, --size) is "
-                                         "not supported yet; only --bitmap"));
+  if (a.level || a.size) {
+    return fail(Status(Err::unsupported, "--grow: --level and --size are not supported yet; --raid-devices, --chunk, "
+                                         "--layout and --bitmap are"));
+  }
+  if (a.raid_devices || a.chunk || a.layout) {
+    if (a.bitmap) return usage_error("--grow: change the shape and the bitmap in two commands");
+    if (!a.members.empty()) return usage_error("--grow NAME: unexpected \"" + a.members.front() + "\"");
+    nlohmann::json req{{"op", "grow"}};
+    if (a.raid_devices) req["raid_devices"] = *a.raid_devices;
+    if (a.chunk) {
+      auto c = parse_size_kib_default(*a.chunk);
+      if (!c.is_ok()) return usage_error("--chunk: " + c.status().message());
+      req["chunk_kib"] = *c / 1024;
+    }
+    if (a.layout) req["layout"] = *a.layout;
+    if (int rc = check_assembled(a.array_name)) return rc;
+    auto r = daemon::control_call(a.array_name, req, std::chrono::seconds(120));
+    if (!r.is_ok()) return fail_for(a.array_name, r.status());
+    return 0;
   }
   if (!a.bitmap) return usage_error("--grow NAME needs --bitmap=none|internal|FILE");
   if (!a.members.empty()) return usage_error("--grow NAME --bitmap=...: unexpected \"" + a.members.front() + "\"");

@@ -44,8 +44,8 @@ const std::vector<ModeHelp>& modes() {
        "umd --assemble NAME MEMBER... [options]\numd --assemble NAME --uuid=U|--name=N PATH...\n"
        "umd --assemble --scan [PATH...]   (every array found, or the config's ARRAY lines)",
        "umd --assemble --scan --overlay /tmp/ov disk*.img",
-       {"--scan", "--uuid", "--name", "--config", "--overlay", "--run", "--readonly", "--force", "--serve", "--fuse",
-        "--foreground", "--bitmap"}},
+       {"--scan", "--uuid", "--name", "--config", "--overlay", "--run", "--readonly", "--freeze-reshape", "--force",
+        "--serve", "--fuse", "--foreground", "--bitmap"}},
       {Mode::stop, "--stop", "stop an array cleanly (drain, flush, clean superblocks)", "umd --stop NAME | --scan",
        "umd --stop md0", {"--scan"}},
       {Mode::detail, "--detail", "describe a running array, as mdadm --detail", "umd --detail NAME | --scan",
@@ -60,8 +60,10 @@ const std::vector<ModeHelp>& modes() {
       {Mode::attr, "--attr", "read or write an attribute (md's sysfs names)",
        "umd --attr NAME [ATTR [VALUE]]   (a VALUE starting with '-' after \"--\")",
        "umd --attr md0 sync_speed_max 50000", {"--json"}},
-      {Mode::grow, "--grow", "change a running array: bitmap (reshape is next)",
-       "umd --grow NAME --bitmap=none|internal|lockless|FILE | ...", "umd --grow md0 --bitmap=internal",
+      {Mode::grow, "--grow", "change a running array: its bitmap, or its shape (a reshape that moves while it serves)",
+       "umd --grow NAME --bitmap=none|internal|lockless|FILE\numd --grow NAME [--raid-devices=N] [--chunk=C] "
+       "[--layout=L]   (raid4/5/6; more disks need spares)",
+       "umd --grow md0 --raid-devices=5",
        {"--bitmap", "--raid-devices", "--level", "--chunk", "--layout", "--size"}},
       {Mode::monitor, "--monitor", "watch arrays and report md's events",
        "umd --monitor [NAME...] [--program=CMD] [--oneshot] [--delay=S]",

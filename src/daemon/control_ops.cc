@@ -65,11 +65,33 @@ json action_op(ServedArray& array, const json& request) {
 }
 
 json grow_op(ServedArray& array, const json& request) {
-  std::string bitmap;
-  if (!string_field(request, "bitmap", &bitmap) || bitmap.empty()) {
-    return error_response("grow: \"bitmap\" must be none, internal or a file path (umd grows nothing else yet)");
+  if (request.contains("bitmap")) {
+    std::string bitmap;
+    if (!string_field(request, "bitmap", &bitmap) || bitmap.empty()) {
+      return error_response("grow: \"bitmap\" must be none, internal or a file path");
+    }
+    Status s = array.set_bitmap(bitmap);
+    if (!s.is_ok()) return error_response(s.message());
+    return ok_response();
   }
-  Status s = array.set_bitmap(bitmap);
+  ServedArray::Shape shape;
+  if (request.contains("raid_devices")) {
+    if (!request["raid_devices"].is_number_unsigned()) return error_response("grow: \"raid_devices\" must be a count");
+    shape.raid_devices = request["raid_devices"].get<unsigned>();
+  }
+  if (request.contains("chunk_kib")) {
+    if (!request["chunk_kib"].is_number_unsigned()) return error_response("grow: \"chunk_kib\" must be a size in KiB");
+    shape.chunk_kib = request["chunk_kib"].get<uint64_t>();
+  }
+  if (request.contains("layout")) {
+    std::string layout;
+    if (!string_field(request, "layout", &layout)) return error_response("grow: \"layout\" must be a string");
+    shape.layout = layout;
+  }
+  if (!shape.raid_devices && !shape.chunk_kib && !shape.layout) {
+    return error_response("grow: give \"bitmap\", or one of \"raid_devices\", \"chunk_kib\", \"layout\"");
+  }
+  Status s = array.reshape(shape);
   if (!s.is_ok()) return error_response(s.message());
   return ok_response();
 }

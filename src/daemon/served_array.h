@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ namespace umd::daemon {
 struct ServeArrayOptions {
   std::string bitmap_file;  // --bitmap=FILE: the write-intent bitmap kept in a file
   bool read_only = false;
+  bool freeze_reshape = false;  // --freeze-reshape: a recorded reshape stays where it stopped
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
   std::string overlay_dir;  // --overlay DIR: member writes go to copy-on-write files there
@@ -64,6 +66,17 @@ class ServedArray {
   // mdadm --grow --bitmap=none|internal|FILE on the running array (control op "grow").
   virtual Status set_bitmap(const std::string& kind) {
     return Status(Err::unsupported, "--grow --bitmap=" + kind + " is not supported by this array");
+  }
+  // mdadm --grow --raid-devices/--chunk/--layout (control op "grow" with "raid_devices",
+  // "chunk_kib" and "layout", each optional): starts a reshape.
+  struct Shape {
+    std::optional<unsigned> raid_devices;
+    std::optional<uint64_t> chunk_kib;
+    std::optional<std::string> layout;  // a name as mdadm takes it, for the array's level
+  };
+  virtual Status reshape(const Shape& shape) {
+    (void)shape;
+    return Status(Err::unsupported, "--grow: this array cannot be reshaped");
   }
   // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
   // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads", "clear" or

@@ -1,4 +1,6 @@
 // The daemon's array: engine::Array, read-write, with its control plane.
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <mutex>
 
@@ -33,7 +35,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
   }
   nlohmann::json reshape;  // null: none recorded
   if (d.reshape) {
-    reshape = {{"position", d.reshape->position}, {"end", d.reshape->end}, {"backwards", d.reshape->backwards},
+    reshape = {{"moving", d.reshape->moving}, {"position", d.reshape->position}, {"end", d.reshape->end}, {"backwards", d.reshape->backwards},
                {"percent", d.reshape->percent()}, {"delta_disks", d.reshape->delta_disks},
                {"new_level", d.reshape->new_level}, {"new_layout", d.reshape->new_layout},
                {"new_chunk_kib", d.reshape->new_chunk_kib}};
@@ -61,6 +63,7 @@ class EngineArray final : public ServedArray {
   Status set_attr(const std::string& name, const std::string& value) override { return a_->set_attr(name, value); }
   Status manage(const std::string& op, const std::string& member, const std::string& with) override;
   Status set_bitmap(const std::string& kind) override { return a_->set_bitmap(kind); }
+  Status reshape(const Shape& shape) override;
   Status inject_fault(const nlohmann::json& member, const std::string& action) override;
 
  private:
@@ -70,6 +73,22 @@ class EngineArray final : public ServedArray {
   std::unique_ptr<FaultHooks> hooks_;  // null unless UMD_TEST_FAULTS=1 or =cache
   std::mutex add_mu_;                  // one add at a time (the hooks' pending member)
 };
+
+Status EngineArray::reshape(const Shape& shape) {
+  engine::ReshapeRequest rq;
+  if (shape.raid_devices) rq.raid_disks = *shape.raid_devices;
+  if (shape.chunk_kib) {
+    if (*shape.chunk_kib == 0 || *shape.chunk_kib > (1u << 21)) {
+      return Status(Err::invalid, fmt::format("--chunk={}K is not a chunk size md takes", *shape.chunk_kib));
+    }
+    rq.chunk_sectors = uint32_t(*shape.chunk_kib * 2);
+  }
+  if (shape.layout) {
+    UMD_ASSIGN_OR_RETURN(uint32_t l, layout::parse_layout(a_->detail().level, *shape.layout));
+    rq.layout = l;
+  }
+  return a_->start_reshape(rq);
+}
 
 Status EngineArray::manage(const std::string& op, const std::string& member, const std::string& with) {
   if (member.empty()) return Status(Err::invalid, "--" + op + " needs a member");
@@ -156,6 +175,7 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
                                                            const ServeArrayOptions& opts) {
   engine::AssembleOptions ao;
   ao.read_only = opts.read_only;
+  ao.freeze_reshape = opts.freeze_reshape;
   ao.bitmap_file = opts.bitmap_file;
   ao.force = opts.force;
   ao.run = opts.run;

@@ -50,6 +50,14 @@ class GeometryView {
   }
   const Geometry& current() const { return new_ ? *new_ : old_; }
   uint32_t generation() const { return generation_; }
+  uint64_t position() const { return position_; }
+  bool backwards() const { return backwards_; }
+  // The same reshape with its position moved (nothing in flight: safe == position).
+  GeometryView at(uint64_t position) const {
+    GeometryView v = *this;
+    v.position_ = v.safe_ = position;
+    return v;
+  }
   // The array's size for clients: while a reshape runs, the smaller of the two geometries'
   // (md's raid5_size/raid10_size count the fewer data disks and round to both chunks; a
   // grow changes the size when it is done, a shrink needs --array-size set down first).

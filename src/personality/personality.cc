@@ -107,6 +107,7 @@ const char* sync_op_name(SyncOp op) {
     case SyncOp::repair: return "repair";
     case SyncOp::recover: return "recover";
     case SyncOp::replace: return "recover";  // md's word for both
+    case SyncOp::reshape: return "reshape";
   }
   return "?";
 }

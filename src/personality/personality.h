@@ -93,7 +93,10 @@ class PersonalityHost {
 //  - Mismatches are counted in 8-sector (4 KiB) blocks, md's STRIPE_SECTORS.
 //  - A member read error inside a step is repaired like a client read error (rebuilt and
 //    rewritten); a member write error fails the member (host->member_failed).
-enum class SyncOp : uint8_t { resync, check, repair, recover, replace };
+//  - reshape: move [pos, pos+n) of a reshape's progress from the geometry it leaves to
+//    the one it goes to (personality/reshaping_personality.h; only that personality has
+//    sectors for it).
+enum class SyncOp : uint8_t { resync, check, repair, recover, replace, reshape };
 const char* sync_op_name(SyncOp op);
 
 struct SyncFinding {

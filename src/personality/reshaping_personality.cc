@@ -4,30 +4,169 @@
 
 #include <algorithm>
 
+#include "block/block_wait.h"
+#include "util/aligned_buffer.h"
 #include "util/fan_in.h"
 
 namespace umd::engine {
 
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
 ReshapingPersonality::ReshapingPersonality(std::unique_ptr<Personality> previous, std::unique_ptr<Personality> next,
-                                           layout::GeometryView view)
-    : previous_(std::move(previous)), next_(std::move(next)), view_(std::move(view)) {}
+                                           layout::GeometryView view, int64_t room)
+    : previous_(std::move(previous)), next_(std::move(next)), view_(std::move(view)),
+      generation_(view_.generation()), backwards_(view_.backwards()), room_(room) {
+  recorded_ = view_.position();
+  const auto* o = previous_->geometry().as<layout::Raid456Geometry>();
+  const auto* n = next_->geometry().as<layout::Raid456Geometry>();
+  if (o && n) {
+    old_chunk_ = o->chunk_sectors();
+    new_chunk_ = n->chunk_sectors();
+    old_row_ = old_chunk_ * o->data_disks();
+    new_row_ = new_chunk_ * n->data_disks();
+    granule_ = std::max(old_chunk_, new_chunk_) * n->data_disks();
+  }
+}
+
+bool ReshapingPersonality::can_move() const { return old_row_ && new_row_ && room_ > 0; }
+
+uint64_t ReshapingPersonality::position() const {
+  std::lock_guard l(view_mu_);
+  return view_.position();
+}
+
+bool ReshapingPersonality::done() const {
+  const uint64_t p = position();
+  return backwards_ ? p == 0 : p >= next_->array_sectors();
+}
+
+uint64_t ReshapingPersonality::backwards_top() const {
+  return ceil_div(std::min(previous_->array_sectors(), next_->array_sectors()), granule_) * granule_;
+}
+
+uint64_t ReshapingPersonality::progress_of(uint64_t position) const {
+  return backwards_ ? backwards_top() - std::min(position, backwards_top()) : position;
+}
+
+uint64_t ReshapingPersonality::sync_sectors(SyncOp op) const {
+  if (collapsed()) return next_->sync_sectors(op);
+  if (op != SyncOp::reshape || !can_move() || !host_) return 0;
+  return backwards_ ? backwards_top() : next_->array_sectors();
+}
+
+uint64_t ReshapingPersonality::safe_limit(uint64_t recorded) const {
+  const int64_t room = room_;
+  if (!backwards_) {
+    // New rows may reach member sector old_row(recorded) * old_chunk + room.
+    const uint64_t dev = recorded / old_row_ * old_chunk_ + uint64_t(room);
+    return dev / new_chunk_ * new_row_ / granule_ * granule_;
+  }
+  // Backwards the old data still needed is below old row ceil(recorded / old_row): the new
+  // rows written must start at or above it, less the room.
+  const int64_t need = int64_t(ceil_div(recorded, old_row_) * old_chunk_) - room;
+  const uint64_t rows = need <= 0 ? 0 : ceil_div(uint64_t(need), new_chunk_);
+  return ceil_div(rows * new_row_, granule_) * granule_;
+}
+
+Status ReshapingPersonality::move(uint64_t lo, uint64_t hi) {
+  AlignedBuffer buf((hi - lo) * 512);  // zeroed: what the new rows past the old end hold
+  const uint64_t old_end = previous_->array_sectors();
+  if (lo < old_end) {
+    UMD_TRY(previous_->read(lo, std::min(hi, old_end) - lo, buf.data())
+                .with_context(fmt::format("reshape: reading array sectors {}..{} through the old geometry", lo, hi)));
+  }
+  return submit_and_wait(*next_, BlockOp::write, lo * 512, (hi - lo) * 512, buf.data())
+      .with_context(fmt::format("reshape: writing array sectors {}..{} through the new geometry", lo, hi));
+}
+
+Status ReshapingPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+  if (collapsed()) return next_->sync(op, pos, n, report);
+  if (op != SyncOp::reshape || !can_move() || !host_) {
+    return Status(Err::unsupported, "this reshape cannot be moved here (see reshaping_personality.h)");
+  }
+  const bool back = backwards_;
+  uint64_t lo, hi;
+  if (!back) {
+    lo = pos;
+    hi = std::min(pos + n, next_->array_sectors());
+  } else {
+    const uint64_t top = backwards_top();
+    hi = std::min(top - std::min(pos, top), std::min(previous_->array_sectors(), next_->array_sectors()));
+    lo = top - std::min(top, pos + n);
+  }
+  if (lo >= hi) return Status::ok();
+  // The window: the section, and the old rows it shares with its neighbours (a degraded
+  // read of the section rebuilds from those rows).
+  barrier_.raise(std::min(lo, lo / old_row_ * old_row_), std::max(hi, ceil_div(hi, old_row_) * old_row_));
+  Status st;
+  uint64_t cur = back ? hi : lo;
+  auto record = [&](uint64_t p) {
+    Status s = host_->record_reshape_position(p);
+    if (s.is_ok()) recorded(p);
+    return s;
+  };
+  auto recorded_now = [&] {
+    std::lock_guard l(view_mu_);
+    return recorded_;
+  };
+  while (st.is_ok() && (back ? cur > lo : cur < hi)) {
+    uint64_t lim = safe_limit(recorded_now());
+    if (back ? lim >= cur : lim <= cur) {
+      st = record(cur);
+      if (!st.is_ok()) break;
+      lim = safe_limit(cur);
+      if (back ? lim >= cur : lim <= cur) {
+        st = Status(Err::unsupported,
+                    fmt::format("reshape: the data offset moves by {} sectors, too little to move the rows at array "
+                                "sector {} without overwriting data still needed; this reshape needs a backup file",
+                                room_, cur));
+        break;
+      }
+    }
+    const uint64_t to = back ? std::max(lo, lim) : std::min(hi, lim);
+    st = back ? move(to, cur) : move(cur, to);
+    if (!st.is_ok()) break;
+    {
+      std::lock_guard l(view_mu_);
+      view_ = view_.at(to);
+    }
+    cur = to;
+  }
+  barrier_.lower();
+  return st;
+}
 
 const layout::Geometry& ReshapingPersonality::geometry() const {
+  if (collapsed()) return next_->geometry();
   return previous_->array_sectors() <= next_->array_sectors() ? previous_->geometry() : next_->geometry();
 }
 
 Status ReshapingPersonality::read(uint64_t sector, uint64_t sectors, uint8_t* out) {
+  if (collapsed()) return next_->read(sector, sectors, out);
   if (sector > array_sectors() || sectors > array_sectors() - sector) {
     return Status(Err::invalid,
                   fmt::format("read of sectors {}+{} is past the end ({})", sector, sectors, array_sectors()));
   }
-  for (const layout::GeometryPiece& p : view_.pieces(sector, sector + sectors)) {
+  std::vector<layout::GeometryPiece> pieces;
+  {
+    std::lock_guard l(view_mu_);
+    pieces = view_.pieces(sector, sector + sectors);
+  }
+  for (const layout::GeometryPiece& p : pieces) {
     UMD_TRY(of(p.generation).read(p.lo, p.hi - p.lo, out + (p.lo - sector) * 512));
   }
   return Status::ok();
 }
 
 void ReshapingPersonality::submit(BlockRequest& req) {
+  if (collapsed()) {
+    next_->submit(req);
+    return;
+  }
   const uint64_t end = array_sectors() * 512;
   if (req.offset % 512 || req.length % 512 || req.offset > end || req.length > end - req.offset) {
     req.done(Status(Err::invalid, fmt::format("request {}+{} bytes is not inside the array ({} bytes) in 512-byte "
@@ -35,18 +174,28 @@ void ReshapingPersonality::submit(BlockRequest& req) {
                                               req.offset, req.length, end)));
     return;
   }
-  auto pieces = view_.pieces(req.offset / 512, (req.offset + req.length) / 512);
-  if (pieces.size() <= 1) {
-    of(pieces.empty() ? view_.generation() : pieces[0].generation).submit(req);
-    return;
+  SyncBarrier::Ticket t;
+  // Parked behind a reshape step's window: submitted again once it lowers, and routed by
+  // the position the step left.
+  if (!barrier_.enter(req.offset / 512, (req.offset + req.length) / 512, &t, [this, &req] { submit(req); })) return;
+  route(req, t);
+}
+
+void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t) {
+  std::vector<layout::GeometryPiece> pieces;
+  {
+    std::lock_guard l(view_mu_);
+    pieces = view_.pieces(req.offset / 512, (req.offset + req.length) / 512);
   }
-  // Cut where the geometry changes; the client's request completes with the first error.
+  if (pieces.empty()) pieces.push_back({req.offset / 512, req.offset / 512, generation_, false});
+  // Cut where the geometry changes; the client's request completes with the first error,
+  // after the pieces have left the window's count.
   struct Split {
     std::vector<BlockRequest> parts;
   };
   auto split = std::make_shared<Split>();
   split->parts.resize(pieces.size());
-  FanIn* fan = FanIn::start(pieces.size() + 1, [&req, split](std::vector<Status>& st) {
+  FanIn* fan = FanIn::start(pieces.size() + 1, [this, &req, split, t](std::vector<Status>& st) {
     Status first;
     for (size_t i = 0; i + 1 < st.size(); i++) {
       if (!st[i].is_ok()) {
@@ -54,6 +203,7 @@ void ReshapingPersonality::submit(BlockRequest& req) {
         break;
       }
     }
+    barrier_.leave(t);
     req.done(std::move(first));
   });
   for (size_t i = 0; i < pieces.size(); i++) {
@@ -75,9 +225,16 @@ void ReshapingPersonality::quiesce() {
   next_->quiesce();
 }
 
-uint32_t ReshapingPersonality::block_size() const { return std::max(previous_->block_size(), next_->block_size()); }
+uint32_t ReshapingPersonality::block_size() const {
+  if (collapsed()) return next_->block_size();
+  return std::max(previous_->block_size(), next_->block_size());
+}
 
 void ReshapingPersonality::attach(uint32_t slot, Slot s, uint64_t valid_below) {
+  if (collapsed()) {
+    next_->attach(slot, s, valid_below);
+    return;
+  }
   // The slot's data starts at data_offset in the previous geometry and at new_data_offset
   // in the new one; a caller attaching here gives the previous offset (the Array does not
   // attach while a reshape is recorded).
@@ -86,11 +243,16 @@ void ReshapingPersonality::attach(uint32_t slot, Slot s, uint64_t valid_below) {
 }
 
 void ReshapingPersonality::detach(uint32_t slot) {
+  if (collapsed()) {
+    next_->detach(slot);
+    return;
+  }
   if (has_slot(*previous_, slot)) previous_->detach(slot);
   if (has_slot(*next_, slot)) next_->detach(slot);
 }
 
 uint64_t ReshapingPersonality::valid_below(uint32_t slot) const {
+  if (collapsed()) return next_->valid_below(slot);
   uint64_t v = ~0ull;
   if (has_slot(*previous_, slot)) v = std::min(v, previous_->valid_below(slot));
   if (has_slot(*next_, slot)) v = std::min(v, next_->valid_below(slot));
@@ -98,12 +260,17 @@ uint64_t ReshapingPersonality::valid_below(uint32_t slot) const {
 }
 
 io::Member* ReshapingPersonality::slot_dev(uint32_t slot) const {
+  if (collapsed()) return next_->slot_dev(slot);
   return has_slot(*next_, slot) ? next_->slot_dev(slot) : previous_->slot_dev(slot);
 }
 
 void ReshapingPersonality::sync_arm(bool on) {
-  previous_->sync_arm(on);
-  next_->sync_arm(on);
+  if (collapsed()) {
+    next_->sync_arm(on);
+    return;
+  }
+  if (on) barrier_.arm();
+  else barrier_.disarm();
 }
 
 }  // namespace umd::engine

@@ -1,28 +1,61 @@
-// ReshapingPersonality: an array whose reshape is recorded but not moving (stopped or
-// frozen half-way), served through both geometries at once, as the kernel serves an
-// array whose reshape is frozen: each request is cut where the geometry changes
+// ReshapingPersonality: an array during a reshape, served through both geometries at
+// once, as the kernel's raid5 serves one: each request is cut where the geometry changes
 // (layout/geometry_view.h) and each piece goes to the personality of its geometry (the
 // previous one over the members at data_offset, the new one at new_data_offset). Slots
 // are the same in both: a member that fails fails in both.
 //
-// What it does not do (yet): move the reshape. There is no section in flight, so no piece
-// ever waits; every sync op has nothing to do (md starts no resync or recovery while a
-// reshape is pending), and attach() reaches only the geometries that have the slot.
+// MOVING THE RESHAPE (SyncOp::reshape; raid4/5/6 whose reshape moves the data offset)
+//  - The sync space is the reshape's progress in array sectors: forwards it is the
+//    position itself, from 0 to the new geometry's end (past the old end the new rows are
+//    written with zeros, so their parity is right, as md's reshape_request does);
+//    backwards it counts down from the smaller geometry's end. Steps are whole rows of the
+//    new geometry, md's boundary: max(old, new chunk) x the new data disks
+//    (raid5_run refuses a reshape_position off it).
+//  - A step raises its own window (sync_barrier.h) over its array sectors and the old
+//    rows they share, so no client request is inside; it reads the section through the
+//    previous geometry, writes it through the new one, and moves the position. Parked
+//    requests then go again and are routed by the new position.
+//  - THE SAFETY RULE (md's reshape_request): after a crash the reshape resumes from the
+//    position the superblocks record (`recorded`), reading everything on the old side of
+//    it through the old geometry. So no write of the new geometry may land on a member
+//    sector that still holds old data on that side. Forwards, with the new data `room`
+//    sectors below the old on every member that holds old data, a section may be written
+//    up to new row R only while R * new_chunk <= old_row(recorded) * old_chunk + room;
+//    past that the step first records its own position (the host flushes every member,
+//    then writes the superblocks), and if even that leaves no room, the reshape cannot go
+//    on without a backup (Err::unsupported). Backwards, mirrored. The host also records
+//    the position whenever the sync engine publishes it (half-way to sync_max, every 3 s).
+//  - What it does not do (yet): raid10 reshapes, and reshapes that rewrite in place (they
+//    need the backup-file overseer): can_move() is false and the reshape stays held.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "layout/geometry_view.h"
 #include "personality/personality.h"
+#include "personality/sync_barrier.h"
 
 namespace umd::engine {
+
+// What a moving reshape asks of the array.
+class ReshapeHost {
+ public:
+  virtual ~ReshapeHost() = default;
+  // Make every write so far durable, then record `position` as the reshape's in the
+  // superblocks. Called from the sync thread inside a step.
+  virtual Status record_reshape_position(uint64_t position) = 0;
+};
 
 class ReshapingPersonality final : public Personality {
  public:
   // previous: the geometry the reshape leaves (generation view.generation()); next: the
-  // one it goes to. view: with position == safe (nothing in flight).
+  // one it goes to. view: with position == safe (nothing in flight). room: how far the new
+  // data sits from the old, in member sectors, on every member that holds old data (below
+  // it forwards, above it backwards); <= 0 when the reshape rewrites in place.
   ReshapingPersonality(std::unique_ptr<Personality> previous, std::unique_ptr<Personality> next,
-                       layout::GeometryView view);
+                       layout::GeometryView view, int64_t room = 0);
 
   // The geometry whose size clients see: the smaller (md's raid5_size/raid10_size).
   const layout::Geometry& geometry() const override;
@@ -36,19 +69,68 @@ class ReshapingPersonality final : public Personality {
   io::Member* slot_dev(uint32_t slot) const override;
   uint64_t skip_recovery(uint64_t pos, uint64_t to,
                          const std::function<uint64_t(uint64_t, uint64_t)>& recheck) override {
-    (void)to, (void)recheck;
+    if (collapsed()) return next_->skip_recovery(pos, to, recheck);
     return pos;
   }
   void sync_arm(bool on) override;
+  // Only SyncOp::reshape, and only when can_move() (until collapsed).
+  uint64_t sync_sectors(SyncOp op) const override;
+  uint64_t sync_granule() const override { return collapsed() ? next_->sync_granule() : granule_; }
+  Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
+  std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override {
+    return collapsed() ? next_->sync_span(lo, hi) : std::pair{lo, hi};
+  }
+  bool positions_are_bitmap_space(SyncOp op) const override {
+    return collapsed() ? next_->positions_are_bitmap_space(op) : true;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> bitmap_ranges(SyncOp op, uint64_t lo, uint64_t hi,
+                                                           bool just_done) const override {
+    if (collapsed()) return next_->bitmap_ranges(op, lo, hi, just_done);
+    return {{lo, hi}};
+  }
 
-  const layout::GeometryView& view() const { return view_; }
+  // Whether this reshape can be moved here (see the top of the file).
+  bool can_move() const;
+  void set_host(ReshapeHost* host) { host_ = host; }
+  // Where the reshape is now, and the sync-space progress that stands for it.
+  uint64_t position() const;
+  uint64_t progress_of(uint64_t position) const;
+  // What the superblocks say (the host tells after each record).
+  void recorded(uint64_t position) {
+    std::lock_guard l(view_mu_);
+    recorded_ = position;
+  }
+  bool done() const;  // the whole array is in the new geometry
+  // Once done(), with nothing inside (the array pauses I/O): from now on every call goes
+  // straight to the new geometry's personality, as if it were the array's own. (The array
+  // keeps this object rather than swapping pointers other threads read.)
+  void collapse() { collapsed_.store(true, std::memory_order_release); }
+  bool collapsed() const { return collapsed_.load(std::memory_order_acquire); }
 
  private:
-  Personality& of(uint32_t generation) { return generation == view_.generation() ? *previous_ : *next_; }
+  Personality& of(uint32_t generation) { return generation == generation_ ? *previous_ : *next_; }
   bool has_slot(const Personality& p, uint32_t slot) const { return slot < p.geometry().raid_disks(); }
+  void route(BlockRequest& req, const SyncBarrier::Ticket& t);
+  // Moves array sectors [lo, hi) (whole rows of the new geometry) from the old to the new.
+  Status move(uint64_t lo, uint64_t hi);
+  // Forwards: the end of the furthest section the new geometry may write with `recorded`
+  // on disk; backwards: the start of the lowest. In granules.
+  uint64_t safe_limit(uint64_t recorded) const;
+  uint64_t backwards_top() const;  // the backwards sync space's size: the smaller end, rounded up
 
   std::unique_ptr<Personality> previous_, next_;
+  mutable std::mutex view_mu_;  // guards view_ and recorded_ (the sync thread changes them)
   layout::GeometryView view_;
+  const uint32_t generation_;  // of the previous geometry (view_'s, which never changes it)
+  const bool backwards_;
+  uint64_t recorded_ = 0;
+  int64_t room_ = 0;
+  uint64_t granule_ = 8;
+  uint64_t old_row_ = 0, new_row_ = 0;     // array sectors per row (0: not raid4/5/6)
+  uint64_t old_chunk_ = 0, new_chunk_ = 0;  // member sectors per row
+  ReshapeHost* host_ = nullptr;
+  SyncBarrier barrier_;
+  std::atomic<bool> collapsed_{false};
 };
 
 }  // namespace umd::engine

@@ -363,7 +363,7 @@ Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
     } else if (v == "frozen") {
       if (running_) interrupt_ = true;
       frozen_ = true;
-    } else if (v == "resync" || v == "recover") {
+    } else if (v == "resync" || v == "recover" || v == "reshape") {
       frozen_ = false;
       kicked_ = true;
     } else if (v == "check" || v == "repair") {

@@ -10,10 +10,12 @@ and stopped once the reshape has moved but not finished. On the host:
   - `umd --dump` of the members gives the kernel's bytes, whole and without each member
     in turn (raid6: without two);
   - examine and dump change no member.
-Then umd serves each 1.x array with its reshape held where the kernel left it (through
-both geometries), a client writes new random bytes over all of it with nbdcopy, and umd
-stops it. The kernel assembles the members again, finishes the reshape, and must read the
-client's bytes, with `check` finding no mismatch.
+Then umd serves each 1.x array, a client writes new random bytes over all of it with
+nbdcopy, and umd stops it: for some cases umd continues the kernel's reshape to its end
+while the client writes (umd_moves), for the others it holds the reshape where the kernel
+left it (--freeze-reshape; raid10 umd cannot move yet). The kernel assembles the members
+again, finishes what is left of the reshape, and must read the client's bytes, with
+`check` finding no mismatch.
 """
 import os
 import string
@@ -38,19 +40,21 @@ class Case:
     # kernel_misreads: the kernel assembled read-only mid-reshape reads the reshaped part
     #   through the old geometry (raid10 on 6.1; checked with the pattern: umd gives every
     #   sector written). umd must give the bytes written before the grow.
+    # umd_moves: handed back to umd, the reshape is continued to its end by umd (else held).
     def __init__(self, name, n, create, grow, before="", metadata="1.2", drop2=False, boot=0,
-                 kernel_loses=False, kernel_misreads=False):
+                 kernel_loses=False, kernel_misreads=False, umd_moves=False):
         self.name, self.n, self.create, self.grow, self.before = name, n, create, grow, before
+        self.umd_moves = umd_moves
         self.metadata, self.drop2, self.boot = metadata, drop2, boot
         self.kernel_loses, self.kernel_misreads = kernel_loses, kernel_misreads
 
 
 CASES = [
     # more disks: the data moves down (a new, lower data offset), forwards
-    Case("r5grow", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4"),
+    Case("r5grow", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4", umd_moves=True),
     Case("r6grow", 5, "--level=6 --chunk=64 -n4", "--raid-devices=5", drop2=True),
     # the same disks, another chunk or layout
-    Case("r5chunk", 3, "--level=5 --chunk=64 -n3", "--chunk=128", kernel_loses=True),
+    Case("r5chunk", 3, "--level=5 --chunk=64 -n3", "--chunk=128", kernel_loses=True, umd_moves=True),
     Case("r5layout", 3, "--level=5 --chunk=64 --layout=left-symmetric -n3", "--layout=right-asymmetric",
          kernel_loses=True),
     # fewer disks: the array is cut down first, then the reshape runs backwards
@@ -169,18 +173,28 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
         self.assertEqual(failures, [], "\n".join(failures))
 
     def write_through_umd(self, c, paths, size):
-        """umd serves the array mid-reshape; nbdcopy writes random bytes over it; umd stops."""
+        """umd serves the array mid-reshape (moving it to its end, or held); nbdcopy writes
+        random bytes over it; umd stops."""
         src = os.path.join(self.tmp, f"{c.name}.new")
         with open(src, "wb") as f:
             f.write(os.urandom(size))
         name = f"rs{c.name}"
         sock = os.path.join(self.tmp, f"{name}.sock")
-        umdtest.umd("--assemble", name, *paths, "--serve", f"nbd:unix:{sock}")
+        umdtest.umd("--assemble", name, *paths, "--serve", f"nbd:unix:{sock}",
+                    *([] if c.umd_moves else ["--freeze-reshape"]))
         try:
-            self.assertEqual(umdtest.umd("--attr", name, "reshape_position").stdout.strip() != "none", True)
+            if not c.umd_moves:
+                self.assertNotEqual(umdtest.umd("--attr", name, "reshape_position").stdout.strip(), "none")
             umdtest.run(["nbdcopy", "--flush", "--", src, umdtest.nbd_unix_uri(sock, name)])
+            if c.umd_moves:
+                umdtest.wait_until(lambda: umdtest.umd("--attr", name, "reshape_position").stdout.strip() == "none",
+                                   timeout=120, what=f"umd to finish {c.name}'s reshape")
         finally:
             umdtest.umd("--stop", name)
+        if c.umd_moves:
+            for p in paths:
+                ex = umdtest.run(["mdadm", "--examine", p]).stdout
+                self.assertNotIn("Reshape pos'n", ex, f"{c.name}: umd finished the reshape, mdadm still sees one")
         sha = umdtest.sha256_file(src)
         os.unlink(src)
         return sha
@@ -215,7 +229,7 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
             errs.append(f"the kernel would not assemble or finish what umd stopped: {out}")
         for c in batch:
             if c.name not in done:
-                errs.append(f"{c.name}: the kernel did not finish the reshape umd held")
+                errs.append(f"{c.name}: the kernel did not assemble or finish what umd handed back")
                 continue
             mismatches, sha = done[c.name]
             if sha != written[c.name]:

@@ -1,0 +1,228 @@
+// Array and its reshape: starting one (mdadm --grow --raid-devices/--chunk/--layout),
+// recording its position, and finishing it. The moving itself is the personality's
+// (personality/reshaping_personality.h), driven by the sync thread as SyncOp::reshape.
+//
+// STARTING (what mdadm 4.2's Grow.c and the kernel's raid5_start_reshape do between them)
+//  - raid4/5/6 with 1.x superblocks, no write-intent bitmap (mdadm: "Bitmap must be
+//    removed before shape can be changed"), nothing syncing, not degraded.
+//  - More disks need that many spares ("Need N spares to avoid degraded array, and only
+//    have M"); fewer disks are not done yet (mdadm needs --array-size first).
+//  - The data offset moves, so no backup file is needed: by mdadm's min_offset_change, the
+//    least common multiple of the two geometries' data rows over the old data disks. With
+//    more disks every member's data moves down by exactly that (set_new_data_offset);
+//    with the same disks it moves down to mdadm's choose_offset pick, the middle of the
+//    room before the data aligned to a power of two up to 1 MiB. The room before the data
+//    ends where the kernel's super_1_allow_new_offset says: 36 KiB past the superblock's
+//    start, and past the bad block log.
+//  - The superblocks then say what the kernel's would: reshape_position 0, delta_disks,
+//    new level/layout/chunk, raid_disks the new count, new_offset per member, the feature
+//    bits; spares take the new slots. Then the personality becomes a ReshapingPersonality
+//    and the sync thread moves it.
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "array/array.h"
+#include "array/array_reader.h"
+#include "format/superblock1.h"
+#include "layout/layout_names.h"
+
+namespace umd::engine {
+namespace {
+
+// mdadm's choose_offset: near the middle of [lo, hi], within [min, max], preferring a big
+// power-of-two alignment (stops at 1 MiB).
+uint64_t choose_offset(uint64_t lo, uint64_t hi, uint64_t min, uint64_t max) {
+  uint64_t choice = (lo + hi) / 2;
+  for (uint64_t bit = 1; bit < 2048; bit <<= 1) {
+    if (!(choice & bit)) continue;
+    const uint64_t bigger = choice + bit, smaller = choice - bit;
+    if (bigger > max && smaller < min) break;
+    if (bigger > max) choice = smaller;
+    else if (smaller < min) choice = bigger;
+    else if (hi - bigger > smaller - lo) choice = bigger;
+    else choice = smaller;
+  }
+  return choice;
+}
+
+// Sectors before a 1.1/1.2 member's data that the data may move into.
+uint64_t space_before(const Superblock1& sb) {
+  uint64_t floor = sb.super_offset + 72;  // 36 KiB past the superblock
+  if (sb.bblog_size) floor = std::max<uint64_t>(floor, uint64_t(int64_t(sb.super_offset) + sb.bblog_offset) + sb.bblog_size);
+  return sb.data_offset > floor ? sb.data_offset - floor : 0;
+}
+
+}  // namespace
+
+Status Array::start_reshape(const ReshapeRequest& rq) {
+  const std::string what = fmt::format("{}: --grow", name_);
+  if (read_only_) return Status(Err::invalid, what + ": the array is read-only");
+  UMD_TRY(refuse_while_reshaping("--grow"));
+  if (bitmap_) {
+    return Status(Err::busy, what + ": the array has a write-intent bitmap; it must be removed before the shape can "
+                                    "change (umd --grow NAME --bitmap=none)");
+  }
+  const layout::Geometry old_geo = set_->geometry;
+  const auto* o = old_geo.as<layout::Raid456Geometry>();
+  if (!o) {
+    return Status(Err::unsupported, fmt::format("{}: reshaping {} is not supported yet (raid4, raid5 and raid6 are)",
+                                                what, layout::level_name(old_geo.level())));
+  }
+  std::vector<size_t> spares;
+  {
+    umd::MutexLock l(mu_);
+    if (replacing_) return Status(Err::busy, what + ": a --replace is under way");
+    if (degraded_locked()) return Status(Err::busy, what + ": the array is degraded; recover it first");
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i].state == Held::State::spare) spares.push_back(i);
+    }
+    for (const ProbedMember& m : set_->members) {
+      if (!m.sb1()) return Status(Err::unsupported, what + ": 0.90 members cannot move their data offset; a reshape "
+                                                           "of them needs a backup file, which umd does not write yet");
+    }
+  }
+  if (sync_->progress().running) {
+    return Status(Err::busy, fmt::format("{} is performing {} and cannot be reshaped", name_, sync_->progress().action));
+  }
+  const uint32_t disks = rq.raid_disks.value_or(old_geo.raid_disks());
+  if (disks < old_geo.raid_disks()) {
+    return Status(Err::unsupported, what + ": fewer devices is not supported yet");
+  }
+  const uint32_t add = disks - old_geo.raid_disks();
+  if (add > spares.size()) {
+    return Status(Err::invalid, fmt::format("{}: need {} spare{} to avoid degraded array, and only have {}", what, add,
+                                            add == 1 ? "" : "s", spares.size()));
+  }
+  layout::GeometryParams np;
+  np.level = old_geo.level();
+  np.layout = rq.layout.value_or(old_geo.layout());
+  np.chunk_sectors = rq.chunk_sectors.value_or(old_geo.chunk_sectors());
+  np.raid_disks = disks;
+  np.member_sectors = {set_->ref.component_sectors};
+  if (np.layout == old_geo.layout() && np.chunk_sectors == old_geo.chunk_sectors() && disks == old_geo.raid_disks()) {
+    return Status(Err::invalid, what + ": no change requested");
+  }
+  auto ng = layout::make_geometry(np);
+  if (!ng.is_ok()) return ng.status().with_context(what);
+  const auto* n = ng->as<layout::Raid456Geometry>();
+  // mdadm's min_offset_change.
+  const uint64_t old_row = uint64_t(o->chunk_sectors()) * o->data_disks();
+  const uint64_t new_row = uint64_t(n->chunk_sectors()) * n->data_disks();
+  const uint64_t min = std::lcm(old_row, new_row) / o->data_disks();
+
+  // Members taking part: the slots in order, then the spares that take the new slots.
+  std::vector<size_t> part;
+  for (int m : set_->slot_member) part.push_back(size_t(m));
+  for (uint32_t k = 0; k < add; k++) part.push_back(spares[k]);
+  uint64_t before = ~0ull;
+  for (size_t i : part) before = std::min(before, space_before(*set_->members[i].sb1()));
+  if (before < min) {
+    return Status(Err::unsupported, fmt::format("{}: insufficient head-space for reshape: the data must move {} sectors "
+                                                "down and only {} are free before it; that needs a backup file, which "
+                                                "umd does not write yet",
+                                                what, min, before));
+  }
+  std::vector<uint64_t> new_off(part.size());
+  for (size_t k = 0; k < part.size(); k++) {
+    const ProbedMember& m = set_->members[part[k]];
+    const uint64_t off = m.sb1()->data_offset;
+    new_off[k] = add > 0 ? off - min : choose_offset(off - before, off, off - before, off - min);
+    if (new_off[k] + set_->ref.component_sectors > m.dev_sectors) {
+      return Status(Err::invalid, fmt::format("{}: {} is too small: {} sectors of data from sector {} do not fit in its "
+                                              "{} sectors",
+                                              what, m.path, set_->ref.component_sectors, new_off[k], m.dev_sectors));
+    }
+  }
+
+  // Nothing has changed so far. Now the superblocks, with client I/O drained.
+  pause_io();
+  Status st;
+  {
+    umd::MutexLock l(mu_);
+    for (size_t k = 0; k < part.size(); k++) {
+      ProbedMember& m = set_->members[part[k]];
+      Superblock1& sb = std::get<Superblock1>(m.sb);
+      sb.feature_map |= kFeatureReshapeActive | kFeatureNewOffset;
+      sb.feature_map &= ~kFeatureReshapeBackwards;
+      sb.new_offset = uint32_t(int32_t(int64_t(new_off[k]) - int64_t(sb.data_offset)));
+      sb.reshape_position = 0;
+      sb.delta_disks = uint32_t(int32_t(add));
+      sb.new_level = uint32_t(np.level);
+      sb.new_layout = np.layout;
+      sb.new_chunk = np.chunk_sectors;
+      sb.raid_disks = disks;
+      m.info = from_superblock1(sb);
+      if (k >= old_geo.raid_disks()) held_[part[k]] = Held{Held::State::active, int(k)};
+    }
+    for (uint32_t k = old_geo.raid_disks(); k < disks; k++) {
+      set_->slot_member.push_back(int(part[k]));
+      failed_[k].store(false);
+    }
+    set_->reshape = RecordedReshape{old_geo, 0, false};
+    set_->geometry = *ng;
+    set_->ref = set_->members[part[0]].info;
+    auto p = personality_for(*set_, this);
+    if (!p.is_ok()) {
+      st = p.status();
+    } else {
+      retired_.push_back(std::move(personality_));
+      personality_ = std::move(p).value();
+      reshaping_ = static_cast<ReshapingPersonality*>(personality_.get());
+      reshaping_->set_host(static_cast<ReshapeHost*>(this));
+      warnings_.push_back(fmt::format("{}: reshape started: {} to {} disks, chunk {}K to {}K, layout {} to {}", name_,
+                                      old_geo.raid_disks(), disks, old_geo.chunk_sectors() / 2, np.chunk_sectors / 2,
+                                      layout::layout_name(np.level, old_geo.layout()),
+                                      layout::layout_name(np.level, np.layout)));
+    }
+  }
+  if (st.is_ok()) st = write_state_locked_marking(true);
+  resume_io();
+  if (!st.is_ok()) return st.with_context(what);
+  sync_->kick();
+  return Status::ok();
+}
+
+Status Array::record_reshape_position(uint64_t position) {
+  Status s = write_state_locked_marking(true);
+  if (!s.is_ok()) return s.with_context(fmt::format("{}: recording the reshape at array sector {}", name_, position));
+  return s;
+}
+
+// md's end_reshape / md_finish_reshape: with client I/O drained, every superblock takes
+// the new geometry (superblock_writer.h), and the personality serves through it alone.
+void Array::finish_reshape() {
+  pause_io();
+  {
+    umd::MutexLock l(mu_);
+    reshape_finishing_ = true;
+    // A shrink's leaving slots: their members become spares (md_finish_reshape's callers
+    // remove them from the array; mdadm leaves them as spares).
+    const uint32_t keep = set_->geometry.raid_disks();
+    for (uint32_t s = keep; s < set_->slot_member.size(); s++) {
+      if (set_->slot_member[s] >= 0) held_[size_t(set_->slot_member[s])] = Held{Held::State::spare, -1};
+    }
+    if (set_->slot_member.size() > keep) set_->slot_member.resize(keep);
+  }
+  Status s = write_state_locked_marking(true);
+  {
+    umd::MutexLock l(mu_);
+    reshape_finishing_ = false;
+    if (!broken_) {
+      reshaping_->collapse();
+      for (size_t i = 0; i < held_.size(); i++) {
+        if (held_[i].state == Held::State::active && !failed_[held_[i].slot].load()) {
+          set_->ref = set_->members[i].info;  // the geometry the superblocks now describe
+          break;
+        }
+      }
+      warnings_.push_back(fmt::format("{}: reshape finished: {} sectors in {} disks", name_,
+                                      personality_->array_sectors(), set_->geometry.raid_disks()));
+    }
+    if (!s.is_ok()) warnings_.push_back(fmt::format("{}: finishing the reshape: {}", name_, s.message()));
+  }
+  resume_io();
+  activate_spares();
+}
+
+}  // namespace umd::engine

@@ -1,0 +1,394 @@
+// A reshape the superblocks record, moved to its end by the array's sync thread
+// (personality/reshaping_personality.h): every sector through the geometry that holds it
+// at each moment, client writes during the move, the superblocks at the end as the
+// kernel's md_finish_reshape leaves them, and power cuts at any member write, after which
+// the reshape resumes from the position the superblocks recorded and loses nothing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "array/array.h"
+#include "array/array_reader.h"
+#include "array/array_test_fixture.h"
+#include "array/reshape_test_util.h"
+#include "format/superblock1.h"
+#include "io/fault_member.h"
+
+namespace umd::engine {
+namespace {
+
+using namespace reshape_test;
+using namespace std::chrono_literals;
+
+const Shape kGrow{"grow_3_to_4_data_moves_down", 3, 4, 256, 128};
+const Shape kShrink{"shrink_4_to_3_data_moves_up", 4, 3, 128, 256};
+
+std::vector<std::unique_ptr<io::Member>> borrowed(Reshaped& rs) {
+  std::vector<std::unique_ptr<io::Member>> devs;
+  for (auto& m : rs.mems) devs.push_back(std::make_unique<testing::BorrowedMember>(m.get()));
+  return devs;
+}
+
+uint64_t new_size(const Shape& sh) { return raid5(sh.to, (kDev - std::max(sh.old_off, sh.new_off)) / kChunk * kChunk).array_sectors(); }
+
+Superblock1 sb_of(io::MemoryMember& m) {
+  auto sb = decode_superblock1(std::span<const uint8_t>(m.raw().data() + 8 * 512, 4096));
+  EXPECT_TRUE(sb.is_ok()) << sb.status().message();
+  return sb.is_ok() ? *sb : Superblock1{};
+}
+
+// Everything the members hold, read offline: `want` (numbered sectors, or what clients
+// wrote) and zeros past it, as the reshape leaves the new rows past the old end.
+void expect_contents(Reshaped& rs, const std::vector<uint8_t>& want, uint64_t size, const std::string& what) {
+  std::vector<ProbedMember> ms;
+  for (auto& m : rs.mems) ms.push_back(testing::probed(std::make_unique<testing::BorrowedMember>(m.get())));
+  auto r = open_array_read_only(std::move(ms), {});
+  ASSERT_TRUE(r.is_ok()) << what << ": " << r.status().message();
+  ASSERT_EQ(r->array_sectors(), size) << what;
+  AlignedBuffer got(size * 512);
+  ASSERT_TRUE(r->read(0, size, got.data()).is_ok()) << what;
+  for (uint64_t s = 0; s < size; s++) {
+    const uint8_t* g = got.data() + s * 512;
+    const bool same = s * 512 < want.size() ? std::memcmp(g, want.data() + s * 512, 512) == 0
+                                            : std::all_of(g, g + 512, [](uint8_t b) { return b == 0; });
+    ASSERT_TRUE(same) << what << ": array sector " << s << " of " << size;
+  }
+}
+
+std::vector<uint8_t> numbered(uint64_t sectors) {
+  std::vector<uint8_t> v(sectors * 512);
+  fill(v.data(), 0, sectors);
+  return v;
+}
+
+class ReshapeMoveTest : public ::testing::TestWithParam<Shape> {};
+
+// From where the reshape was recorded to its end, unattended: the array grows (or keeps
+// the smaller size it was cut to), check finds nothing, and each superblock describes the
+// new geometry alone, its data at the new offset.
+TEST_P(ReshapeMoveTest, MovesToTheEndAndTheSuperblocksTakeTheNewGeometry) {
+  const Shape& sh = GetParam();
+  for (uint64_t thirds : {0u, 1u}) {
+    SCOPED_TRACE("started " + std::to_string(thirds) + "/3 of the way");
+    Reshaped rs = make_reshaped(sh, thirds);
+    auto a = Array::assemble_members("t", borrowed(rs), {});
+    ASSERT_TRUE(a.is_ok()) << a.status().message();
+    Array& arr = **a;
+    ASSERT_TRUE(arr.sync_engine().wait_idle(60s)) << *arr.attr("sync_action");
+    EXPECT_FALSE(arr.detail().reshape.has_value());
+    EXPECT_EQ(*arr.attr("reshape_position"), "none");
+    EXPECT_EQ(*arr.attr("raid_disks"), std::to_string(sh.to));
+    EXPECT_EQ(arr.size_bytes(), new_size(sh) * 512);
+    AlignedBuffer buf(rs.end * 512);
+    ASSERT_TRUE(submit_and_wait(arr, BlockOp::read, 0, rs.end * 512, buf.data()).is_ok());
+    expect_numbered(buf.data(), 0, rs.end, "served after the reshape");
+    ASSERT_TRUE(arr.set_attr("sync_action", "check").is_ok());
+    ASSERT_TRUE(arr.sync_engine().wait_idle(60s));
+    EXPECT_EQ(*arr.attr("mismatch_cnt"), "0");
+    ASSERT_TRUE(arr.stop().is_ok());
+    a->reset();
+    for (uint32_t i = 0; i < rs.mems.size(); i++) {
+      const Superblock1 sb = sb_of(*rs.mems[i]);
+      EXPECT_EQ(sb.feature_map & (kFeatureReshapeActive | kFeatureNewOffset | kFeatureReshapeBackwards), 0u) << i;
+      EXPECT_EQ(sb.data_offset, sh.new_off) << i;
+      EXPECT_EQ(sb.data_size, kDev - sh.new_off) << i;
+      EXPECT_EQ(sb.raid_disks, sh.to) << i;
+      // A shrink's leaving member stays as a spare, as md leaves it.
+      EXPECT_EQ(sb.dev_roles[i], i < sh.to ? i : kRoleSpare) << i;
+    }
+    expect_contents(rs, numbered(rs.end), new_size(sh), "offline after the reshape");
+  }
+}
+
+// Clients write while the reshape moves: first with it held at sync_max (writes on both
+// sides of the boundary), then across the whole array as it runs to the end. Every
+// acknowledged write is where a reader finds it afterwards.
+TEST_P(ReshapeMoveTest, WritesDuringTheMoveAreKept) {
+  const Shape& sh = GetParam();
+  Reshaped rs = make_reshaped(sh, 0);
+  AssembleOptions opts;
+  opts.freeze_reshape = true;
+  auto a = Array::assemble_members("t", borrowed(rs), opts);
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  Array& arr = **a;
+  EXPECT_EQ(*arr.attr("sync_action"), "frozen");
+  EXPECT_EQ(*arr.attr("reshape_position"), std::to_string(rs.position));
+  const uint64_t end = rs.end;
+  std::vector<uint8_t> model = numbered(end);
+  std::mt19937_64 rng(7);
+  auto write_some = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      const uint64_t len = 1 + rng() % 64, lo = rng() % (end - len);
+      AlignedBuffer w(len * 512);
+      for (uint64_t k = 0; k < len * 512; k += 8) {
+        const uint64_t v = rng();
+        std::memcpy(w.data() + k, &v, 8);
+      }
+      ASSERT_TRUE(submit_and_wait(arr, BlockOp::write, lo * 512, len * 512, w.data()).is_ok());
+      std::memcpy(model.data() + lo * 512, w.data(), len * 512);
+    }
+  };
+  // Held half-way (sync_max is in the reshape's own progress space).
+  const uint64_t half = (end / 2) / 96 * 96;
+  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half)).is_ok());
+  ASSERT_TRUE(arr.set_attr("sync_action", "reshape").is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_published(half, 60s)) << *arr.attr("sync_completed");
+  EXPECT_EQ(*arr.attr("sync_action"), "reshape");
+  ASSERT_TRUE(arr.detail().reshape.has_value());
+  EXPECT_TRUE(arr.detail().reshape->moving);
+  const uint64_t at = std::stoull(*arr.attr("reshape_position"));
+  EXPECT_EQ(at, sh.to > sh.from ? half : end - half);
+  write_some(200);
+  // On to the end, with a writer racing it.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop.load()) write_some(1);
+  });
+  ASSERT_TRUE(arr.set_attr("sync_max", "max").is_ok());
+  const bool idle = arr.sync_engine().wait_idle(60s);
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE(idle);
+  EXPECT_FALSE(arr.detail().reshape.has_value());
+  write_some(50);  // and after it, through the new geometry alone
+  ASSERT_TRUE(arr.set_attr("sync_action", "check").is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_idle(60s));
+  EXPECT_EQ(*arr.attr("mismatch_cnt"), "0");
+  ASSERT_TRUE(arr.stop().is_ok());
+  a->reset();
+  expect_contents(rs, model, new_size(sh), "offline");
+}
+
+// Counts member writes and, at the chosen one, cuts the power of every member at once:
+// from then on nothing reaches them, and what they did not flush is gone.
+struct PowerSwitch {
+  std::vector<io::FaultyMember*> members;
+  std::atomic<uint64_t> writes{0};
+  uint64_t cut_at = ~0ull;
+  std::atomic<bool> cut{false};
+};
+
+class CountingMember final : public io::MemberWrapper {
+ public:
+  CountingMember(std::unique_ptr<io::Member> m, PowerSwitch* ps) : MemberWrapper(std::move(m)), ps_(ps) {}
+  Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua) override {
+    count();
+    return MemberWrapper::write(offset, buf, fua);
+  }
+  void submit(io::IoRequest& req) override {
+    if (req.op == io::IoOp::write) count();
+    MemberWrapper::submit(req);
+  }
+
+ private:
+  void count() {
+    if (ps_->writes.fetch_add(1) + 1 == ps_->cut_at) {
+      for (io::FaultyMember* m : ps_->members) m->vanish();
+      ps_->cut.store(true);
+    }
+  }
+  PowerSwitch* ps_;
+};
+
+// A run of the reshape from the start, the power cut at member write `cut_at` (never:
+// ~0); returns the writes it counted.
+uint64_t run_with_power_cut(Reshaped& rs, uint64_t cut_at) {
+  PowerSwitch ps;
+  ps.cut_at = cut_at;
+  std::vector<std::unique_ptr<io::Member>> devs;
+  for (auto& m : rs.mems) {
+    auto fm = std::make_unique<io::FaultyMember>(std::make_unique<testing::BorrowedMember>(m.get()));
+    EXPECT_TRUE(fm->set_write_cache(true).is_ok());
+    ps.members.push_back(fm.get());
+    devs.push_back(std::make_unique<CountingMember>(std::move(fm), &ps));
+  }
+  auto a = Array::assemble_members("t", std::move(devs), {});
+  EXPECT_TRUE(a.is_ok()) << a.status().message();
+  if (!a.is_ok()) return 0;
+  // Ends either way: the reshape finishes, or every member is gone and it stops.
+  EXPECT_TRUE((*a)->sync_engine().wait_idle(60s));
+  if (ps.cut.load()) {
+    for (io::FaultyMember* m : ps.members) m->power_cut();
+  }
+  a->reset();
+  return ps.writes.load();
+}
+
+// Power cuts spread over a whole reshape (which records its position many times: the
+// room between the old and new data is small). After each, the array assembles, the
+// reshape resumes from the recorded position and runs to the end, and every sector is
+// the one written before it began.
+TEST_P(ReshapeMoveTest, PowerCutAnywhereResumesAndLosesNothing) {
+  const Shape& sh = GetParam();
+  uint64_t total = 0;
+  {
+    Reshaped rs = make_reshaped(sh, 0);
+    total = run_with_power_cut(rs, ~0ull);
+    expect_contents(rs, numbered(rs.end), new_size(sh), "uncut");
+  }
+  ASSERT_GT(total, 20u);
+  // 12 cuts here; UMD_RESHAPE_CUTS=N for a denser sweep outside CI.
+  const char* env = std::getenv("UMD_RESHAPE_CUTS");
+  const uint64_t cuts = env ? std::max<uint64_t>(1, std::strtoull(env, nullptr, 10)) : 12;
+  for (uint64_t i = 1; i <= cuts; i++) {
+    const uint64_t cut_at = total * i / (cuts + 1);
+    SCOPED_TRACE("power cut at member write " + std::to_string(cut_at) + " of " + std::to_string(total));
+    Reshaped rs = make_reshaped(sh, 0);
+    run_with_power_cut(rs, cut_at);
+    // Assembled again: the reshape resumes where the superblocks say, and finishes.
+    auto a = Array::assemble_members("t", borrowed(rs), {});
+    ASSERT_TRUE(a.is_ok()) << a.status().message();
+    ASSERT_TRUE((*a)->sync_engine().wait_idle(60s));
+    EXPECT_FALSE((*a)->detail().reshape.has_value());
+    ASSERT_TRUE((*a)->stop().is_ok());
+    a->reset();
+    expect_contents(rs, numbered(rs.end), new_size(sh), "after the cut and the resumed reshape");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ReshapeMoveTest, ::testing::Values(kGrow, kShrink),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// A reshape that rewrites in place (no new data offset) needs a backup file: it is served
+// held where it stopped, with a warning saying why, and not moved.
+TEST(ReshapeMoveRefusal, AnInPlaceReshapeStaysHeld) {
+  Reshaped rs = make_reshaped(Shape{"grow_4_to_5_in_place", 4, 5, 128, 128}, 1);
+  auto a = Array::assemble_members("t", borrowed(rs), {});
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  ASSERT_TRUE((*a)->sync_engine().wait_idle(10s));
+  ASSERT_TRUE((*a)->detail().reshape.has_value());
+  EXPECT_FALSE((*a)->detail().reshape->moving);
+  bool warned = false;
+  for (const std::string& w : (*a)->warnings()) warned |= w.find("rewrites in place") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+
+// --grow on a running array: the superblocks are rewritten to record a reshape from 0
+// with the data offset moved down by mdadm's rule, and the sync thread moves it while the
+// array serves. The data stays, the array grows, check finds nothing, and the members,
+// assembled again, are a plain array of the new shape.
+namespace fs = std::filesystem;
+
+class GrowTest : public testing::ArrayFixture {
+ protected:
+  // A raid5 of three 8 MiB members (64K chunks) holding a pattern, and a spare.
+  void SetUp() override {
+    ArrayFixture::SetUp();
+    paths_ = make_array("5", 3, 8);
+    a_ = assemble_faulty(paths_, &fms_);
+    ASSERT_TRUE(a_);
+    data_ = pattern(a_->size_bytes(), 5);
+    AlignedBuffer buf(data_.size());
+    std::memcpy(buf.data(), data_.data(), data_.size());
+    ASSERT_TRUE(io(*a_, BlockOp::write, 0, buf.size(), buf.data()).is_ok());
+    spare_ = (dir_ / "d3.img").string();
+    FILE* f = fopen(spare_.c_str(), "w");
+    fclose(f);
+    fs::resize_file(spare_, 8 << 20);
+  }
+  void add_spare() { ASSERT_TRUE(a_->add_member(spare_, false).is_ok()); }
+  void expect_data(Array& a) {
+    AlignedBuffer back(data_.size());
+    ASSERT_TRUE(io(a, BlockOp::read, 0, back.size(), back.data()).is_ok());
+    EXPECT_EQ(std::memcmp(back.data(), data_.data(), data_.size()), 0);
+  }
+  std::vector<std::vector<uint8_t>> files() {
+    std::vector<std::vector<uint8_t>> out;
+    for (const std::string& p : paths_) out.push_back(read_file(p));
+    out.push_back(read_file(spare_));
+    return out;
+  }
+  static std::vector<uint8_t> read_file(const std::string& p) {
+    std::vector<uint8_t> v(fs::file_size(p));
+    FILE* f = fopen(p.c_str(), "rb");
+    EXPECT_EQ(fread(v.data(), 1, v.size(), f), v.size());
+    fclose(f);
+    return v;
+  }
+
+  std::vector<std::string> paths_;
+  std::vector<io::FaultyMember*> fms_;
+  std::unique_ptr<Array> a_;
+  std::vector<uint8_t> data_;
+  std::string spare_;
+};
+
+TEST_F(GrowTest, RaidDevicesThreeToFourWhileServing) {
+  add_spare();
+  const uint64_t before = a_->size_bytes();
+  const MemberInfo old = info_of(paths_[0]);
+  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{4, {}, {}}).is_ok());
+  // Recorded at once, as mdadm leaves it: from 0, the data offset down by mdadm's
+  // min_offset_change, lcm(256, 384 sectors of data per row) / 2 old data disks = 384.
+  const MemberInfo rec = info_of(paths_[0]);
+  EXPECT_TRUE(rec.reshape_active);
+  EXPECT_EQ(rec.new_data_offset, old.data_offset - 384);
+  EXPECT_EQ(rec.raid_disks, 4u);
+  EXPECT_EQ(rec.delta_disks, 1);
+  ASSERT_TRUE(a_->sync_engine().wait_idle(60s)) << attr_of(*a_, "sync_action");
+  EXPECT_FALSE(a_->detail().reshape.has_value());
+  EXPECT_EQ(a_->size_bytes(), before / 2 * 3);
+  expect_data(*a_);
+  ASSERT_TRUE(a_->set_attr("sync_action", "check").is_ok());
+  ASSERT_TRUE(a_->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr_of(*a_, "mismatch_cnt"), "0");
+  ASSERT_TRUE(a_->stop().is_ok());
+  a_.reset();
+  const MemberInfo done = info_of(spare_);
+  EXPECT_FALSE(done.reshape_active);
+  EXPECT_EQ(done.role, 3);
+  EXPECT_EQ(done.data_offset, old.data_offset - 384);
+  std::vector<std::string> all = paths_;
+  all.push_back(spare_);
+  fms_.clear();
+  auto again = assemble_faulty(all, &fms_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->detail().raid_disks, 4u);
+  expect_data(*again);
+}
+
+TEST_F(GrowTest, ChunkChangeOnTheSameDisks) {
+  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{{}, 256, {}}).is_ok());
+  ASSERT_TRUE(a_->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr_of(*a_, "chunk_size"), std::to_string(128 * 1024));
+  expect_data(*a_);
+  ASSERT_TRUE(a_->set_attr("sync_action", "check").is_ok());
+  ASSERT_TRUE(a_->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr_of(*a_, "mismatch_cnt"), "0");
+}
+
+// What --grow refuses names the reason and leaves every member as it was.
+TEST_F(GrowTest, RefusalsChangeNothing) {
+  ASSERT_TRUE(a_->stop().is_ok());  // quiet members to compare
+  fms_.clear();
+  a_ = assemble_faulty(paths_, &fms_);
+  ASSERT_TRUE(a_);
+  a_->set_safe_mode_delay(0ms);
+  const auto before = files();
+  struct Case {
+    ReshapeRequest rq;
+    const char* says;
+  };
+  for (const Case& c : {Case{{4, {}, {}}, "need 1 spare to avoid degraded array, and only have 0"},
+                        Case{{3, {}, {}}, "no change requested"},
+                        Case{{2, {}, {}}, "fewer devices"},
+                        Case{{{}, 96, {}}, "chunk"}}) {
+    Status s = a_->start_reshape(c.rq);
+    EXPECT_FALSE(s.is_ok()) << c.says;
+    EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(files() == before) << "a refused --grow wrote to a member";
+  ASSERT_TRUE(a_->set_bitmap("internal").is_ok());
+  Status s = a_->start_reshape(ReshapeRequest{{}, 256, {}});
+  EXPECT_EQ(s.code(), Err::busy);
+  EXPECT_NE(s.message().find("write-intent bitmap"), std::string::npos) << s.message();
+  ASSERT_TRUE(a_->set_bitmap("none").is_ok());
+}
+
+}  // namespace
+}  // namespace umd::engine

@@ -1,0 +1,118 @@
+"""Reshapes of a served array, driven through the CLI as an mdadm user would, under fio.
+
+A raid5 (three members and a spare) and a raid6 (four and a spare) are served over NBD;
+fio (nbd engine, crc32c verify) writes them. `umd --grow --raid-devices` starts a reshape
+with sync_speed_max set low, so it is still moving while fio writes and verifies a second
+pattern and reads the first back; then sync_speed_max is raised and the reshape ends.
+Afterwards fio verifies both patterns again, the array has grown, `--detail` shows the
+new shape, `check` finds mismatch_cnt 0, and `mdadm --examine` sees the members of a
+plain array of the new shape. A chunk change runs the same way. What --grow refuses (too
+few spares, a level change, no change) exits 1 with one line naming the reason.
+"""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import umdtest  # noqa: E402
+
+MIB = 1 << 20
+
+
+class ServeReshape(umdtest.DaemonTest):
+    def fio(self, uri, size, seed, offset=0, verify_only=False, background=False):
+        """Pattern `seed` over [offset, offset + size): written and verified, or verified only."""
+        args = ["fio", f"--name=v{seed}", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite", "--bs=64k",
+                "--iodepth=8", f"--size={size}", f"--offset={offset}", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
+                f"--randseed={seed}", "--output-format=json"]
+        if verify_only:
+            args.append("--verify_only")
+        if background:
+            return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        r = umdtest.run(args, check=False)
+        self.assertEqual(r.returncode, 0, f"fio failed: {r.stdout[-2000:]} {r.stderr[-2000:]}")
+        return r
+
+    def make(self, name, level, n, spares):
+        paths = umdtest.make_images(self.tmp, [(f"{name}{i}.img", 24 * MIB) for i in range(n + spares)])
+        self.umd("--create", name, f"--level={level}", f"--raid-devices={n}", "--chunk=64K", "--assume-clean",
+                 *paths[:n])
+        sock = os.path.join(self.tmp, f"{name}.sock")
+        self.assemble(name, paths[:n], serve=sock)
+        for p in paths[n:]:
+            self.umd("--manage", name, "--add", p)
+        return paths, umdtest.nbd_unix_uri(sock, name)
+
+    def size(self, name):
+        return json.loads(self.umd("--detail", name, "--json").stdout)["array"]["array_sectors"] * 512
+
+    def grow_under_fio(self, name, paths, uri, grow, disks, chunk_kib):
+        before = self.size(name)
+        half = before // 2 // MIB * MIB
+        self.fio(uri, half, 1)  # the first pattern, before the reshape
+        self.umd("--attr", name, "sync_speed_max", "3000")
+        self.umd("--grow", name, *grow)
+        self.assertEqual(self.attr(name, "sync_action"), "reshape")
+        # While it moves: a second pattern over the other half, and the first read back.
+        second = self.fio(uri, half, 2, offset=half, background=True)
+        self.fio(uri, half, 1, verify_only=True)
+        out, err = second.communicate()
+        self.assertEqual(second.returncode, 0, f"fio during the reshape: {out[-2000:]} {err[-2000:]}")
+        self.assertNotEqual(self.attr(name, "reshape_position"), "none", "the reshape ended before fio did")
+        detail = self.umd("--detail", name).stdout
+        self.assertIn("Reshape Status", detail)
+        self.umd("--attr", name, "sync_speed_max", "500000")
+        umdtest.wait_until(lambda: self.attr(name, "reshape_position") == "none", timeout=120,
+                           what=f"{name}'s reshape to end")
+        self.fio(uri, half, 1, verify_only=True)
+        self.fio(uri, half, 2, offset=half, verify_only=True)
+        self.umd("--action", name, "check")
+        umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle", timeout=120, what="check")
+        self.assertEqual(self.attr(name, "mismatch_cnt"), "0")
+        d = json.loads(self.umd("--detail", name, "--json").stdout)["array"]
+        self.assertEqual(d["raid_disks"], disks)
+        self.assertEqual(d["chunk_kib"], chunk_kib)
+        self.assertIsNone(d.get("reshape"))
+        self.stop(name)
+        for p in paths[:disks]:
+            ex = umdtest.run(["mdadm", "--examine", p]).stdout
+            self.assertIn(f"Raid Devices : {disks}", ex)
+            self.assertIn(f"Chunk Size : {chunk_kib}K", ex)
+            self.assertNotIn("Reshape pos'n", ex)
+        return before
+
+    def test_more_disks(self):
+        for name, level, n in (("r5", 5, 3), ("r6", 6, 4)):
+            with self.subTest(level=level):
+                paths, uri = self.make(name, level, n, 1)
+                before = self.grow_under_fio(name, paths, uri, [f"--raid-devices={n + 1}"], n + 1, 64)
+                # Assembled again: the grown size, both patterns.
+                sock = os.path.join(self.tmp, f"{name}.sock")
+                self.assemble(name, paths, serve=sock)
+                data = n - (1 if level == 5 else 2)
+                self.assertEqual(self.size(name), before // data * (data + 1))
+                half = before // 2 // MIB * MIB
+                self.fio(uri, half, 1, verify_only=True)
+                self.fio(uri, half, 2, offset=half, verify_only=True)
+                self.stop(name)
+
+    def test_chunk_change(self):
+        paths, uri = self.make("c5", 5, 3, 0)
+        self.grow_under_fio("c5", paths, uri, ["--chunk=128K"], 3, 128)
+
+    def test_refusals(self):
+        paths, _ = self.make("x5", 5, 3, 0)
+        hashes = umdtest.hash_members(paths)
+        for grow, says in ((["--raid-devices=4"], "need 1 spare"), (["--level=6"], "--level"),
+                           (["--raid-devices=3"], "no change requested")):
+            r = self.umd("--grow", "x5", *grow, check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(umdtest.hash_members(paths), hashes, "a refused --grow changed a member")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
