@@ -42,6 +42,10 @@ before use (not fallocated), so no timed pass pays for first-touch page clearing
   KiB/s): the rebuild speed over its first seconds, from umd/sync_stats' done_sectors
   (sectors synced) sampled at both ends; the ratio is to the limit. The limit is then
   lifted so the recovery ends quickly.
+* raid5 reshape: 3 members + 1 spare (--assume-clean), `umd --grow --raid-devices=4`; the
+  clock starts at the command; time until sync_action is idle and reshape_position
+  "none"; component_size / time, unthrottled. Its peer: 3 reads + 4 writes at once (each
+  old member is read, every new one written).
 * client IOPS, raid5 (4 + 1 spare; the array above): fio's nbd engine, rand read 4 KiB and
   rand write 4 KiB, iodepth 16, numjobs 1, over the whole array, for a fixed time (a) with
   the array idle, (b) during a recovery with sync_speed_max 50000 KiB/s, (c) during an
@@ -75,7 +79,8 @@ POLL = 0.03                # s between completion polls (each is one `umd --attr
 CHUNK = "64K"
 # Per sync row: the member reads and writes a pass does per member-sized unit (its peer).
 PEER_IO = {"raid1/resync": (1, 1), "raid1/recovery": (1, 1), "raid5/resync": (4, 0),
-           "raid5/check": (4, 0), "raid5/recovery": (3, 1), "raid6/recovery": (4, 1)}
+           "raid5/check": (4, 0), "raid5/recovery": (3, 1), "raid6/recovery": (4, 1),
+           "raid5/reshape": (3, 4)}
 ZEROS = memoryview(bytes(8 * MiB))
 
 
@@ -505,6 +510,29 @@ class SyncBench(UmdSection):
         finally:
             self.stop(a)
 
+    def reshape(self) -> None:
+        """raid5 (3 + 1 spare, --assume-clean) grown to 4 disks: from `umd --grow
+        --raid-devices=4` until reshape_position reads "none" and sync_action "idle";
+        component_size / time, unthrottled (the data offset moves: no backup file)."""
+        key, tgt = "raid5/reshape", "raid5 (3+1 → 4)"
+        try:
+            a = self.create_assemble("sync-reshape", "5", 3, clean=True)
+        except SyncError as e:
+            self.error_row(key, tgt, "reshape", e)
+            return
+        try:
+            spare = self.image("sync-reshape-spare", a["size"])
+            a["files"].append(spare)
+            self.umd("--manage", a["arr"], "--add", spare)
+            t0 = time.monotonic()
+            self.umd("--grow", a["arr"], "--raid-devices=4")
+            t = self.wait_done(a, lambda a: self.attr(a["arr"], "reshape_position") == "none", t0)
+            self.sync_row(key, tgt, "reshape", a, t)
+        except SyncError as e:
+            self.error_row(key, tgt, "reshape", e)
+        finally:
+            self.stop(a)
+
     # --- 5. client IOPS during a rebuild -------------------------------------------------
 
     def fio_nbd(self, a, rw, seconds, case) -> dict:
@@ -669,6 +697,7 @@ class SyncBench(UmdSection):
             finally:
                 self.stop(a)
         self.section("raid6", self.raid6)
+        self.section("reshape", self.reshape)
         self.section("member bandwidth", self.member_bandwidth, "after")
         self.section("members at once", self.peer_bandwidth)
         self.member_rows()
