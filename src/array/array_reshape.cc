@@ -136,10 +136,16 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   }
 
   // Nothing has changed so far. Now the superblocks, with client I/O drained.
+  // marking_ keeps the state thread's superblock writes out: one begun before would put
+  // back the superblocks it read (write_state commits what it prepared).
   pause_io();
   Status st;
+  bool clean = false;
   {
     umd::MutexLock l(mu_);
+    while (marking_) cv_.wait(l);
+    marking_ = true;
+    clean = !active_;
     for (size_t k = 0; k < part.size(); k++) {
       ProbedMember& m = set_->members[part[k]];
       Superblock1& sb = std::get<Superblock1>(m.sb);
@@ -176,7 +182,12 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                       layout::layout_name(np.level, np.layout)));
     }
   }
-  if (st.is_ok()) st = write_state_locked_marking(true);
+  if (st.is_ok()) st = write_state(clean);
+  {
+    umd::MutexLock l(mu_);
+    marking_ = false;
+    cv_.notify_all();
+  }
   resume_io();
   if (!st.is_ok()) return st.with_context(what);
   sync_->kick();
