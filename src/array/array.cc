@@ -296,9 +296,15 @@ std::vector<uint32_t> Array::failed_slots() const {
 Status Array::write_state(bool clean) {
   // While a reshape is recorded, the position (or the finished geometry) a member's
   // superblock is about to vouch for must hold on every member: each one's preflush is not
-  // enough, as the superblocks land one by one and the freshest is believed. So every
-  // member is flushed, and waited for, first.
-  if (reshape_recorded()) (void)flush_members();
+  // enough, as the superblocks land one by one and the freshest is believed. So the
+  // position is taken first (every write below it has completed), then every member is
+  // flushed, and waited for, then the superblocks say that position. (Taken under
+  // marking_, it never goes back: a step's own record waits for marking_ too.)
+  std::optional<uint64_t> reshape_at;
+  if (reshape_recorded()) {
+    reshape_at = reshape_position_now();
+    (void)flush_members();
+  }
   for (;;) {
     std::vector<SuperblockTarget> targets;
     std::vector<int> target_slot;  // -1: a spare
@@ -308,7 +314,7 @@ Status Array::write_state(bool clean) {
       st.events = ++events_;
       st.clean = clean;
       st.resync_offset = resync_offset_;
-      if (reshape_recorded()) st.reshape_position = reshape_position_now();
+      st.reshape_position = reshape_at;
       st.reshape_finished = reshape_finishing_;
       for (size_t i = 0; i < held_.size(); i++) {
         const Held& h = held_[i];

@@ -104,11 +104,6 @@ Status ReshapingPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncRepor
   barrier_.raise(std::min(lo, lo / old_row_ * old_row_), std::max(hi, ceil_div(hi, old_row_) * old_row_));
   Status st;
   uint64_t cur = back ? hi : lo;
-  auto record = [&](uint64_t p) {
-    Status s = host_->record_reshape_position(p);
-    if (s.is_ok()) recorded(p);
-    return s;
-  };
   auto recorded_now = [&] {
     std::lock_guard l(view_mu_);
     return recorded_;
@@ -116,7 +111,7 @@ Status ReshapingPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncRepor
   while (st.is_ok() && (back ? cur > lo : cur < hi)) {
     uint64_t lim = safe_limit(recorded_now());
     if (back ? lim >= cur : lim <= cur) {
-      st = record(cur);
+      st = host_->record_reshape_position(cur);  // the host tells recorded() once it is on disk
       if (!st.is_ok()) break;
       lim = safe_limit(cur);
       if (back ? lim >= cur : lim <= cur) {
