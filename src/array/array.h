@@ -96,7 +96,7 @@ struct MemberDetail {
 };
 
 // md's sync_action values.
-inline constexpr const char* kSyncActions[] = {"idle", "frozen", "resync", "recover", "check", "repair"};
+inline constexpr const char* kSyncActions[] = {"idle", "frozen", "resync", "recover", "check", "repair", "reshape"};
 
 struct ArrayDetail {
   std::string name;
