@@ -70,7 +70,11 @@ namespace umd::engine {
 struct ReshapeRequest {
   std::optional<uint32_t> raid_disks;
   std::optional<uint32_t> chunk_sectors;
-  std::optional<uint32_t> layout;  // md's layout number for the level
+  std::optional<uint32_t> layout;  // md's layout number for the (new) level
+  // --level: another level is a takeover (array_takeover.cc); the same one is no change.
+  std::optional<int> level;
+  bool preserve_layout = false;  // --layout=preserve: the level change that needs no restripe
+  bool force = false;            // --force: convert even when too few spares leave it degraded
 };
 
 struct AssembleOptions {
@@ -223,7 +227,8 @@ class Array final : public BlockTarget,
   // array keeps serving; I/O pauses while the bitmap changes.
   Status set_bitmap(const std::string& kind);
   // mdadm --grow --raid-devices/--chunk/--layout: starts a reshape that moves the data
-  // offset (array_reshape.cc says what is taken and how). Errors change nothing.
+  // offset (array_reshape.cc says what is taken and how); with --level, changes the level
+  // in place (array_takeover.cc). Errors change nothing.
   Status start_reshape(const ReshapeRequest& rq);
 
   // How long the array stays "active" in its superblocks after the last write completed
@@ -269,6 +274,9 @@ class Array final : public BlockTarget,
   void resume_io();
   bool on_sync_thread() const;
   Status write_state_locked_marking(bool clean);  // takes marking_ itself
+
+  // md's level_store: another level over the same blocks (array_takeover.cc).
+  Status change_level(const ReshapeRequest& rq);
 
   // ReshapeHost, and the end of a reshape (array_sync.cc)
   Status record_reshape_position(uint64_t position) override;

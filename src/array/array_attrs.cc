@@ -2,7 +2,8 @@
 // read and written through the control socket (umd --attr) and the FUSE view.
 //
 //   array_state       clean | active | readonly | broken | inactive      (read-only here)
-//   level, raid_disks, chunk_size (bytes), layout (md's number), metadata_version, uuid,
+//   level (writing another level changes it in place, as md's level_store: array_takeover.cc),
+//   raid_disks, chunk_size (bytes), layout (md's number), metadata_version, uuid,
 //   component_size (KiB), degraded (slots without an in-sync member), resync_start
 //   ("none" or md's recovery_cp), reshape_position ("none", or the array sector where a recorded reshape is held), safe_mode_delay
 //   (seconds), consistency_policy ("none" without redundancy, else "resync")
@@ -165,6 +166,17 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     safe_mode_delay_ms_.store(int64_t(*secs * 1000));
     cv_.notify_all();
     return Status::ok();
+  }
+  if (name == "level") {
+    // md's level_store: the kernel's takeover, with whatever layout needs no restripe and
+    // no question of spares (mdadm asks those before it writes here).
+    UMD_ASSIGN_OR_RETURN(const int level, layout::parse_level(v));
+    ReshapeRequest rq;
+    rq.level = level;
+    rq.preserve_layout = true;
+    rq.force = true;
+    if (level == set_->geometry.level()) return Status::ok();
+    return change_level(rq);
   }
   if (name.rfind("dev-", 0) == 0 && name.size() > 6 && name.substr(name.find('/') + 1) == "state") {
     const std::string dev = name.substr(4, name.find('/') - 4);

@@ -56,6 +56,7 @@ uint64_t space_before(const Superblock1& sb) {
 }  // namespace
 
 Status Array::start_reshape(const ReshapeRequest& rq) {
+  if (rq.level && *rq.level != set_->geometry.level()) return change_level(rq);
   const std::string what = fmt::format("{}: --grow", name_);
   if (read_only_) return Status(Err::invalid, what + ": the array is read-only");
   UMD_TRY(refuse_while_reshaping("--grow"));

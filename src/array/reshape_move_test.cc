@@ -322,7 +322,7 @@ TEST_F(GrowTest, RaidDevicesThreeToFourWhileServing) {
   add_spare();
   const uint64_t before = a_->size_bytes();
   const MemberInfo old = info_of(paths_[0]);
-  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{4, {}, {}}).is_ok());
+  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{4, {}, {}, {}, false, false}).is_ok());
   // Recorded at once, as mdadm leaves it: from 0, the data offset down by mdadm's
   // min_offset_change, lcm(256, 384 sectors of data per row) / 2 old data disks = 384.
   const MemberInfo rec = info_of(paths_[0]);
@@ -353,7 +353,7 @@ TEST_F(GrowTest, RaidDevicesThreeToFourWhileServing) {
 }
 
 TEST_F(GrowTest, ChunkChangeOnTheSameDisks) {
-  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{{}, 256, {}}).is_ok());
+  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{{}, 256, {}, {}, false, false}).is_ok());
   ASSERT_TRUE(a_->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr_of(*a_, "chunk_size"), std::to_string(128 * 1024));
   expect_data(*a_);
@@ -374,17 +374,17 @@ TEST_F(GrowTest, RefusalsChangeNothing) {
     ReshapeRequest rq;
     const char* says;
   };
-  for (const Case& c : {Case{{4, {}, {}}, "need 1 spare to avoid degraded array, and only have 0"},
-                        Case{{3, {}, {}}, "no change requested"},
-                        Case{{2, {}, {}}, "fewer devices"},
-                        Case{{{}, 96, {}}, "chunk"}}) {
+  for (const Case& c : {Case{{4, {}, {}, {}, false, false}, "need 1 spare to avoid degraded array, and only have 0"},
+                        Case{{3, {}, {}, {}, false, false}, "no change requested"},
+                        Case{{2, {}, {}, {}, false, false}, "fewer devices"},
+                        Case{{{}, 96, {}, {}, false, false}, "chunk"}}) {
     Status s = a_->start_reshape(c.rq);
     EXPECT_FALSE(s.is_ok()) << c.says;
     EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
   }
   EXPECT_TRUE(files() == before) << "a refused --grow wrote to a member";
   ASSERT_TRUE(a_->set_bitmap("internal").is_ok());
-  Status s = a_->start_reshape(ReshapeRequest{{}, 256, {}});
+  Status s = a_->start_reshape(ReshapeRequest{{}, 256, {}, {}, false, false});
   EXPECT_EQ(s.code(), Err::busy);
   EXPECT_NE(s.message().find("write-intent bitmap"), std::string::npos) << s.message();
   ASSERT_TRUE(a_->set_bitmap("none").is_ok());

@@ -4,7 +4,11 @@
 //    array's sync thread moves while it serves (array/array_reshape.cc says which); the
 //    command returns once the superblocks record it, as mdadm does; --detail and --status
 //    show its progress.
-//  - --level and --size are refused with a clear message (not yet).
+//  - --level=L changes the level in place where md can without moving data (raid1 <->
+//    raid5, raid4 <-> raid5 <-> raid6, raid0 <-> raid4/5/10: array/array_takeover.cc);
+//    with --layout=preserve where mdadm would otherwise restripe; --force converts with too
+//    few spares (degraded).
+//  - --size is refused with a clear message (not yet).
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -19,11 +23,11 @@ namespace umd::cli {
 int cmd_grow(const Args& a) {
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
-  if (a.level || a.size) {
-    return fail(Status(Err::unsupported, "--grow: --level and --size are not supported yet; --raid-devices, --chunk, "
+  if (a.size) {
+    return fail(Status(Err::unsupported, "--grow: --size is not supported yet; --raid-devices, --level, --chunk, "
                                          "--layout and --bitmap are"));
   }
-  if (a.raid_devices || a.chunk || a.layout) {
+  if (a.raid_devices || a.chunk || a.layout || a.level) {
     if (a.bitmap) return usage_error("--grow: change the shape and the bitmap in two commands");
     if (!a.members.empty()) return usage_error("--grow NAME: unexpected \"" + a.members.front() + "\"");
     nlohmann::json req{{"op", "grow"}};
@@ -34,6 +38,8 @@ int cmd_grow(const Args& a) {
       req["chunk_kib"] = *c / 1024;
     }
     if (a.layout) req["layout"] = *a.layout;
+    if (a.level) req["level"] = *a.level;
+    if (a.force) req["force"] = true;
     if (int rc = check_assembled(a.array_name)) return rc;
     auto r = daemon::control_call(a.array_name, req, std::chrono::seconds(120));
     if (!r.is_ok()) return fail_for(a.array_name, r.status());

@@ -60,11 +60,13 @@ const std::vector<ModeHelp>& modes() {
       {Mode::attr, "--attr", "read or write an attribute (md's sysfs names)",
        "umd --attr NAME [ATTR [VALUE]]   (a VALUE starting with '-' after \"--\")",
        "umd --attr md0 sync_speed_max 50000", {"--json"}},
-      {Mode::grow, "--grow", "change a running array: its bitmap, or its shape (a reshape that moves while it serves)",
+      {Mode::grow, "--grow",
+       "change a running array: its bitmap, its shape (a reshape that moves while it serves), or its level",
        "umd --grow NAME --bitmap=none|internal|lockless|FILE\numd --grow NAME [--raid-devices=N] [--chunk=C] "
-       "[--layout=L]   (raid4/5/6; more disks need spares)",
+       "[--layout=L]   (raid4/5/6; more disks need spares)\numd --grow NAME --level=L [--layout=preserve] [--force]"
+       "   (in place: 1<->5, 4<->5<->6, 0<->4/5/10)",
        "umd --grow md0 --raid-devices=5",
-       {"--bitmap", "--raid-devices", "--level", "--chunk", "--layout", "--size"}},
+       {"--bitmap", "--raid-devices", "--level", "--chunk", "--layout", "--size", "--force"}},
       {Mode::monitor, "--monitor", "watch arrays and report md's events",
        "umd --monitor [NAME...] [--program=CMD] [--oneshot] [--delay=S]",
        "umd --monitor --program=/usr/local/bin/md-event --delay=5",

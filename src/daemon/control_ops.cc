@@ -88,8 +88,17 @@ json grow_op(ServedArray& array, const json& request) {
     if (!string_field(request, "layout", &layout)) return error_response("grow: \"layout\" must be a string");
     shape.layout = layout;
   }
-  if (!shape.raid_devices && !shape.chunk_kib && !shape.layout) {
-    return error_response("grow: give \"bitmap\", or one of \"raid_devices\", \"chunk_kib\", \"layout\"");
+  if (request.contains("level")) {
+    std::string level;
+    if (!string_field(request, "level", &level)) return error_response("grow: \"level\" must be a string");
+    shape.level = level;
+  }
+  if (request.contains("force")) {
+    if (!request["force"].is_boolean()) return error_response("grow: \"force\" must be true or false");
+    shape.force = request["force"].get<bool>();
+  }
+  if (!shape.raid_devices && !shape.chunk_kib && !shape.layout && !shape.level) {
+    return error_response("grow: give \"bitmap\", or one of \"raid_devices\", \"chunk_kib\", \"layout\", \"level\"");
   }
   Status s = array.reshape(shape);
   if (!s.is_ok()) return error_response(s.message());

@@ -67,12 +67,15 @@ class ServedArray {
   virtual Status set_bitmap(const std::string& kind) {
     return Status(Err::unsupported, "--grow --bitmap=" + kind + " is not supported by this array");
   }
-  // mdadm --grow --raid-devices/--chunk/--layout (control op "grow" with "raid_devices",
-  // "chunk_kib" and "layout", each optional): starts a reshape.
+  // mdadm --grow --raid-devices/--chunk/--layout/--level (control op "grow" with
+  // "raid_devices", "chunk_kib", "layout", "level" and "force", each optional): starts a
+  // reshape, or changes the level in place.
   struct Shape {
     std::optional<unsigned> raid_devices;
     std::optional<uint64_t> chunk_kib;
-    std::optional<std::string> layout;  // a name as mdadm takes it, for the array's level
+    std::optional<std::string> layout;  // a name as mdadm takes it, for the (new) level; or "preserve"
+    std::optional<std::string> level;   // as mdadm takes it: "5", "raid5", ...
+    bool force = false;
   };
   virtual Status reshape(const Shape& shape) {
     (void)shape;

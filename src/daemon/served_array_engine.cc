@@ -83,8 +83,16 @@ Status EngineArray::reshape(const Shape& shape) {
     }
     rq.chunk_sectors = uint32_t(*shape.chunk_kib * 2);
   }
-  if (shape.layout) {
-    UMD_ASSIGN_OR_RETURN(uint32_t l, layout::parse_layout(a_->detail().level, *shape.layout));
+  int level = a_->detail().level;
+  if (shape.level) {
+    UMD_ASSIGN_OR_RETURN(level, layout::parse_level(*shape.level));
+    rq.level = level;
+  }
+  rq.force = shape.force;
+  if (shape.layout && *shape.layout == "preserve") {
+    rq.preserve_layout = true;  // mdadm's --layout=preserve: the layout that needs no restripe
+  } else if (shape.layout) {
+    UMD_ASSIGN_OR_RETURN(uint32_t l, layout::parse_layout(level, *shape.layout));
     rq.layout = l;
   }
   return a_->start_reshape(rq);

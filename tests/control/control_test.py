@@ -89,8 +89,9 @@ class AttrTest(ControlTestBase):
         self.assertEqual(j, {"attr": "level", "value": "raid5"})
 
     def test_read_only_attribute_is_refused(self):
+        # level is writable (md's takeover), but raid5 has none into raid10
         before = umdtest.hash_members(self.paths)
-        for attr, value in [("level", "raid6"), ("raid_disks", "4"), ("degraded", "1"), ("mismatch_cnt", "0"),
+        for attr, value in [("level", "raid10"), ("raid_disks", "4"), ("degraded", "1"), ("mismatch_cnt", "0"),
                             ("sync_completed", "0 / 10")]:
             with self.subTest(attr=attr):
                 line = self.one_error_line(umdtest.umd("--attr", "md0", attr, value, check=False), 1, attr)

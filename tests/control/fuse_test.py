@@ -87,7 +87,7 @@ class FuseTest(ControlTestBase):
         self.assertEqual(read(os.path.join(md, "sync_speed_max")), "5000 (local)\n")
         self.assertEqual(self.attr("sync_speed_max"), "5000 (local)")
         umdtest.run(["sh", "-c", f"echo system > {md}/sync_speed_max"])
-        r = umdtest.run(["sh", "-c", f"echo raid6 > {md}/level"], check=False)
+        r = umdtest.run(["sh", "-c", f"echo raid10 > {md}/level"], check=False)  # no takeover from raid5
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(read(os.path.join(md, "level")), "raid5\n")
         umdtest.run(["sh", "-c", f"echo check > {md}/sync_action"])

@@ -1,0 +1,64 @@
+// md's level takeovers: a running array changes level without moving a byte, because the
+// new level finds the old one's blocks where they are. What each takes, and what it
+// leaves, follows the kernel's takeover functions (raid5.c raid5_takeover_raid1,
+// raid45_takeover_raid0, raid4_takeover, raid5_takeover_raid6, raid6_takeover;
+// raid0.c raid0_takeover_raid45 and _raid10; raid10.c raid10_takeover_raid0; raid1.c
+// raid1_takeover) as mdadm --grow --level reaches them (Grow.c analyse_change,
+// impose_level, remove_disks_for_takeover):
+//
+//   raid1 (2 disks) -> raid5 (2 disks)   left-symmetric; the chunk is the largest power of
+//                                        two up to 64K that divides the size (>= 4K)
+//   raid5 (2 disks) -> raid1             any layout: with one data disk both copies agree
+//   raid4 <-> raid5 (parity-last)        the same blocks
+//   raid5 (N) -> raid6 (N+1)             a "-6" layout: the raid5 layout over the first N
+//                                        disks, Q on the new last one (recovery builds it)
+//   raid6 "-6" or parity-last (N) -> raid5 (N-1)   the Q disk leaves as a spare
+//   raid0 (N, one zone) -> raid4/raid5 parity-last (N+1)   parity on the new last disk
+//   raid4 or raid5 parity-last (N) -> raid0 (N-1)          the parity disk leaves
+//   raid0 (N, one zone) -> raid10 near-2 (2N)   member k takes slot 2k; 2k+1 are new
+//   raid10 near-2 (2N) -> raid0 (N)      one working member of each pair stays
+//
+// Where mdadm would first restripe (raid5 -> raid6 or raid0 -> raid5 into the standard
+// layout, raid5 -> raid0 from another layout, raid6 -> raid5 from a standard layout),
+// the plan is refused with the restripe to ask for, and --layout=preserve (or naming the
+// layout above) takes the step that needs none. The array's size never changes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "layout/geometry.h"
+#include "util/status.h"
+
+namespace umd::layout {
+
+struct TakeoverRequest {
+  int level = 0;                          // the level to become
+  std::optional<uint32_t> layout;         // --layout for the new level (md's number)
+  bool preserve = false;                  // --layout=preserve: whatever needs no restripe
+  std::optional<uint32_t> chunk_sectors;  // --chunk
+  std::optional<uint32_t> raid_disks;     // --raid-devices, when given: must be what the step makes
+};
+
+struct Takeover {
+  GeometryParams params;           // the new geometry (member_sectors as make_geometry takes them)
+  uint64_t component_sectors = 0;  // the superblocks' size (md's dev_sectors) from now on
+  // New slot -> the old slot whose member takes it, or -1 for a new empty slot that a spare
+  // fills (recovery builds it).
+  std::vector<int> from_slot;
+  std::vector<uint32_t> leaving;   // old slots whose members leave the array
+  bool leaving_as_spares = false;  // raid6 -> raid5: the Q member stays as a spare
+  // To raid0 (which sizes each member by its own data_size): every staying member's
+  // data_size becomes the component size, so the array keeps its size (the kernel sets
+  // rdev->sectors so for raid4/5).
+  bool data_size_is_component = false;
+};
+
+// `working`: by old slot, whether a member in sync holds it (raid10 -> raid0 keeps those).
+// Errors are Err::invalid (a change the level cannot make) or Err::unsupported (one that
+// needs a restripe first), each naming what to ask for instead.
+[[nodiscard]] Result<Takeover> plan_takeover(const Geometry& old, const std::vector<bool>& working,
+                                             const TakeoverRequest& rq);
+
+}  // namespace umd::layout
