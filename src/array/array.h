@@ -275,8 +275,11 @@ class Array final : public BlockTarget,
   bool on_sync_thread() const;
   Status write_state_locked_marking(bool clean);  // takes marking_ itself
 
-  // md's level_store: another level over the same blocks (array_takeover.cc).
+  // md's level_store: another level over the same blocks (array_takeover.cc), and the
+  // restripes mdadm chains to it, run on the sync thread when what they wait for ends.
   Status change_level(const ReshapeRequest& rq);
+  void run_chained_level_change();  // after a reshape
+  void run_chained_restripe();      // after a recovery
 
   // ReshapeHost, and the end of a reshape (array_sync.cc)
   Status record_reshape_position(uint64_t position) override;
@@ -381,6 +384,8 @@ class Array final : public BlockTarget,
   std::atomic<bool> bitmap_resync_wanted_{false};
   bool paused_ GUARDED_BY(mu_) = false;
   bool reshape_finishing_ GUARDED_BY(mu_) = false;  // the next superblocks take the new geometry
+  std::optional<ReshapeRequest> level_after_reshape_ GUARDED_BY(mu_);  // a takeover waiting for its restripe
+  std::optional<uint32_t> restripe_after_recovery_ GUARDED_BY(mu_);    // a layout waiting for the recovery
   uint64_t suspend_lo_ GUARDED_BY(mu_) = 0;  // md's suspend_lo/hi: array sectors where writes wait
   uint64_t suspend_hi_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> safe_mode_delay_ms_{200};

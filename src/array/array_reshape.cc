@@ -83,7 +83,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                                            "of them needs a backup file, which umd does not write yet");
     }
   }
-  if (sync_->progress().running) {
+  if (sync_->progress().running && !on_sync_thread()) {  // the sync thread: a step chained at a sync's end
     return Status(Err::busy, fmt::format("{} is performing {} and cannot be reshaped", name_, sync_->progress().action));
   }
   const uint32_t disks = rq.raid_disks.value_or(old_geo.raid_disks());

@@ -68,6 +68,7 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
   if (op == SyncOp::check || op == SyncOp::repair) return;
   if (op == SyncOp::reshape && complete && err.is_ok()) {
     finish_reshape();
+    run_chained_level_change();
     return;
   }
   if (op == SyncOp::replace) {
@@ -87,6 +88,7 @@ void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& 
     }
   }
   sync_checkpoint(op, pos);
+  if (op == SyncOp::recover && complete && err.is_ok()) run_chained_restripe();
 }
 
 }  // namespace umd::engine

@@ -16,6 +16,10 @@
 //    raid4/5's parity member and raid10's second copies leave the array, as mdadm fails
 //    and removes them (impose_level, remove_disks_for_takeover); their superblocks keep the
 //    old level and an older event count, so a later assembly leaves them out.
+//  - Where mdadm also restripes (layout/takeover.h), the reshape is chained: before the
+//    takeover (started now; the level changes when it ends) or after it (started when a
+//    recovery leaves the new level whole). The chained half lives in memory only, as
+//    mdadm's background process does: a stop between leaves the array at the middle step.
 //  - Into raid0 every staying member's data_size becomes the component size, so raid0
 //    (which sizes each member by its own) keeps the array's size. The raid0-layout feature
 //    bit goes, as super_1_sync leaves it (super_1_load refuses it on other levels).
@@ -63,12 +67,25 @@ Status Array::change_level(const ReshapeRequest& rq) {
       if (held_[i].state == Held::State::spare && set_->members[i].dev) spares++;
     }
   }
-  if (sync_->progress().running) {
+  if (sync_->progress().running && !on_sync_thread()) {  // the sync thread: chained at a reshape's end
     return Status(Err::busy,
                   fmt::format("{} is performing {} and cannot change level", name_, sync_->progress().action));
   }
   auto plan = layout::plan_takeover(old_geo, working, tr);
   if (!plan.is_ok()) return plan.status().with_context(what);
+  if (plan->restripe_before) {
+    // mdadm restripes first, then takes over: the reshape of this level's layout now, the
+    // level change when it ends (planned again then, over the restriped layout).
+    ReshapeRequest first;
+    first.layout = *plan->restripe_before;
+    UMD_TRY(start_reshape(first).with_context(what));
+    umd::MutexLock l(mu_);
+    level_after_reshape_ = rq;
+    warnings_.push_back(fmt::format("{}: restriping to {} first; the level changes to {} when that ends", name_,
+                                    layout::layout_name(old_geo.level(), *plan->restripe_before),
+                                    layout::level_name(level)));
+    return Status::ok();
+  }
   auto ng = layout::make_geometry(plan->params);
   if (!ng.is_ok()) return ng.status().with_context(what);
   std::vector<uint32_t> missing;
@@ -166,10 +183,14 @@ Status Array::change_level(const ReshapeRequest& rq) {
       }
       retired_.push_back(std::move(personality_));
       personality_ = std::move(p).value();
-      warnings_.push_back(fmt::format("{}: level changed from {} to {} ({} devices, layout {}, chunk {}K)", name_,
+      warnings_.push_back(fmt::format("{}: level changed from {} to {} ({} devices, layout {}, chunk {}K){}", name_,
                                       layout::level_name(old_geo.level()), layout::level_name(level), n,
                                       layout::layout_name(level, plan->params.layout),
-                                      plan->params.chunk_sectors / 2));
+                                      plan->params.chunk_sectors / 2,
+                                      plan->restripe_after ? fmt::format("; restripes to {} once recovered",
+                                                                         layout::layout_name(level, *plan->restripe_after))
+                                                           : std::string()));
+      restripe_after_recovery_ = plan->restripe_after;
     }
   }
   if (st.is_ok()) st = write_state(clean);
@@ -184,6 +205,36 @@ Status Array::change_level(const ReshapeRequest& rq) {
   activate_spares();
   sync_->kick();
   return Status::ok();
+}
+
+// The chained halves, on the sync thread at the end of the sync they waited for.
+void Array::run_chained_level_change() {
+  std::optional<ReshapeRequest> rq;
+  {
+    umd::MutexLock l(mu_);
+    rq.swap(level_after_reshape_);
+  }
+  if (!rq) return;
+  Status s = change_level(*rq);
+  if (!s.is_ok()) {
+    umd::MutexLock l(mu_);
+    warnings_.push_back(fmt::format("{}: the level change after the restripe: {}", name_, s.message()));
+  }
+}
+
+void Array::run_chained_restripe() {
+  ReshapeRequest rq;
+  {
+    umd::MutexLock l(mu_);
+    if (!restripe_after_recovery_ || degraded_locked()) return;  // a later recovery may complete it
+    rq.layout = *restripe_after_recovery_;
+    restripe_after_recovery_.reset();
+  }
+  Status s = start_reshape(rq);
+  if (!s.is_ok()) {
+    umd::MutexLock l(mu_);
+    warnings_.push_back(fmt::format("{}: the restripe after the level change: {}", name_, s.message()));
+  }
 }
 
 }  // namespace umd::engine

@@ -72,16 +72,19 @@ Status check_chunk(const TakeoverRequest& rq, uint32_t chunk, const std::string&
   return Status::ok();
 }
 
-// Whether the layout asked for is `keeps` (what needs no restripe); `standard` is what
-// mdadm restripes into when no layout is given.
-Status check_layout(const TakeoverRequest& rq, int level, uint32_t keeps, const std::string& step,
-                    const std::string& restripe) {
-  if (rq.preserve || (rq.layout && *rq.layout == keeps)) return Status::ok();
-  const std::string asked = rq.layout ? lname(level, *rq.layout) : "the default layout";
-  return Status(Err::unsupported,
-                fmt::format("{} into {} needs a restripe, which umd does not chain yet: give --layout={} (or "
-                            "--layout=preserve){}",
-                            step, asked, lname(level, keeps), restripe));
+// What the new level's layout ends as: `keeps` (the takeover's own, no restripe) when
+// preserved or asked for, else what was asked for or mdadm's default.
+std::optional<uint32_t> restripe_to(const TakeoverRequest& rq, uint32_t keeps, uint32_t fallback) {
+  if (rq.preserve) return std::nullopt;
+  const uint32_t want = rq.layout.value_or(fallback);
+  if (want == keeps) return std::nullopt;
+  return want;
+}
+
+Takeover restripe_first(uint32_t layout) {
+  Takeover t;
+  t.restripe_before = layout;
+  return t;
 }
 
 R from_raid1(const Raid1Geometry& g, const TakeoverRequest& rq) {
@@ -121,19 +124,18 @@ R from_raid456(const Raid456Geometry& g, const std::vector<bool>& working, const
   const uint32_t algo = g.level() == kLevelRaid4 ? uint32_t(A::parity_n) : g.layout();
   if (g.level() == kLevelRaid6) {
     if (rq.level != kLevelRaid5) return refuse(Err::invalid, "raid6 can change level only to raid5");
-    const auto l5 = raid5_of(g.layout());
-    if (!l5) {
-      return refuse(Err::unsupported,
-                    fmt::format("raid6 {} has no raid5 equivalent without a restripe, which umd does not chain yet: "
-                                "first --grow --layout={}-6 (Q on the last device), then --level=5",
-                                lname(6, g.layout()), lname(5, g.layout())));
-    }
     UMD_TRY(check_disks(rq, n - 1, step));
-    if (rq.layout && *rq.layout != *l5) {
-      return refuse(Err::unsupported, fmt::format("raid6 {} becomes raid5 {}; change the layout after",
-                                                  lname(6, g.layout()), lname(5, *l5)));
+    // The raid5 layout it ends as: --layout, else the one the raid6 layout keeps or is named as.
+    const auto now5 = raid5_of(g.layout());
+    if (!now5 && g.layout() > uint32_t(A::parity_n)) {
+      return refuse(Err::invalid, fmt::format("raid6 {} has no raid5 equivalent: give --layout for the raid5",
+                                              lname(6, g.layout())));
     }
-    t.params = params(kLevelRaid5, *l5, chunk, n - 1, comp);
+    const uint32_t want5 = rq.layout.value_or(now5.value_or(g.layout()));
+    const auto want6 = raid6_of(want5);
+    if (!want6) return refuse(Err::invalid, fmt::format("raid5 {} has no raid6 twin to restripe into", lname(5, want5)));
+    if (*want6 != g.layout()) return restripe_first(*want6);
+    t.params = params(kLevelRaid5, want5, chunk, n - 1, comp);
     t.from_slot = identity(n - 1);
     t.leaving = {n - 1};
     t.leaving_as_spares = true;  // level_store: the Q member's slot is gone; it stays as a spare
@@ -141,13 +143,8 @@ R from_raid456(const Raid456Geometry& g, const std::vector<bool>& working, const
   }
   switch (rq.level) {
     case kLevelRaid0: {
-      if (algo != uint32_t(A::parity_n)) {
-        return refuse(Err::unsupported,
-                      fmt::format("raid5 {} to raid0 needs a restripe to parity-last first, which umd does not chain "
-                                  "yet: --grow --layout=parity-last, then --level=0",
-                                  lname(5, algo)));
-      }
       UMD_TRY(check_disks(rq, n - 1, step));
+      if (algo != uint32_t(A::parity_n)) return restripe_first(uint32_t(A::parity_n));
       t.params = params(kLevelRaid0, 0, chunk, n - 1, comp);
       t.from_slot = identity(n - 1);
       t.leaving = {n - 1};
@@ -158,18 +155,11 @@ R from_raid456(const Raid456Geometry& g, const std::vector<bool>& working, const
     case kLevelRaid5: {
       if (rq.level == g.level()) return refuse(Err::invalid, fmt::format("the array is raid{} already", g.level()));
       // raid4_takeover / raid5_takeover: raid4 is raid5 parity-last.
-      if (algo != uint32_t(A::parity_n)) {
-        return refuse(Err::unsupported,
-                      fmt::format("raid5 {} to raid4 needs a restripe to parity-last first, which umd does not chain "
-                                  "yet: --grow --layout=parity-last, then --level=4",
-                                  lname(5, algo)));
-      }
       UMD_TRY(check_disks(rq, n, step));
-      if (rq.level == kLevelRaid5 && rq.layout && *rq.layout != uint32_t(A::parity_n)) {
-        UMD_TRY(check_layout(rq, 5, uint32_t(A::parity_n), step, ", then --grow --layout to restripe"));
-      }
+      if (algo != uint32_t(A::parity_n)) return restripe_first(uint32_t(A::parity_n));
       t.params = params(rq.level, rq.level == kLevelRaid4 ? 0 : uint32_t(A::parity_n), chunk, n, comp);
       t.from_slot = identity(n);
+      if (rq.level == kLevelRaid5) t.restripe_after = restripe_to(rq, uint32_t(A::parity_n), uint32_t(A::parity_n));
       return t;
     }
     case kLevelRaid6: {
@@ -184,10 +174,11 @@ R from_raid456(const Raid456Geometry& g, const std::vector<bool>& working, const
       const auto l6 = raid6_of(algo);
       if (!l6) return refuse(Err::invalid, fmt::format("raid5 {} has no raid6 equivalent", lname(5, algo)));
       UMD_TRY(check_disks(rq, n + 1, step));
-      UMD_TRY(check_layout(rq, 6, *l6, step, ", then --grow --layout to restripe once the recovery is done"));
       t.params = params(kLevelRaid6, *l6, chunk, n + 1, comp);
       t.from_slot = identity(n);
       t.from_slot.push_back(-1);
+      // mdadm's default: the raid6 layout of the raid5's number (left-symmetric stays so).
+      t.restripe_after = restripe_to(rq, *l6, algo);
       return t;
     }
     case kLevelRaid1: {
@@ -220,9 +211,8 @@ R from_raid0(const Raid0Geometry& g, const TakeoverRequest& rq) {
     case kLevelRaid4:
     case kLevelRaid5: {
       UMD_TRY(check_disks(rq, n + 1, step));
-      if (rq.level == kLevelRaid5) {
-        UMD_TRY(check_layout(rq, 5, uint32_t(A::parity_n), step, ", then --grow --layout to restripe"));
-      }
+      // mdadm's default for raid5: left-symmetric, by a restripe after the recovery.
+      if (rq.level == kLevelRaid5) t.restripe_after = restripe_to(rq, uint32_t(A::parity_n), uint32_t(A::left_symmetric));
       // raid45_takeover_raid0: parity-last for both levels.
       t.params = params(rq.level, uint32_t(A::parity_n), chunk, n + 1, comp);
       t.from_slot = identity(n);
@@ -292,7 +282,10 @@ Result<Takeover> plan_takeover(const Geometry& old, const std::vector<bool>& wor
     else if constexpr (std::is_same_v<G, Raid10Geometry>) return from_raid10(g, working, rq);
     else return R(Err::invalid, fmt::format("{} cannot change level", level_name(old.level())));
   });
-  if (!r.is_ok()) return r;
+  if (!r.is_ok() || r->restripe_before) return r;
+  if (r->restripe_after && !algorithm_valid(r->params.level, *r->restripe_after)) {
+    return R(Err::invalid, fmt::format("{} has no layout {}", level_name(r->params.level), *r->restripe_after));
+  }
   // The new geometry must stand and hold exactly the old array.
   auto ng = make_geometry(r->params);
   if (!ng.is_ok()) return R(ng.status().code(), fmt::format("the new geometry: {}", ng.status().message()));

@@ -18,10 +18,15 @@
 //   raid0 (N, one zone) -> raid10 near-2 (2N)   member k takes slot 2k; 2k+1 are new
 //   raid10 near-2 (2N) -> raid0 (N)      one working member of each pair stays
 //
-// Where mdadm would first restripe (raid5 -> raid6 or raid0 -> raid5 into the standard
-// layout, raid5 -> raid0 from another layout, raid6 -> raid5 from a standard layout),
-// the plan is refused with the restripe to ask for, and --layout=preserve (or naming the
-// layout above) takes the step that needs none. The array's size never changes.
+// Where mdadm also restripes (Grow.c analyse_change), the plan says so and the array
+// chains a reshape of the same disks (array/array_takeover.cc):
+//  - after the takeover and its recovery (restripe_after): raid5 -> raid6 into the raid6
+//    layout of the raid5's name (or --layout), raid0 -> raid5 into left-symmetric (or
+//    --layout). --layout=preserve (or naming the layout above) stops at the takeover.
+//  - before it (restripe_before; the takeover is planned again once the reshape ends):
+//    raid5 -> raid0/raid4 from a layout other than parity-last, raid6 -> raid5 from a
+//    layout without Q on the last disk (into its "-6" twin, or that of --layout).
+// The array's size never changes.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +58,10 @@ struct Takeover {
   // data_size becomes the component size, so the array keeps its size (the kernel sets
   // rdev->sectors so for raid4/5).
   bool data_size_is_component = false;
+  // A reshape of the new level's layout, on the same disks, once the recovery is done.
+  std::optional<uint32_t> restripe_after;
+  // Set alone (nothing else is planned): reshape the old level into this layout first.
+  std::optional<uint32_t> restripe_before;
 };
 
 // `working`: by old slot, whether a member in sync holds it (raid10 -> raid0 keeps those).

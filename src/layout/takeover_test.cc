@@ -117,12 +117,23 @@ TEST(TakeoverTest, Raid5ToRaid6KeepsEveryBlockAndParityAndAddsQLast) {
     EXPECT_TRUE(back->leaving_as_spares);
     expect_no_byte_moves(r6, *back);
   }
-  // Without --layout mdadm restripes into raid6's standard layout: refused, naming the step.
+  // Without --layout mdadm restripes into raid6's layout of the same name after the
+  // takeover; --layout names another.
   auto std6 = plan_takeover(geo(5, 2, 8, 4, {8 * 20}), {true, true, true, true}, to(6));
-  EXPECT_EQ(std6.status().code(), Err::unsupported);
-  EXPECT_NE(std6.status().message().find("--layout=left-symmetric-6"), std::string::npos) << std6.status().message();
+  ASSERT_TRUE(std6.is_ok()) << std6.status().message();
+  EXPECT_EQ(std6->params.layout, 18u);
+  EXPECT_EQ(std6->restripe_after, 2u);
+  TakeoverRequest rs = to(6);
+  rs.layout = 3;
+  EXPECT_EQ(plan_takeover(geo(5, 2, 8, 4, {8 * 20}), {true, true, true, true}, rs)->restripe_after, 3u);
+  EXPECT_FALSE(plan_takeover(geo(5, 5, 8, 4, {8 * 20}), {true, true, true, true}, to(6))->restripe_after);
+  // raid6 with Q rotating: first restriped into its "-6" twin, then taken over.
   auto ls6 = plan_takeover(geo(6, 2, 8, 5, {8 * 20}), std::vector<bool>(5, true), to(5));
-  EXPECT_EQ(ls6.status().code(), Err::unsupported);
+  ASSERT_TRUE(ls6.is_ok()) << ls6.status().message();
+  EXPECT_EQ(ls6->restripe_before, 18u);
+  TakeoverRequest ra = to(5);
+  ra.layout = 1;
+  EXPECT_EQ(plan_takeover(geo(6, 18, 8, 5, {8 * 20}), std::vector<bool>(5, true), ra)->restripe_before, 17u);
 }
 
 TEST(TakeoverTest, Raid0ToParityLastAndBack) {
@@ -139,9 +150,11 @@ TEST(TakeoverTest, Raid0ToParityLastAndBack) {
     EXPECT_TRUE(back->data_size_is_component);
     expect_no_byte_moves(p, *back);
   }
-  EXPECT_EQ(plan_takeover(r0, {true, true, true}, to(5)).status().code(), Err::unsupported);
-  EXPECT_EQ(plan_takeover(geo(5, 2, 16, 4, {160}), std::vector<bool>(4, true), to(0)).status().code(),
-            Err::unsupported);
+  // mdadm's defaults: raid0 -> raid5 ends left-symmetric (a restripe after the recovery);
+  // raid5 left-symmetric -> raid0 restripes into parity-last first.
+  EXPECT_EQ(plan_takeover(r0, {true, true, true}, to(5))->restripe_after, 2u);
+  EXPECT_FALSE(plan_takeover(r0, {true, true, true}, to(4))->restripe_after);
+  EXPECT_EQ(plan_takeover(geo(5, 2, 16, 4, {160}), std::vector<bool>(4, true), to(0))->restripe_before, 5u);
   // Members of different sizes: two zones, which md will not take over.
   auto zones = plan_takeover(geo(0, 2, 16, 2, {160, 320}), {true, true}, preserve(5));
   EXPECT_NE(zones.status().message().find("more than one zone"), std::string::npos);

@@ -3,8 +3,9 @@ mdadm converts umd reads, bit for bit, in one boot of the oracle VM.
 
 umd's side: umd creates each array on image files, a client fills it with random bytes
 over NBD (nbdcopy), and `umd --grow --level` converts it while it is served (raid1 ->
-raid5; raid5 -> raid6 --layout=preserve, Q recovered onto a spare; raid0 -> raid5
-parity-last and raid0 -> raid10, the new slots recovered onto spares); `mdadm --examine`
+raid5; raid5 -> raid6 --layout=preserve, Q recovered onto a spare; raid0 -> raid5, its
+parity recovered onto a spare and then restriped to left-symmetric as mdadm does; raid0
+-> raid10, the new slots recovered onto spares); `mdadm --examine`
 reads the new level. In the VM the kernel assembles each, must report umd's level,
 disks, layout and chunk, read the client's bytes, and find mismatch_cnt 0 in a check.
 
@@ -37,7 +38,8 @@ class UmdCase:
 UMD_CASES = [
     UmdCase("m15", 1, 2, 0, ["--level=5"], ["raid5", "2", "2", str(64 << 10)]),
     UmdCase("r56", 5, 3, 1, ["--level=6", "--layout=preserve"], ["raid6", "4", "18", str(64 << 10)]),
-    UmdCase("z05", 0, 3, 1, ["--level=5", "--layout=parity-last"], ["raid5", "4", "5", str(64 << 10)]),
+    # mdadm's way: parity-last, recovered, then restriped to left-symmetric
+    UmdCase("z05", 0, 3, 1, ["--level=5"], ["raid5", "4", "2", str(64 << 10)]),
     UmdCase("z010", 0, 2, 2, ["--level=10"], ["raid10", "4", "258", str(64 << 10)]),
 ]
 
@@ -144,8 +146,9 @@ class TakeoverKernel(umdtest.DaemonTest):
         for p in spares:
             self.umd("--manage", c.name, "--add", p)
         self.umd("--grow", c.name, *c.grow)
-        umdtest.wait_until(lambda: self.attr(c.name, "sync_action") == "idle" and self.attr(c.name, "degraded") == "0",
-                           timeout=120, what=f"{c.name}'s recovery")
+        umdtest.wait_until(lambda: (self.attr(c.name, "sync_action"), self.attr(c.name, "degraded"),
+                                    self.attr(c.name, "layout")) == ("idle", "0", c.want[2]),
+                           timeout=120, what=f"{c.name}'s recovery (and restripe)")
         self.stop(c.name)
         return sha, size
 

@@ -2,8 +2,9 @@
 
 A raid1 of two members becomes raid5 (`--grow --level=5`), grows to three disks by a
 reshape, then becomes raid6 (`--level=6 --layout=preserve`: Q on a new fourth member that
-recovery builds while fio writes). A raid0 becomes raid5 (parity on a new member) and
-goes back to raid0. fio (nbd engine, crc32c verify) writes a pattern before each change
+recovery builds while fio writes). A raid0 becomes raid5 the way mdadm
+makes it (parity on a new member, recovered, then restriped to left-symmetric) and goes
+back to raid0 (restriped to parity-last, then the parity member leaves). fio (nbd engine, crc32c verify) writes a pattern before each change
 and verifies it after, and writes another while the recovery the change started runs;
 `check` then finds mismatch_cnt 0 and `mdadm --examine` reads each member as the new
 level. What --grow --level refuses exits 1 with one line naming the reason, members
@@ -63,8 +64,7 @@ class ServeTakeover(umdtest.DaemonTest):
         self.assertEqual(writer.returncode, 0, f"fio during the recovery: {out[-2000:]} {err[-2000:]}")
         self.assertEqual(self.attr(name, "sync_action"), "recover", "the recovery ended before fio did")
         self.umd("--attr", name, "sync_speed_max", "500000")
-        self.wait_idle(name, "the recovery")
-        self.assertEqual(self.attr(name, "degraded"), "0")
+        umdtest.wait_until(lambda: self.attr(name, "degraded") == "0", timeout=120, what="the recovery")
 
     def examine(self, paths, level, layout=None):
         for p in paths:
@@ -107,12 +107,18 @@ class ServeTakeover(umdtest.DaemonTest):
         part = 8 * MIB
         self.fio(uri, part, 1)
         self.umd("--manage", "z", "--add", paths[3])
-        self.convert_under_fio("z", uri, ["--level=5", "--layout=parity-last"], part, 2)
+        # mdadm's way: parity on the new member, recovered, then restriped to left-symmetric
+        self.convert_under_fio("z", uri, ["--level=5"], part, 2)
+        umdtest.wait_until(lambda: (self.detail("z")["layout"], self.attr("z", "reshape_position"),
+                                    self.attr("z", "sync_action")) == ("left-symmetric", "none", "idle"),
+                           timeout=120, what="the restripe after the recovery")
         self.assertEqual(self.detail("z")["level"], 5)
         self.check_clean("z")
         self.fio(uri, part, 1, verify_only=True)
         self.fio(uri, part, 2, offset=part, verify_only=True)
         self.umd("--grow", "z", "--level=0")
+        umdtest.wait_until(lambda: self.detail("z")["level"] == 0 and self.attr("z", "sync_action") == "idle",
+                           timeout=120, what="the restripe to parity-last and the level change")
         d = self.detail("z")
         self.assertEqual((d["level"], d["raid_disks"]), (0, 3))
         self.fio(uri, part, 1, verify_only=True)
@@ -123,10 +129,9 @@ class ServeTakeover(umdtest.DaemonTest):
     def test_refusals(self):
         paths, _ = self.make("x", 5, 3, 0)
         hashes = umdtest.hash_members(paths)
-        for grow, says in ((["--level=6"], "--layout=left-symmetric-6"),
-                           (["--level=6", "--layout=preserve"], "need 1 spare"),
-                           (["--level=0"], "parity-last"), (["--level=10"], "not raid10"),
-                           (["--level=1"], "2-device")):
+        for grow, says in ((["--level=6"], "need 1 spare"), (["--level=6", "--layout=preserve"], "need 1 spare"),
+                           (["--level=10"], "not raid10"), (["--level=1"], "2-device"),
+                           (["--level=6", "--layout=bogus"], "bogus")):
             r = self.umd("--grow", "x", *grow, check=False)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(says, r.stderr)
