@@ -163,6 +163,66 @@ TEST_P(ReshapeMoveTest, WritesDuringTheMoveAreKept) {
   expect_contents(rs, model, new_size(sh), "offline");
 }
 
+// A member failing half-way: the reshape goes on to its end degraded (as md's does, reading
+// the failed member's blocks from parity), clients keep reading and writing, and a spare
+// added after it rebuilds the new geometry: check finds nothing and every sector is right.
+TEST_P(ReshapeMoveTest, AMemberFailingHalfWayLeavesTheArrayDegradedAndWhole) {
+  const Shape& sh = GetParam();
+  Reshaped rs = make_reshaped(sh, 0);
+  AssembleOptions opts;
+  opts.freeze_reshape = true;
+  auto a = Array::assemble_members("t", borrowed(rs), opts);
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  Array& arr = **a;
+  const uint64_t end = rs.end;
+  std::vector<uint8_t> model = numbered(end);
+  std::mt19937_64 rng(11);
+  auto write_some = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      const uint64_t len = 1 + rng() % 64, lo = rng() % (end - len);
+      AlignedBuffer w(len * 512);
+      for (uint64_t k = 0; k < len * 512; k += 8) {
+        const uint64_t v = rng();
+        std::memcpy(w.data() + k, &v, 8);
+      }
+      ASSERT_TRUE(submit_and_wait(arr, BlockOp::write, lo * 512, len * 512, w.data()).is_ok());
+      std::memcpy(model.data() + lo * 512, w.data(), len * 512);
+    }
+  };
+  auto expect_model = [&](const std::string& what) {
+    AlignedBuffer got(end * 512);
+    ASSERT_TRUE(submit_and_wait(arr, BlockOp::read, 0, end * 512, got.data()).is_ok()) << what;
+    for (uint64_t s = 0; s < end; s++) {
+      ASSERT_EQ(std::memcmp(got.data() + s * 512, model.data() + s * 512, 512), 0) << what << ": sector " << s;
+    }
+  };
+  const uint64_t half = (end / 2) / 96 * 96;
+  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half)).is_ok());
+  ASSERT_TRUE(arr.set_attr("sync_action", "reshape").is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_published(half, 60s)) << *arr.attr("sync_completed");
+  write_some(50);
+  // Slot 1 holds data in both geometries.
+  ASSERT_TRUE(arr.fail_member("d1.img").is_ok());
+  EXPECT_EQ(*arr.attr("degraded"), "1");
+  write_some(50);
+  expect_model("degraded, held half-way");
+  ASSERT_TRUE(arr.set_attr("sync_max", "max").is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_idle(60s));
+  ASSERT_FALSE(arr.detail().reshape.has_value()) << *arr.attr("reshape_position");
+  EXPECT_EQ(*arr.attr("raid_disks"), std::to_string(sh.to));
+  expect_model("degraded, reshaped");
+  write_some(50);
+  // A spare takes the failed slot and recovery rebuilds it in the new geometry.
+  ASSERT_TRUE(arr.remove_member("d1.img").is_ok());
+  ASSERT_TRUE(arr.add_member(io::make_memory_member("s.img", kDev * 512), "s.img", false).is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_idle(60s));
+  EXPECT_EQ(*arr.attr("degraded"), "0");
+  ASSERT_TRUE(arr.set_attr("sync_action", "check").is_ok());
+  ASSERT_TRUE(arr.sync_engine().wait_idle(60s));
+  EXPECT_EQ(*arr.attr("mismatch_cnt"), "0");
+  expect_model("recovered");
+}
+
 // Counts member writes and, at the chosen one, cuts the power of every member at once:
 // from then on nothing reaches them, and what they did not flush is gone.
 struct PowerSwitch {

@@ -1,0 +1,126 @@
+"""Crashes in the middle of a reshape: the daemon SIGKILLed, or the power cut (the test
+fault op: what the members did not flush is gone), 20 times per geometry, at moments
+spread over the reshape (each when its progress passes the next twentieth).
+
+For each geometry (raid5 3->4 disks, raid6 4->5, raid5 chunk 64K->128K) a client fills
+the served array with random bytes (nbdcopy) and `umd --grow` starts the reshape. After
+each crash the array is assembled again with --freeze-reshape (so the test can slow it
+down before it moves), and `umd --action NAME reshape` resumes it from the position its
+superblocks recorded. At the end the client's bytes read back whole over NBD, `check`
+finds mismatch_cnt 0 and `mdadm --examine` sees a plain array of the new shape.
+"""
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import umdtest  # noqa: E402
+
+MIB = 1 << 20
+CRASHES = 20
+SPEED = "8000"  # KiB/s: the reshape takes seconds, so the crashes spread over it
+
+
+class ReshapeCrash(umdtest.DaemonTest):
+    def setUp(self):
+        super().setUp()
+        self.old_run_dir = os.environ.get("UMD_RUNTIME_DIR")
+        os.environ["UMD_RUNTIME_DIR"] = self.env["UMD_RUNTIME_DIR"]  # umdtest.fault's control socket
+
+    def tearDown(self):
+        super().tearDown()
+        if self.old_run_dir is None:
+            os.environ.pop("UMD_RUNTIME_DIR", None)
+        else:
+            os.environ["UMD_RUNTIME_DIR"] = self.old_run_dir
+
+    def detail(self, name):
+        return json.loads(self.umd("--detail", name, "--json").stdout)
+
+    def start(self, name, paths, sock, faults):
+        if faults:
+            self.env["UMD_TEST_FAULTS"] = "cache"  # members with a write cache a power cut empties
+        else:
+            self.env.pop("UMD_TEST_FAULTS", None)
+        self.assemble(name, paths, "--freeze-reshape", serve=sock)
+
+    def progress(self, name):
+        """How far the reshape is, 0..1 (1: no reshape recorded any more)."""
+        r = self.detail(name)["array"].get("reshape")
+        if not r:
+            return 1.0
+        return r["percent"] / 100.0
+
+    def crash(self, name, how):
+        pid = self.detail(name)["pid"]
+        if how == "sigkill":
+            umdtest.sigkill_and_wait(pid)
+        else:
+            r = umdtest.fault(name, 0, "power-cut")
+            self.assertTrue(r.get("ok"), r)
+            umdtest.wait_until(lambda: not umdtest.pid_alive(pid), what="the daemon to end at the power cut")
+        self.running.remove(name)
+
+    def run_case(self, name, level, n, spares, grow, disks, chunk_kib, how):
+        paths = umdtest.make_images(self.tmp, [(f"{name}{i}.img", 12 * MIB) for i in range(n + spares)])
+        self.umd("--create", name, f"--level={level}", f"--raid-devices={n}", "--chunk=64K", "--assume-clean",
+                 *paths[:n])
+        sock = os.path.join(self.tmp, f"{name}.sock")
+        uri = umdtest.nbd_unix_uri(sock, name)
+        self.start(name, paths[:n], sock, how == "power-cut")
+        for p in paths[n:]:
+            self.umd("--manage", name, "--add", p)
+        size = self.detail(name)["array"]["array_sectors"] * 512
+        src = os.path.join(self.tmp, f"{name}.src")
+        with open(src, "wb") as f:
+            f.write(os.urandom(size))
+        umdtest.run(["nbdcopy", "--flush", "--", src, uri])
+        self.umd("--attr", name, "sync_speed_max", SPEED)
+        self.umd("--grow", name, *grow)
+        crashes = 0
+        for k in range(1, CRASHES + 1):
+            if self.progress(name) >= 1.0:
+                break
+            # the next twentieth of the reshape passed (or its end), then the crash
+            umdtest.wait_until(lambda: self.progress(name) >= k / (CRASHES + 1), timeout=120,
+                               what=f"{name}'s reshape to pass {k}/{CRASHES + 1}")
+            self.crash(name, how)
+            crashes += 1
+            self.start(name, paths, sock, how == "power-cut")
+            self.assertEqual(self.attr(name, "sync_action"), "frozen" if self.progress(name) < 1.0 else "idle")
+            self.umd("--attr", name, "sync_speed_max", SPEED)
+            self.umd("--action", name, "reshape")
+        self.assertGreaterEqual(crashes, CRASHES - 2, "the reshape ended before the crashes were spread over it")
+        self.umd("--attr", name, "sync_speed_max", "500000")
+        self.umd("--action", name, "reshape", check=False)  # a no-op once it has ended
+        umdtest.wait_until(lambda: self.progress(name) >= 1.0, timeout=120, what=f"{name}'s reshape to end")
+        out = os.path.join(self.tmp, f"{name}.out")
+        umdtest.run(["nbdcopy", "--", uri, out])
+        self.assertEqual(umdtest.sha256_file(out, size), umdtest.sha256_file(src),
+                         f"{name}: the client's bytes after {crashes} crashes ({how})")
+        self.umd("--action", name, "check")
+        umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle", timeout=120, what="check")
+        self.assertEqual(self.attr(name, "mismatch_cnt"), "0")
+        self.stop(name)
+        for p in paths[:disks]:
+            ex = umdtest.run(["mdadm", "--examine", p]).stdout
+            self.assertIn(f"Raid Devices : {disks}", ex)
+            self.assertIn(f"Chunk Size : {chunk_kib}K", ex)
+            self.assertNotIn("Reshape pos'n", ex)
+
+    def test_crashes_during_reshapes(self):
+        for how in ("sigkill", "power-cut"):
+            for name, level, n, spares, grow, disks, chunk in (
+                    ("g5", 5, 3, 1, ["--raid-devices=4"], 4, 64),
+                    ("g6", 6, 4, 1, ["--raid-devices=5"], 5, 64),
+                    ("c5", 5, 3, 0, ["--chunk=128K"], 3, 128)):
+                with self.subTest(how=how, case=name):
+                    t0 = time.monotonic()
+                    self.run_case(f"{name}{how[0]}", level, n, spares, grow, disks, chunk, how)
+                    print(f"{name} {how}: {time.monotonic() - t0:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
