@@ -215,7 +215,9 @@ Array::~Array() {
   if (personality_) personality_.reset();  // before replacing_, which it may point into
 }
 
-uint64_t Array::size_bytes() const { return personality_->array_sectors() * 512; }
+uint64_t Array::size_bytes() const {
+  return std::min(personality_->array_sectors(), array_size_limit_.load()) * 512;
+}
 
 bool Array::survives(const std::vector<uint32_t>& missing) const {
   auto below = [&](uint32_t disks) {
@@ -527,6 +529,11 @@ void Array::admit(BlockRequest& req, bool fresh) {
     req.done(Status(Err::invalid, fmt::format("{} is read-only", name_)));
     return;
   }
+  if (array_size_limit_.load() != ~0ull && req.offset + req.length > size_bytes()) {
+    req.done(Status(Err::invalid, fmt::format("{}: bytes {}..{} are past the array's size ({} bytes, --array-size)",
+                                              name_, req.offset, req.offset + req.length, size_bytes())));
+    return;
+  }
   {
     umd::MutexLock l(mu_);
     if (stopping_ || (fresh && closing_)) {
@@ -720,7 +727,7 @@ ArrayDetail Array::detail() const {
   d.layout = layout::layout_name(ref.level, ref.layout);
   d.chunk_kib = ref.chunk_sectors / 2;
   d.raid_disks = ref.raid_disks;
-  d.array_sectors = personality_->array_sectors();
+  d.array_sectors = size_bytes() / 512;
   d.component_sectors = ref.component_sectors;
   d.state = stopped_ ? "inactive" : broken_ ? "broken" : read_only_ ? "readonly" : active_ ? "active" : "clean";
   d.events = events_;

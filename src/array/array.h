@@ -230,6 +230,10 @@ class Array final : public BlockTarget,
   // offset (array_reshape.cc says what is taken and how); with --level, changes the level
   // in place (array_takeover.cc). Errors change nothing.
   Status start_reshape(const ReshapeRequest& rq);
+  // mdadm --grow --size / --array-size (array_size.cc): each member's space (nullopt: all
+  // they hold), and the size clients see (nullopt: all the geometry holds; not persistent).
+  Status set_component_size(std::optional<uint64_t> sectors);
+  Status set_array_size(std::optional<uint64_t> sectors);
 
   // How long the array stays "active" in its superblocks after the last write completed
   // (md's safe_mode_delay, 200 ms by default).
@@ -389,6 +393,7 @@ class Array final : public BlockTarget,
   uint64_t suspend_lo_ GUARDED_BY(mu_) = 0;  // md's suspend_lo/hi: array sectors where writes wait
   uint64_t suspend_hi_ GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> safe_mode_delay_ms_{200};
+  std::atomic<uint64_t> array_size_limit_{~0ull};  // --array-size, sectors; ~0: none
   std::thread state_thread_;
 };
 

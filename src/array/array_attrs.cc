@@ -4,7 +4,8 @@
 //   array_state       clean | active | readonly | broken | inactive      (read-only here)
 //   level (writing another level changes it in place, as md's level_store: array_takeover.cc),
 //   raid_disks, chunk_size (bytes), layout (md's number), metadata_version, uuid,
-//   component_size (KiB), degraded (slots without an in-sync member), resync_start
+//   component_size (KiB; writable: --grow --size, array_size.cc), array_size ("default"
+//   or KiB; writable: --grow --array-size), degraded (slots without an in-sync member), resync_start
 //   ("none" or md's recovery_cp), reshape_position ("none", or the array sector where a recorded reshape is held), safe_mode_delay
 //   (seconds), consistency_policy ("none" without redundancy, else "resync")
 //   sync_action, last_sync_action, sync_min, sync_max, sync_completed, sync_speed,
@@ -38,7 +39,7 @@ const char* const kArrayAttrs[] = {
     "array_state", "level", "raid_disks", "chunk_size", "layout", "metadata_version", "uuid", "component_size",
     "degraded", "resync_start", "reshape_position", "safe_mode_delay", "consistency_policy", "sync_action",
     "last_sync_action", "sync_min", "sync_max", "sync_completed", "sync_speed", "sync_speed_min", "sync_speed_max",
-    "mismatch_cnt", "suspend_lo", "suspend_hi", "umd/sync_stats", "umd/findings"};
+    "mismatch_cnt", "suspend_lo", "suspend_hi", "array_size", "umd/sync_stats", "umd/findings"};
 const char* const kDevAttrs[] = {"state", "slot", "recovery_start", "offset", "size"};
 
 std::string trim(std::string v) {
@@ -85,6 +86,9 @@ Result<std::string> Array::attr(const std::string& name) const {
   if (name == "metadata_version") return d.version;
   if (name == "uuid") return d.uuid;
   if (name == "component_size") return std::to_string(ref.component_sectors / 2);
+  if (name == "array_size") {
+    return array_size_limit_.load() == ~0ull ? std::string("default") : std::to_string(array_size_limit_.load() / 2);
+  }
   if (name == "degraded") {
     uint32_t n = 0;
     for (uint32_t s = 0; s < ref.raid_disks; s++) {
@@ -166,6 +170,17 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     safe_mode_delay_ms_.store(int64_t(*secs * 1000));
     cv_.notify_all();
     return Status::ok();
+  }
+  if (name == "component_size" || name == "array_size") {
+    // md: KiB; array_size also "default" (all the geometry holds). "max" for both, as mdadm
+    // --grow --size=max means.
+    std::optional<uint64_t> sectors;
+    if (v != "max" && v != "default") {
+      const std::optional<uint64_t> kib = parse_u64(v);
+      if (!kib || *kib > (~0ull >> 11)) return Status(Err::invalid, fmt::format("{}: \"{}\" is not a size in KiB", name, v));
+      sectors = *kib * 2;
+    }
+    return name == "array_size" ? set_array_size(sectors) : set_component_size(sectors);
   }
   if (name == "level") {
     // md's level_store: the kernel's takeover, with whatever layout needs no restripe and

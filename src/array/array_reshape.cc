@@ -6,7 +6,11 @@
 //  - raid4/5/6 with 1.x superblocks, no write-intent bitmap (mdadm: "Bitmap must be
 //    removed before shape can be changed"), nothing syncing, not degraded.
 //  - More disks need that many spares ("Need N spares to avoid degraded array, and only
-//    have M"); fewer disks are not done yet (mdadm needs --array-size first).
+//    have M"). Fewer disks need the array cut to what they hold first (--array-size, as
+//    mdadm asks), and room after the data on every member: the reshape walks backwards
+//    from the end and the data moves up by min_offset_change (md's update_raid_disks
+//    takes only new_offset >= data_offset for fewer devices); the leaving slots become
+//    spares at the end.
 //  - The data offset moves, so no backup file is needed: by mdadm's min_offset_change, the
 //    least common multiple of the two geometries' data rows over the old data disks. With
 //    more disks every member's data moves down by exactly that (set_new_data_offset);
@@ -19,6 +23,7 @@
 //    bits; spares take the new slots. Then the personality becomes a ReshapingPersonality
 //    and the sync thread moves it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <numeric>
 
@@ -87,10 +92,8 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     return Status(Err::busy, fmt::format("{} is performing {} and cannot be reshaped", name_, sync_->progress().action));
   }
   const uint32_t disks = rq.raid_disks.value_or(old_geo.raid_disks());
-  if (disks < old_geo.raid_disks()) {
-    return Status(Err::unsupported, what + ": fewer devices is not supported yet");
-  }
-  const uint32_t add = disks - old_geo.raid_disks();
+  const bool fewer = disks < old_geo.raid_disks();
+  const uint32_t add = fewer ? 0 : disks - old_geo.raid_disks();
   if (add > spares.size()) {
     return Status(Err::invalid, fmt::format("{}: need {} spare{} to avoid degraded array, and only have {}", what, add,
                                             add == 1 ? "" : "s", spares.size()));
@@ -116,6 +119,43 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   std::vector<size_t> part;
   for (int m : set_->slot_member) part.push_back(size_t(m));
   for (uint32_t k = 0; k < add; k++) part.push_back(spares[k]);
+  std::vector<uint64_t> new_off(part.size());
+  if (fewer) {
+    // Backwards from the end, the data moving up (md's update_raid_disks wants new_offset
+    // >= data_offset for fewer devices): the room is after the data. Where a member lacks
+    // it, the component must shrink first (--size), and the array must already be cut to
+    // what the fewer devices hold (mdadm: "use --grow --array-size first"). One message
+    // names both steps.
+    uint64_t after = ~0ull;
+    std::string tight;
+    for (size_t k = 0; k < part.size(); k++) {
+      const ProbedMember& m = set_->members[part[k]];
+      const Superblock1& sb = *m.sb1();
+      const uint64_t end = sb.super_offset < sb.data_offset ? m.dev_sectors : sb.data_offset + sb.data_size;
+      const uint64_t room = end - sb.data_offset - std::min(end - sb.data_offset, set_->ref.component_sectors);
+      if (room < after) {
+        after = room;
+        tight = m.path;
+      }
+      new_off[k] = sb.data_offset + min;
+    }
+    const uint64_t comp = set_->ref.component_sectors;
+    const uint64_t chunk = o->chunk_sectors();
+    const uint64_t fits = after >= min ? comp : (comp - std::min(comp, min - after)) / chunk * chunk;
+    const uint64_t holds = fits * n->data_disks();
+    const uint64_t visible = size_bytes() / 512;
+    std::vector<std::string> steps;
+    if (visible > holds) steps.push_back(fmt::format("--array-size={}K", holds / 2));
+    if (fits < comp) steps.push_back(fmt::format("--size={}K", fits / 2));
+    if (!steps.empty()) {
+      std::string why = fmt::format("{} devices hold {}K and the array has {}K", disks, holds / 2, visible / 2);
+      if (fits < comp) {
+        why += fmt::format("; the data moves {} sectors up and {} has {} free after it", min, tight, after);
+      }
+      return Status(Err::invalid, fmt::format("{}: first --grow {} ({}; shrink what is on the array first)", what,
+                                              fmt::join(steps, ", then --grow "), why));
+    }
+  } else {
   uint64_t before = ~0ull;
   for (size_t i : part) before = std::min(before, space_before(*set_->members[i].sb1()));
   if (before < min) {
@@ -124,7 +164,6 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                                 "umd does not write yet",
                                                 what, min, before));
   }
-  std::vector<uint64_t> new_off(part.size());
   for (size_t k = 0; k < part.size(); k++) {
     const ProbedMember& m = set_->members[part[k]];
     const uint64_t off = m.sb1()->data_offset;
@@ -134,6 +173,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                               "{} sectors",
                                               what, m.path, set_->ref.component_sectors, new_off[k], m.dev_sectors));
     }
+  }
   }
 
   // Nothing has changed so far. Now the superblocks, with client I/O drained.
@@ -151,10 +191,10 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       ProbedMember& m = set_->members[part[k]];
       Superblock1& sb = std::get<Superblock1>(m.sb);
       sb.feature_map |= kFeatureReshapeActive | kFeatureNewOffset;
-      sb.feature_map &= ~kFeatureReshapeBackwards;
+      sb.feature_map &= ~kFeatureReshapeBackwards;  // md sets it only for the same disks; fewer walk back anyway
       sb.new_offset = uint32_t(int32_t(int64_t(new_off[k]) - int64_t(sb.data_offset)));
-      sb.reshape_position = 0;
-      sb.delta_disks = uint32_t(int32_t(add));
+      sb.reshape_position = fewer ? n->array_sectors() : 0;  // raid5_start_reshape: backwards from the end
+      sb.delta_disks = uint32_t(int32_t(disks) - int32_t(old_geo.raid_disks()));
       sb.new_level = uint32_t(np.level);
       sb.new_layout = np.layout;
       sb.new_chunk = np.chunk_sectors;
@@ -166,7 +206,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       set_->slot_member.push_back(int(part[k]));
       failed_[k].store(false);
     }
-    set_->reshape = RecordedReshape{old_geo, 0, false};
+    set_->reshape = fewer ? RecordedReshape{old_geo, n->array_sectors(), true} : RecordedReshape{old_geo, 0, false};
     set_->geometry = *ng;
     set_->ref = set_->members[part[0]].info;
     auto p = personality_for(*set_, this);

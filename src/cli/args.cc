@@ -71,7 +71,8 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_option("-e,--metadata", a.metadata, "Superblock version: 1.2, 1.1, 1.0, 0.90");
   app.add_option("-b,--bitmap", a.bitmap, "Write-intent bitmap: none, internal, lockless, FILE");
   app.add_option("--bitmap-chunk", a.bitmap_chunk, "Bitmap chunk size");
-  app.add_option("-z,--size", a.size, "Space used on each member (K if no suffix)");
+  app.add_option("-z,--size", a.size, "Space used on each member (K if no suffix; --grow: or max)");
+  app.add_option("--array-size", a.array_size, "--grow: the size clients see (K if no suffix, or max)");
   app.add_option("-N,--name", a.name, "--create: the name stored in the superblock; --assemble/--dump: pick that array");
   app.add_flag("--assume-clean", a.assume_clean, "Members are known to be in sync");
   app.add_flag("-f,--force", a.force, "Override checks");
@@ -181,6 +182,7 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
     if (!build) UMD_TRY(only_for(present, opt, create_grow));
   }
   if (!build) UMD_TRY(only_for(a.size.has_value(), "--size", create_grow));
+  UMD_TRY(only_for(a.array_size.has_value(), "--array-size", {Mode::grow}));
   if (!build && a.data_offset) return Result<Args>(Err::invalid, "--data-offset goes with --build");
   UMD_TRY(only_for(a.uuid.has_value(), "--uuid", {Mode::assemble, Mode::dump}));
   UMD_TRY(only_for(a.overlay.has_value(), "--overlay", {Mode::assemble, Mode::dump}));

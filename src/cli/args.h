@@ -30,6 +30,7 @@ struct Args {
   std::optional<std::string> bitmap;
   std::optional<std::string> bitmap_chunk;
   std::optional<std::string> size;
+  std::optional<std::string> array_size;  // --grow --array-size=N|max
   std::optional<std::string> name;   // --name: the array name stored in the superblock
   bool assume_clean = false;
   bool force = false;

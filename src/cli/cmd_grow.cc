@@ -8,9 +8,11 @@
 //    raid5, raid4 <-> raid5 <-> raid6, raid0 <-> raid4/5/10: array/array_takeover.cc);
 //    with --layout=preserve where mdadm would otherwise restripe; --force converts with too
 //    few spares (degraded).
-//  - --size is refused with a clear message (not yet).
+//  - --size=max|N changes each member's space (a grown part is resynced), --array-size=N|max
+//    the size clients see (array/array_size.cc).
 #include <chrono>
 #include <filesystem>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -23,9 +25,27 @@ namespace umd::cli {
 int cmd_grow(const Args& a) {
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
-  if (a.size) {
-    return fail(Status(Err::unsupported, "--grow: --size is not supported yet; --raid-devices, --level, --chunk, "
-                                         "--layout and --bitmap are"));
+  if (a.size || a.array_size) {
+    if (a.raid_devices || a.chunk || a.layout || a.level || a.bitmap) {
+      return usage_error("--grow: change the size and the shape in two commands");
+    }
+    if (!a.members.empty()) return usage_error("--grow NAME: unexpected \"" + a.members.front() + "\"");
+    nlohmann::json req{{"op", "grow"}};
+    for (auto [opt, value, key] : {std::tuple{"--size", &a.size, "size_kib"},
+                                   std::tuple{"--array-size", &a.array_size, "array_size_kib"}}) {
+      if (!*value) continue;
+      if (**value == "max") {
+        req[key] = "max";
+        continue;
+      }
+      auto k = parse_size_kib_default(**value);
+      if (!k.is_ok()) return usage_error(std::string(opt) + ": " + k.status().message());
+      req[key] = *k / 1024;
+    }
+    if (int rc = check_assembled(a.array_name)) return rc;
+    auto r = daemon::control_call(a.array_name, req, std::chrono::seconds(120));
+    if (!r.is_ok()) return fail_for(a.array_name, r.status());
+    return 0;
   }
   if (a.raid_devices || a.chunk || a.layout || a.level) {
     if (a.bitmap) return usage_error("--grow: change the shape and the bitmap in two commands");

@@ -64,9 +64,9 @@ const std::vector<ModeHelp>& modes() {
        "change a running array: its bitmap, its shape (a reshape that moves while it serves), or its level",
        "umd --grow NAME --bitmap=none|internal|lockless|FILE\numd --grow NAME [--raid-devices=N] [--chunk=C] "
        "[--layout=L]   (raid4/5/6; more disks need spares)\numd --grow NAME --level=L [--layout=preserve] [--force]"
-       "   (in place: 1<->5, 4<->5<->6, 0<->4/5/10)",
+       "   (in place: 1<->5, 4<->5<->6, 0<->4/5/10)\numd --grow NAME --size=max|S | --array-size=max|S",
        "umd --grow md0 --raid-devices=5",
-       {"--bitmap", "--raid-devices", "--level", "--chunk", "--layout", "--size", "--force"}},
+       {"--bitmap", "--raid-devices", "--level", "--chunk", "--layout", "--size", "--array-size", "--force"}},
       {Mode::monitor, "--monitor", "watch arrays and report md's events",
        "umd --monitor [NAME...] [--program=CMD] [--oneshot] [--delay=S]",
        "umd --monitor --program=/usr/local/bin/md-event --delay=5",

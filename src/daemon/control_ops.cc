@@ -74,6 +74,21 @@ json grow_op(ServedArray& array, const json& request) {
     if (!s.is_ok()) return error_response(s.message());
     return ok_response();
   }
+  if (request.contains("size_kib") || request.contains("array_size_kib")) {
+    // --size / --array-size: a count of KiB, or "max"
+    for (const char* key : {"size_kib", "array_size_kib"}) {
+      if (!request.contains(key)) continue;
+      const json& v = request[key];
+      std::optional<uint64_t> kib;
+      if (v.is_number_unsigned()) kib = v.get<uint64_t>();
+      else if (!(v.is_string() && v.get<std::string>() == "max")) {
+        return error_response(std::string("grow: \"") + key + "\" must be a count of KiB or \"max\"");
+      }
+      Status s = array.resize(key == std::string("size_kib"), kib);
+      if (!s.is_ok()) return error_response(s.message());
+    }
+    return ok_response();
+  }
   ServedArray::Shape shape;
   if (request.contains("raid_devices")) {
     if (!request["raid_devices"].is_number_unsigned()) return error_response("grow: \"raid_devices\" must be a count");

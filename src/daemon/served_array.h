@@ -81,6 +81,13 @@ class ServedArray {
     (void)shape;
     return Status(Err::unsupported, "--grow: this array cannot be reshaped");
   }
+  // mdadm --grow --size (component: true) or --array-size, in KiB; nullopt: max (control
+  // op "grow" with "size_kib" / "array_size_kib").
+  virtual Status resize(bool component, std::optional<uint64_t> kib) {
+    (void)kib;
+    return Status(Err::unsupported, component ? "--grow --size: this array cannot change size"
+                                              : "--grow --array-size: this array cannot change size");
+  }
   // TEST ONLY: the control op "fault" (control_protocol.h). member: a member's path or
   // slot number; action: "vanish", "reappear", "fail-writes", "fail-reads", "clear" or
   // "power-cut" (ends the process). Arrays not assembled with UMD_TEST_FAULTS=1 or =cache

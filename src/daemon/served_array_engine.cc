@@ -64,6 +64,14 @@ class EngineArray final : public ServedArray {
   Status manage(const std::string& op, const std::string& member, const std::string& with) override;
   Status set_bitmap(const std::string& kind) override { return a_->set_bitmap(kind); }
   Status reshape(const Shape& shape) override;
+  Status resize(bool component, std::optional<uint64_t> kib) override {
+    std::optional<uint64_t> sectors;
+    if (kib) {
+      if (*kib == 0 || *kib > (~0ull >> 11)) return Status(Err::invalid, fmt::format("{}K is not a size", *kib));
+      sectors = *kib * 2;
+    }
+    return component ? a_->set_component_size(sectors) : a_->set_array_size(sectors);
+  }
   Status inject_fault(const nlohmann::json& member, const std::string& action) override;
 
  private:

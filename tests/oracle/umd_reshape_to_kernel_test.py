@@ -7,7 +7,8 @@ superblocks record the reshape the way the kernel's would (position, new geometr
 data offsets). Before the VM, `mdadm --examine` must show the reshape. In the oracle VM,
 the kernel's md assembles each array, continues the reshape to its end, reads the
 client's bytes, and its own `check` finds mismatch_cnt 0. One more case runs umd's
-reshape to its end and hands the kernel a plain array of the new shape.
+reshape to its end and hands the kernel a plain array of the new shape, and one grows
+each member's space (`--grow --size=max`; the kernel's check covers the resynced part).
 """
 import json
 import os
@@ -23,9 +24,10 @@ MIB = 24  # each member
 
 
 class Case:
-    def __init__(self, name, level, n, spares, grow, chunk="64K", half=True):
+    def __init__(self, name, level, n, spares, grow, chunk="64K", half=True, create=(), before=(), disks=None):
         self.name, self.level, self.n, self.spares, self.grow = name, level, n, spares, grow
-        self.chunk, self.half = chunk, half
+        self.chunk, self.half, self.create, self.before = chunk, half, list(create), list(before)
+        self.disks = disks if disks is not None else n + spares  # raid_disks at the end
 
 
 CASES = [
@@ -33,6 +35,12 @@ CASES = [
     Case("r6grow", 6, 4, 1, ["--raid-devices=5"]),
     Case("r5chunk", 5, 3, 0, ["--chunk=128K"]),
     Case("r5done", 5, 3, 1, ["--raid-devices=4"], half=False),
+    # fewer disks as mdadm wants it: the array cut (--array-size), room made after the data
+    # (--size: 24 MiB members less the 1 MiB offset, less lcm(384, 256) / 3 sectors), then
+    # the reshape backwards, the data moving up
+    Case("r5shrink", 5, 4, 0, ["--raid-devices=3"], before=[["--array-size=46848K"], ["--size=23424K"]], disks=3),
+    # not a reshape: created using 16 MiB of each member, grown to all of it (--size=max)
+    Case("r5size", 5, 3, 0, ["--size=max"], half=False, create=["--size=16M"]),
 ]
 
 
@@ -62,6 +70,7 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
                 f"[ $i -ge 600 ] && {{ echo STUCK {c.name} $(cat {sysfs}/reshape_position); cat /proc/mdstat; }}",
                 f"echo check > {sysfs}/sync_action",
                 f"i=0; while [ \"$(cat {sysfs}/sync_action)\" != idle ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done",
+                f"echo COMP {c.name} $(cat {sysfs}/component_size)",
                 f"echo DONE {c.name} $(cat {sysfs}/raid_disks) $(cat {sysfs}/chunk_size) $(cat {sysfs}/mismatch_cnt)"
                 f" $(head -c {size} {md} | sha256sum | cut -d' ' -f1)",
                 f"mdadm --stop {md} >/dev/null 2>&1",
@@ -72,13 +81,17 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
         if any(line.startswith(("ASMFAIL", "STUCK")) for line in out.splitlines()):
             errs.append(f"the kernel would not assemble or finish what umd started: {out}")
         at = umdtest.vm_lines(out, "AT")
+        comp = umdtest.vm_lines(out, "COMP")
+        for c in CASES:
+            if comp.get(c.name) != [self.components[c.name]]:
+                errs.append(f"{c.name}: the kernel's component_size {comp.get(c.name)}, umd's {self.components[c.name]}")
         done = umdtest.vm_lines(out, "DONE")
         for c in CASES:
             if c.name not in done or len(done[c.name]) != 4:
                 errs.append(f"{c.name}: no result from the kernel: {out}")
                 continue
             disks_now, chunk, mismatches, sha = done[c.name]
-            want_disks = str(c.n + c.spares)
+            want_disks = str(c.disks)
             want_chunk = str((128 if "--chunk=128K" in c.grow else 64) * 1024)
             if c.half and at.get(c.name, ["none"])[0] == "none":
                 errs.append(f"{c.name}: the kernel found no reshape to continue")
@@ -96,11 +109,13 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
         Returns the client's sha and byte count."""
         active, spares = paths[:c.n], paths[c.n:]
         self.umd("--create", c.name, f"--level={c.level}", f"--raid-devices={c.n}", f"--chunk={c.chunk}",
-                 "--assume-clean", *active)
+                 "--assume-clean", *c.create, *active)
         sock = os.path.join(self.tmp, f"{c.name}.sock")
         self.assemble(c.name, active, serve=sock)
         for p in spares:
             self.umd("--manage", c.name, "--add", p)
+        for g in c.before:
+            self.umd("--grow", c.name, *g)
         size = json.loads(self.umd("--detail", c.name, "--json").stdout)["array"]["array_sectors"] * 512
         src = os.path.join(self.tmp, f"{c.name}.src")
         with open(src, "wb") as f:
@@ -118,10 +133,15 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
         if c.half:
             umdtest.wait_until(lambda: self.attr(c.name, "sync_completed").startswith(f"{half} /"), timeout=120,
                                what=f"{c.name}'s reshape to reach sync_max {half}")
-            self.assertEqual(self.attr(c.name, "reshape_position"), str(half))
+            # backwards (fewer disks) the position counts down from the end
+            at = size // 512 - half if c.disks < c.n else half
+            self.assertEqual(self.attr(c.name, "reshape_position"), str(at))
         else:
             umdtest.wait_until(lambda: self.attr(c.name, "reshape_position") == "none", timeout=120,
                                what=f"{c.name}'s reshape to finish")
+        if not hasattr(self, "components"):
+            self.components = {}
+        self.components[c.name] = self.attr(c.name, "component_size")
         self.stop(c.name)
         return sha, size
 

@@ -102,11 +102,44 @@ class ServeReshape(umdtest.DaemonTest):
         paths, uri = self.make("c5", 5, 3, 0)
         self.grow_under_fio("c5", paths, uri, ["--chunk=128K"], 3, 128)
 
+    def test_fewer_disks_then_size_max(self):
+        """raid5 4 -> 3 disks the mdadm way (--array-size, --size, --raid-devices); the data
+        moved up into the room made after it, so --size=max then finds nothing more."""
+        paths, uri = self.make("f5", 5, 4, 0)
+        part = 16 * MIB
+        self.fio(uri, part, 1)
+        r = self.umd("--grow", "f5", "--raid-devices=3", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("first --grow --array-size=46848K, then --grow --size=23424K", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.umd("--grow", "f5", "--array-size=46848K")
+        self.assertEqual(self.size("f5"), 46848 * 1024)
+        self.umd("--grow", "f5", "--size=23424K")
+        self.umd("--grow", "f5", "--raid-devices=3")
+        umdtest.wait_until(lambda: self.attr("f5", "reshape_position") == "none", timeout=120, what="the reshape")
+        self.fio(uri, part, 1, verify_only=True)
+        self.umd("--action", "f5", "check")
+        umdtest.wait_until(lambda: self.attr("f5", "sync_action") == "idle", timeout=120, what="check")
+        self.assertEqual(self.attr("f5", "mismatch_cnt"), "0")
+        d = json.loads(self.umd("--detail", "f5", "--json").stdout)["array"]
+        self.assertEqual(d["raid_disks"], 3)
+        self.assertEqual(sum(1 for m in d["members"] if m["slot"] is None or m["slot"] < 0), 1, d["members"])
+        self.umd("--grow", "f5", "--array-size=max")
+        self.umd("--grow", "f5", "--size=max")
+        self.assertEqual(self.attr("f5", "component_size"), "23424")
+        self.assertEqual(self.size("f5"), 46848 * 1024)
+        self.stop("f5")
+        for p in paths[:3]:
+            ex = umdtest.run(["mdadm", "--examine", p]).stdout
+            self.assertIn("Raid Devices : 3", ex)
+            self.assertIn("Array Size : 46848 KiB", ex)
+            self.assertIn("Data Offset : 2304 sectors", ex)  # 2048 + 256: moved up
+
     def test_refusals(self):
         paths, _ = self.make("x5", 5, 3, 0)
         hashes = umdtest.hash_members(paths)
         for grow, says in ((["--raid-devices=4"], "need 1 spare"), (["--level=6"], "--level"),
-                           (["--raid-devices=3"], "no change requested")):
+                           (["--raid-devices=3"], "no change requested"), (["--size=1G"], "holds only")):
             r = self.umd("--grow", "x5", *grow, check=False)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(says, r.stderr)
