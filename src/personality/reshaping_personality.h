@@ -36,6 +36,7 @@
 #include "layout/geometry_view.h"
 #include "personality/personality.h"
 #include "personality/sync_barrier.h"
+#include "util/aligned_buffer.h"
 
 namespace umd::engine {
 
@@ -130,6 +131,7 @@ class ReshapingPersonality final : public Personality {
   uint64_t old_chunk_ = 0, new_chunk_ = 0;  // member sectors per row
   ReshapeHost* host_ = nullptr;
   SyncBarrier barrier_;
+  AlignedBuffer move_buf_;  // the sync thread's (move() is called from it alone), kept across steps
   std::atomic<bool> collapsed_{false};
 };
 
