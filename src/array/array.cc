@@ -785,6 +785,7 @@ ArrayDetail Array::detail() const {
     const SyncEngine::Progress pr = sync_->progress();
     d.sync_action = pr.action;
     d.sync_pos = pr.pos;
+    d.sync_done = pr.done;
     d.sync_end = pr.end;
     d.sync_speed_kibs = pr.speed_kibs;
     d.mismatch_cnt = pr.mismatch_sectors;

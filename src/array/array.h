@@ -127,6 +127,7 @@ struct ArrayDetail {
   // check/repair/resync.
   std::string sync_action = "idle";
   uint64_t sync_pos = 0;
+  uint64_t sync_done = 0;  // where the run is now, ahead of sync_pos (mdstat's and mdadm's percent)
   uint64_t sync_end = 0;
   uint64_t sync_speed_kibs = 0;
   uint64_t mismatch_cnt = 0;

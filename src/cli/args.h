@@ -53,6 +53,7 @@ struct Args {
   bool foreground = false;
   bool readonly = false;
   bool freeze_reshape = false;  // --assemble --freeze-reshape
+  bool grow_continue = false;   // --grow --continue
 
   // --manage: in command-line order. action: fail, remove, add, re-add, replace.
   struct ManageOp {

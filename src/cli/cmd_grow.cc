@@ -8,6 +8,7 @@
 //    raid5, raid4 <-> raid5 <-> raid6, raid0 <-> raid4/5/10: array/array_takeover.cc);
 //    with --layout=preserve where mdadm would otherwise restripe; --force converts with too
 //    few spares (degraded).
+//  - --continue resumes a recorded reshape that is held (--assemble --freeze-reshape).
 //  - --size=max|N changes each member's space (a grown part is resynced), --array-size=N|max
 //    the size clients see (array/array_size.cc).
 #include <chrono>
@@ -25,6 +26,23 @@ namespace umd::cli {
 int cmd_grow(const Args& a) {
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
+  if (a.grow_continue) {
+    // mdadm --grow --continue: the recorded reshape moves again (after --freeze-reshape,
+    // or a freeze); one umd cannot move says why.
+    if (a.raid_devices || a.chunk || a.layout || a.level || a.bitmap || a.size || a.array_size) {
+      return usage_error("--grow --continue takes no other change");
+    }
+    if (int rc = check_assembled(a.array_name)) return rc;
+    auto d = daemon::control_call(a.array_name, {{"op", "detail"}}, std::chrono::seconds(30));
+    if (!d.is_ok()) return fail_for(a.array_name, d.status());
+    const nlohmann::json& arr = (*d)["array"];
+    if (!arr.contains("reshape") || arr["reshape"].is_null()) {
+      return fail(Status(Err::invalid, a.array_name + ": no reshape is recorded to continue"));
+    }
+    auto r = daemon::control_call(a.array_name, {{"op", "action"}, {"action", "reshape"}}, std::chrono::seconds(30));
+    if (!r.is_ok()) return fail_for(a.array_name, r.status());
+    return 0;
+  }
   if (a.size || a.array_size) {
     if (a.raid_devices || a.chunk || a.layout || a.level || a.bitmap) {
       return usage_error("--grow: change the size and the shape in two commands");

@@ -23,13 +23,20 @@ std::string mdstat_sync_word(const std::string& action) {
   return "recovery";
 }
 
+namespace {
+
+// Where the run is now: md's mdstat counts curr_resync (live), not sync_completed.
+uint64_t done_of(const json& a) { return a.value("sync_done", a.value("sync_pos", uint64_t(0))); }
+
+}  // namespace
+
 std::string mdstat_progress(const json& a) {
   if (!sync_running(a)) {
     const json& off = a.contains("resync_offset") ? a["resync_offset"] : json(nullptr);
     return off.is_number() ? "resync=PENDING" : "";
   }
   const uint64_t end = a.value("sync_end", uint64_t(0));
-  const uint64_t pos = std::min(a.value("sync_pos", uint64_t(0)), end);
+  const uint64_t pos = std::min(done_of(a), end);
   const unsigned pm = sync_per_mille(pos, end);
   const unsigned x = pm / 50;
   std::string bar = "[" + std::string(x, '=') + ">" + std::string(20 - std::min(x, 20u), '.') + "] ";
@@ -44,7 +51,7 @@ std::string mdstat_progress(const json& a) {
 
 int sync_percent(const json& a) {
   if (!sync_running(a)) return -1;
-  return int(sync_per_mille(a.value("sync_pos", uint64_t(0)), a.value("sync_end", uint64_t(0))) / 10);
+  return int(sync_per_mille(done_of(a), a.value("sync_end", uint64_t(0))) / 10);
 }
 
 std::string detail_status_kind(const std::string& action) {

@@ -19,6 +19,16 @@ TEST(SyncProgress, MdstatLineLikeTheKernel) {
   EXPECT_EQ(sync_percent(a), 21);
 }
 
+// mdstat counts where the run is (md's curr_resync), ahead of sync_completed, which is
+// published only now and then (half-way to sync_max, seed 000).
+TEST(SyncProgress, TheLineCountsWhereTheRunIsNotWhatWasPublished) {
+  json a = {{"sync_action", "reshape"}, {"sync_pos", 0}, {"sync_done", 14592 * 2}, {"sync_end", 65024 * 2},
+            {"sync_speed_kibs", 40960}};
+  EXPECT_EQ(mdstat_progress(a),
+            "[====>................]  reshape = 21.8% (14592/65024) finish=0.0min speed=40960K/sec");
+  EXPECT_EQ(sync_percent(a), 21);
+}
+
 TEST(SyncProgress, Words) {
   EXPECT_EQ(mdstat_sync_word("resync"), "resync");
   EXPECT_EQ(mdstat_sync_word("repair"), "resync");  // md: MD_RECOVERY_SYNC without CHECK

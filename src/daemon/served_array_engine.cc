@@ -45,7 +45,7 @@ nlohmann::json detail_json(const engine::ArrayDetail& d, bool read_only) {
           {"chunk_kib", d.chunk_kib}, {"raid_disks", d.raid_disks}, {"array_sectors", d.array_sectors},
           {"component_sectors", d.component_sectors}, {"state", d.state}, {"degraded", d.degraded},
           {"failed", d.failed}, {"events", d.events}, {"read_only", read_only},
-          {"sync_action", d.sync_action}, {"sync_pos", d.sync_pos}, {"sync_end", d.sync_end},
+          {"sync_action", d.sync_action}, {"sync_pos", d.sync_pos}, {"sync_done", d.sync_done}, {"sync_end", d.sync_end},
           {"sync_speed_kibs", d.sync_speed_kibs}, {"mismatch_cnt", d.mismatch_cnt},
           {"resync_offset", sectors_or_null(d.resync_offset)}, {"reshape", reshape}, {"members", members}};
 }

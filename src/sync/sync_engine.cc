@@ -267,6 +267,7 @@ SyncEngine::Progress SyncEngine::progress() const {
   pr.action = frozen_ ? "frozen" : running_ ? sync_op_name(op_) : "idle";
   if (running_) {
     pr.pos = published_;
+    pr.done = pos_;
     pr.end = end_;
     pr.speed_kibs = speed_locked();
   }

@@ -97,6 +97,7 @@ class SyncEngine {
     std::string action = "idle";  // sync_action's value
     bool running = false;
     uint64_t pos = 0, end = 0;    // published position and the end
+    uint64_t done = 0;            // where the run is now (md's curr_resync: what mdstat shows)
     uint64_t speed_kibs = 0;
     uint64_t mismatch_sectors = 0;
   };

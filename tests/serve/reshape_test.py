@@ -139,7 +139,8 @@ class ServeReshape(umdtest.DaemonTest):
         paths, _ = self.make("x5", 5, 3, 0)
         hashes = umdtest.hash_members(paths)
         for grow, says in ((["--raid-devices=4"], "need 1 spare"), (["--level=6"], "--level"),
-                           (["--raid-devices=3"], "no change requested"), (["--size=1G"], "holds only")):
+                           (["--raid-devices=3"], "no change requested"), (["--size=1G"], "holds only"),
+                           (["--continue"], "no reshape is recorded")):
             r = self.umd("--grow", "x5", *grow, check=False)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(says, r.stderr)
