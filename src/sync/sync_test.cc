@@ -393,7 +393,7 @@ TEST_F(SyncTest, AttributesFollowMdRules) {
   EXPECT_EQ(attr(*a, "sync_speed_max"), "200000 (system)");
   EXPECT_EQ(a->set_attr("sync_max", "100").code(), Err::invalid);  // not a multiple of the chunk
   EXPECT_EQ(a->set_attr("sync_action", "scrub").code(), Err::invalid);
-  EXPECT_EQ(a->set_attr("level", "raid6").code(), Err::invalid);     // read-only
+  EXPECT_EQ(a->set_attr("level", "raid10").code(), Err::invalid);    // no takeover from raid5 into raid10
   EXPECT_EQ(a->set_attr("no_such", "1").code(), Err::not_found);
   EXPECT_EQ(a->fail_member("nope.img").code(), Err::not_found);
   EXPECT_EQ(a->remove_member("d0.img").code(), Err::busy);  // active
