@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <map>
 #include <set>
 
 #include "layout/test_picture.h"
@@ -187,6 +190,55 @@ TEST(TakeoverTest, TheCheckSeesAWrongSlotMap) {
   ASSERT_TRUE(t.is_ok());
   t->from_slot = {0, 1, -1, -1};
   EXPECT_GT(moved_sectors(r0, *t), 0u);
+}
+
+// Every takeover the table plans, from every level, layout, member count and chunk here,
+// into every level with every layout it may be asked for: no sector moves, and a chained
+// restripe names a layout the new level has.
+TEST(TakeoverTest, EveryPlanOverEveryLayoutMovesNoByte) {
+  const std::map<int, std::vector<uint32_t>> layouts = {
+      {0, {0, 1, 2}}, {1, {0}}, {4, {0, 5}}, {5, {0, 1, 2, 3, 4, 5}},
+      {6, {0, 1, 2, 3, 4, 5, 8, 9, 10, 16, 17, 18, 19, 20}}, {10, {0x102, 0x103, 0x201, 0x10201}}};
+  size_t plans = 0, restripes = 0;
+  for (const auto& [level, ls] : layouts) {
+    for (uint32_t disks = 2; disks <= 6; disks++) {
+      for (uint32_t layout : ls) {
+        for (uint32_t chunk : {8u, 16u}) {
+          const uint32_t c = level == 1 ? 0 : chunk;
+          const uint64_t member = 12 * 16;
+          auto g = make_geometry(params(level, layout, c, disks,
+                                        level == 0 ? std::vector<uint64_t>(disks, member) : std::vector<uint64_t>{member}));
+          if (!g.is_ok()) continue;
+          for (const auto& [target, tls] : layouts) {
+            std::vector<TakeoverRequest> asks{to(target), preserve(target)};
+            for (uint32_t tl : tls) {
+              TakeoverRequest r = to(target);
+              r.layout = tl;
+              asks.push_back(r);
+            }
+            for (const TakeoverRequest& rq : asks) {
+              auto t = plan_takeover(*g, std::vector<bool>(disks, true), rq);
+              if (!t.is_ok() || t->restripe_before) continue;
+              SCOPED_TRACE(fmt::format("raid{} layout {} disks {} chunk {} -> raid{} (layout {}, preserve {})", level,
+                                       layout, disks, c, target, rq.layout ? int(*rq.layout) : -1, rq.preserve));
+              EXPECT_EQ(moved_sectors(*g, *t), 0u);
+              if (t->restripe_after) {
+                restripes++;
+                GeometryParams p = t->params;
+                p.layout = *t->restripe_after;
+                EXPECT_TRUE(make_geometry(p).is_ok());
+              }
+              plans++;
+            }
+          }
+        }
+      }
+    }
+  }
+  RecordProperty("plans", int(plans));
+  RecordProperty("restripes", int(restripes));
+  EXPECT_GT(plans, 200u);
+  EXPECT_GT(restripes, 20u);
 }
 
 TEST(TakeoverTest, ChangesTheLevelCannotMakeAreRefused) {
