@@ -3,7 +3,7 @@
 // (personality/reshaping_personality.h), driven by the sync thread as SyncOp::reshape.
 //
 // STARTING (what mdadm 4.2's Grow.c and the kernel's raid5_start_reshape do between them)
-//  - raid4/5/6 with 1.x superblocks, no write-intent bitmap (mdadm: "Bitmap must be
+//  - raid4/5/6, or raid10 near (more devices, or another chunk), with 1.x superblocks, no write-intent bitmap (mdadm: "Bitmap must be
 //    removed before shape can be changed"), nothing syncing, not degraded.
 //  - More disks need that many spares ("Need N spares to avoid degraded array, and only
 //    have M"). Fewer disks need the array cut to what they hold first (--array-size, as
@@ -71,8 +71,13 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   }
   const layout::Geometry old_geo = set_->geometry;
   const auto* o = old_geo.as<layout::Raid456Geometry>();
-  if (!o) {
-    return Status(Err::unsupported, fmt::format("{}: reshaping {} is not supported yet (raid4, raid5 and raid6 are)",
+  const auto* o10 = old_geo.as<layout::Raid10Geometry>();
+  if (o10 && o10->far_copies() > 1) {
+    return Status(Err::unsupported, what + ": reshaping raid10 far and offset layouts is not supported yet (near is)");
+  }
+  if (!o && !o10) {
+    return Status(Err::unsupported, fmt::format("{}: reshaping {} is not supported yet (raid4, raid5, raid6 and raid10 "
+                                                "near are)",
                                                 what, layout::level_name(old_geo.level())));
   }
   std::vector<size_t> spares;
@@ -93,6 +98,10 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   }
   const uint32_t disks = rq.raid_disks.value_or(old_geo.raid_disks());
   const bool fewer = disks < old_geo.raid_disks();
+  if (o10 && fewer) return Status(Err::unsupported, what + ": fewer raid10 devices is not supported yet");
+  if (o10 && rq.layout && *rq.layout != old_geo.layout()) {
+    return Status(Err::invalid, what + ": Cannot change number of copies when reshaping RAID10");
+  }
   const uint32_t add = fewer ? 0 : disks - old_geo.raid_disks();
   if (add > spares.size()) {
     return Status(Err::invalid, fmt::format("{}: need {} spare{} to avoid degraded array, and only have {}", what, add,
@@ -110,10 +119,14 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   auto ng = layout::make_geometry(np);
   if (!ng.is_ok()) return ng.status().with_context(what);
   const auto* n = ng->as<layout::Raid456Geometry>();
-  // mdadm's min_offset_change.
-  const uint64_t old_row = uint64_t(o->chunk_sectors()) * o->data_disks();
-  const uint64_t new_row = uint64_t(n->chunk_sectors()) * n->data_disks();
-  const uint64_t min = std::lcm(old_row, new_row) / o->data_disks();
+  // mdadm's min_offset_change: a stripe of both geometries over the old data disks; for
+  // raid10 (no stripes to keep whole) the larger chunk.
+  uint64_t min = std::max(old_geo.chunk_sectors(), ng->chunk_sectors());
+  if (o) {
+    const uint64_t old_row = uint64_t(o->chunk_sectors()) * o->data_disks();
+    const uint64_t new_row = uint64_t(n->chunk_sectors()) * n->data_disks();
+    min = std::lcm(old_row, new_row) / o->data_disks();
+  }
 
   // Members taking part: the slots in order, then the spares that take the new slots.
   std::vector<size_t> part;
@@ -193,7 +206,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       sb.feature_map |= kFeatureReshapeActive | kFeatureNewOffset;
       sb.feature_map &= ~kFeatureReshapeBackwards;  // md sets it only for the same disks; fewer walk back anyway
       sb.new_offset = uint32_t(int32_t(int64_t(new_off[k]) - int64_t(sb.data_offset)));
-      sb.reshape_position = fewer ? n->array_sectors() : 0;  // raid5_start_reshape: backwards from the end
+      sb.reshape_position = fewer ? ng->array_sectors() : 0;  // raid5_start_reshape: backwards from the end
       sb.delta_disks = uint32_t(int32_t(disks) - int32_t(old_geo.raid_disks()));
       sb.new_level = uint32_t(np.level);
       sb.new_layout = np.layout;
@@ -206,7 +219,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       set_->slot_member.push_back(int(part[k]));
       failed_[k].store(false);
     }
-    set_->reshape = fewer ? RecordedReshape{old_geo, n->array_sectors(), true} : RecordedReshape{old_geo, 0, false};
+    set_->reshape = fewer ? RecordedReshape{old_geo, ng->array_sectors(), true} : RecordedReshape{old_geo, 0, false};
     set_->geometry = *ng;
     set_->ref = set_->members[part[0]].info;
     auto p = personality_for(*set_, this);

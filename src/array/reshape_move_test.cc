@@ -466,6 +466,50 @@ TEST_F(GrowTest, FewerDevicesAfterArraySizeAndSize) {
   expect_data(*again);
 }
 
+// raid10 near-2, 4 -> 5 members (md's raid10 reshape): the data moves down by the chunk,
+// copies kept whole section by section; power cut at any point is the array tests' job.
+class Raid10GrowTest : public testing::ArrayFixture {};
+
+TEST_F(Raid10GrowTest, FourToFiveMembers) {
+  std::vector<std::string> paths = make_array("10", 4, 8);
+  std::vector<io::FaultyMember*> fms;
+  auto a = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(a);
+  const std::vector<uint8_t> data = pattern(a->size_bytes(), 9);
+  {
+    AlignedBuffer buf(data.size());
+    std::memcpy(buf.data(), data.data(), data.size());
+    ASSERT_TRUE(io(*a, BlockOp::write, 0, buf.size(), buf.data()).is_ok());
+  }
+  const std::string spare = (dir_ / "d4.img").string();
+  FILE* fh = fopen(spare.c_str(), "w");
+  fclose(fh);
+  fs::resize_file(spare, 8 << 20);
+  ASSERT_TRUE(a->add_member(spare, false).is_ok());
+  const uint64_t before = a->size_bytes();
+  const MemberInfo old = info_of(paths[0]);
+  ASSERT_TRUE(a->start_reshape(ReshapeRequest{5, {}, {}, {}, false, false}).is_ok());
+  EXPECT_EQ(info_of(paths[0]).new_data_offset, old.data_offset - 128);  // mdadm: the chunk
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s)) << attr_of(*a, "sync_action");
+  EXPECT_FALSE(a->detail().reshape.has_value());
+  EXPECT_EQ(a->size_bytes(), before / 4 * 5);
+  AlignedBuffer back(data.size());
+  ASSERT_TRUE(io(*a, BlockOp::read, 0, back.size(), back.data()).is_ok());
+  EXPECT_EQ(std::memcmp(back.data(), data.data(), data.size()), 0);
+  ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  EXPECT_EQ(attr_of(*a, "mismatch_cnt"), "0");
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  paths.push_back(spare);
+  fms.clear();
+  auto again = assemble_faulty(paths, &fms);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->detail().raid_disks, 5u);
+  ASSERT_TRUE(io(*again, BlockOp::read, 0, back.size(), back.data()).is_ok());
+  EXPECT_EQ(std::memcmp(back.data(), data.data(), data.size()), 0);
+}
+
 // What --grow refuses names the reason and leaves every member as it was.
 TEST_F(GrowTest, RefusalsChangeNothing) {
   ASSERT_TRUE(a_->stop().is_ok());  // quiet members to compare

@@ -31,6 +31,22 @@ ReshapingPersonality::ReshapingPersonality(std::unique_ptr<Personality> previous
     new_row_ = new_chunk_ * n->data_disks();
     granule_ = std::max(old_chunk_, new_chunk_) * n->data_disks();
   }
+  // raid10 near (md's raid10 reshape_request): copies, not parity, so any chunk boundary
+  // will do; the rows a section touches follow first/last_dev_address.
+  const auto* o10 = previous_->geometry().as<layout::Raid10Geometry>();
+  const auto* n10 = next_->geometry().as<layout::Raid10Geometry>();
+  if (o10 && n10 && o10->far_copies() == 1 && n10->far_copies() == 1) {
+    raid10_ = true;
+    old_chunk_ = o10->chunk_sectors();
+    new_chunk_ = n10->chunk_sectors();
+    old_near_ = o10->near_copies();
+    new_near_ = n10->near_copies();
+    old_disks_ = o10->raid_disks();
+    new_disks_ = n10->raid_disks();
+    old_row_ = old_chunk_;  // the barrier's rounding: a copy is rebuilt from its own chunk
+    new_row_ = new_chunk_;
+    granule_ = std::max(old_chunk_, new_chunk_);
+  }
 }
 
 bool ReshapingPersonality::can_move() const { return old_row_ && new_row_ && room_ > 0; }
@@ -61,6 +77,29 @@ uint64_t ReshapingPersonality::sync_sectors(SyncOp op) const {
 
 uint64_t ReshapingPersonality::safe_limit(uint64_t recorded) const {
   const int64_t room = room_;
+  if (raid10_) {
+    // md's first_dev_address / last_dev_address (near layouts): the member sector where the
+    // first copy of array sector s lies, and the end of the rows [0, s) touches.
+    auto first_dev = [](uint64_t s, uint64_t chunk, uint64_t near, uint64_t disks) {
+      return s / chunk * near / disks * chunk;
+    };
+    auto last_dev = [](uint64_t s, uint64_t chunk, uint64_t near, uint64_t disks) {
+      return ceil_div(ceil_div(s, chunk) * near, disks) * chunk;
+    };
+    if (!backwards_) {
+      // The new rows written up to `to` must end below the old rows still needed: reshape_request's
+      // last_dev_address(progress, geo) <= first_dev_address(safe, prev) + offset_diff.
+      const uint64_t rows = (first_dev(recorded, old_chunk_, old_near_, old_disks_) + uint64_t(room)) / new_chunk_;
+      const uint64_t limit = rows * new_disks_ / new_near_ * new_chunk_;
+      (void)last_dev;
+      return limit / granule_ * granule_;
+    }
+    // Backwards: the lowest new row written must start at or above the end of the old rows
+    // still needed, less the room.
+    const int64_t need = int64_t(last_dev(recorded, old_chunk_, old_near_, old_disks_)) - room;
+    const uint64_t rows = need <= 0 ? 0 : ceil_div(uint64_t(need), new_chunk_);
+    return ceil_div(ceil_div(rows * new_disks_, new_near_) * new_chunk_, granule_) * granule_;
+  }
   if (!backwards_) {
     // New rows may reach member sector old_row(recorded) * old_chunk + room.
     const uint64_t dev = recorded / old_row_ * old_chunk_ + uint64_t(room);

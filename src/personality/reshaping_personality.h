@@ -25,8 +25,11 @@
 //    then writes the superblocks), and if even that leaves no room, the reshape cannot go
 //    on without a backup (Err::unsupported). Backwards, mirrored. The host also records
 //    the position whenever the sync engine publishes it (half-way to sync_max, every 3 s).
-//  - What it does not do (yet): raid10 reshapes, and reshapes that rewrite in place (they
-//    need the backup-file overseer): can_move() is false and the reshape stays held.
+//  - raid10 near layouts move too, the rows a section touches following md's
+//    first/last_dev_address (any chunk boundary will do: copies, no parity).
+//  - What it does not do (yet): raid10 far/offset reshapes, and reshapes that rewrite in
+//    place (they need the backup-file overseer): can_move() is false and the reshape stays
+//    held.
 #pragma once
 
 #include <atomic>
@@ -129,6 +132,8 @@ class ReshapingPersonality final : public Personality {
   uint64_t granule_ = 8;
   uint64_t old_row_ = 0, new_row_ = 0;     // array sectors per row (0: not raid4/5/6)
   uint64_t old_chunk_ = 0, new_chunk_ = 0;  // member sectors per row
+  bool raid10_ = false;                      // both geometries raid10 near
+  uint64_t old_near_ = 0, new_near_ = 0, old_disks_ = 0, new_disks_ = 0;
   ReshapeHost* host_ = nullptr;
   SyncBarrier barrier_;
   AlignedBuffer move_buf_;  // the sync thread's (move() is called from it alone), kept across steps

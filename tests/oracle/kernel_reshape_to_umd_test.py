@@ -13,7 +13,7 @@ and stopped once the reshape has moved but not finished. On the host:
 Then umd serves each 1.x array, a client writes new random bytes over all of it with
 nbdcopy, and umd stops it: for some cases umd continues the kernel's reshape to its end
 while the client writes (umd_moves), for the others it holds the reshape where the kernel
-left it (--freeze-reshape; raid10 umd cannot move yet). The kernel assembles the members
+left it (--freeze-reshape). The kernel assembles the members
 again, finishes what is left of the reshape, and must read the client's bytes, with
 `check` finding no mismatch.
 """
@@ -58,7 +58,8 @@ CASES = [
     Case("r5layout", 3, "--level=5 --chunk=64 --layout=left-symmetric -n3", "--layout=right-asymmetric",
          kernel_loses=True),
     # fewer disks: the array is cut down first, then the reshape runs backwards
-    Case("r10grow", 5, "--level=10 --layout=n2 --chunk=64 -n4", "--raid-devices=5", kernel_misreads=True),
+    Case("r10grow", 5, "--level=10 --layout=n2 --chunk=64 -n4", "--raid-devices=5", kernel_misreads=True,
+         umd_moves=True),
     # fewer disks: the array is cut down first, then the reshape runs backwards; mdadm
     # wants a backup file for its critical section
     Case("r5shrink", 4, "--level=5 --chunk=64 -n4", "--raid-devices=3 --backup-file=/tmp/bk-r5shrink",

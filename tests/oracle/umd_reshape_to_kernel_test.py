@@ -6,9 +6,9 @@ holding the reshape half-way, and umd stops once the reshape is held there: the
 superblocks record the reshape the way the kernel's would (position, new geometry, new
 data offsets). Before the VM, `mdadm --examine` must show the reshape. In the oracle VM,
 the kernel's md assembles each array, continues the reshape to its end, reads the
-client's bytes, and its own `check` finds mismatch_cnt 0. One more case runs umd's
-reshape to its end and hands the kernel a plain array of the new shape, and one grows
-each member's space (`--grow --size=max`; the kernel's check covers the resynced part).
+client's bytes, and its own `check` finds mismatch_cnt 0. raid10 near-2 4->5 is one
+of them (md's raid10 reshape, the data moving down by the chunk). One case grows each
+member's space (`--grow --size=max`; the kernel's check covers the resynced part).
 """
 import json
 import os
@@ -34,7 +34,7 @@ CASES = [
     Case("r5grow", 5, 3, 1, ["--raid-devices=4"]),
     Case("r6grow", 6, 4, 1, ["--raid-devices=5"]),
     Case("r5chunk", 5, 3, 0, ["--chunk=128K"]),
-    Case("r5done", 5, 3, 1, ["--raid-devices=4"], half=False),
+    Case("r10grow", 10, 4, 1, ["--raid-devices=5"]),
     # fewer disks as mdadm wants it: the array cut (--array-size), room made after the data
     # (--size: 24 MiB members less the 1 MiB offset, less lcm(384, 256) / 3 sectors), then
     # the reshape backwards, the data moving up

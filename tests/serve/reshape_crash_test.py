@@ -2,7 +2,8 @@
 fault op: what the members did not flush is gone), 20 times per geometry, at moments
 spread over the reshape (each when its progress passes the next twentieth).
 
-For each geometry (raid5 3->4 disks, raid6 4->5, raid5 chunk 64K->128K) a client fills
+For each geometry (raid5 3->4 disks, raid6 4->5, raid10 near-2 4->5, raid5 chunk
+64K->128K) a client fills
 the served array with random bytes (nbdcopy) and `umd --grow` starts the reshape. After
 each crash the array is assembled again with --freeze-reshape (so the test can slow it
 down before it moves), and `umd --grow NAME --continue` resumes it from the position its
@@ -104,6 +105,8 @@ class ReshapeCrash(umdtest.DaemonTest):
         umdtest.run(["nbdcopy", "--", uri, out])
         self.assertEqual(umdtest.sha256_file(out, size), umdtest.sha256_file(src),
                          f"{name}: the client's bytes after {crashes} crashes ({how})")
+        # a crash past the end of the reshape, the array active, leaves a resync to do first
+        umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle", timeout=120, what="the resync")
         self.umd("--action", name, "check")
         umdtest.wait_until(lambda: self.attr(name, "sync_action") == "idle", timeout=120, what="check")
         self.assertEqual(self.attr(name, "mismatch_cnt"), "0")
@@ -119,6 +122,7 @@ class ReshapeCrash(umdtest.DaemonTest):
             for name, level, n, spares, grow, disks, chunk in (
                     ("g5", 5, 3, 1, ["--raid-devices=4"], 4, 64),
                     ("g6", 6, 4, 1, ["--raid-devices=5"], 5, 64),
+                    ("g10", 10, 4, 1, ["--raid-devices=5"], 5, 64),
                     ("c5", 5, 3, 0, ["--chunk=128K"], 3, 128)):
                 with self.subTest(how=how, case=name):
                     t0 = time.monotonic()
