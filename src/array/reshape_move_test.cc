@@ -531,6 +531,20 @@ TEST_F(GrowTest, RefusalsChangeNothing) {
     EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
   }
   EXPECT_TRUE(files() == before) << "a refused --grow wrote to a member";
+  // A too-small new member: refused when it comes, or when the reshape would need it.
+  const std::string small = (dir_ / "small.img").string();
+  FILE* f = fopen(small.c_str(), "w");
+  fclose(f);
+  fs::resize_file(small, 2 << 20);
+  Status added = a_->add_member(small, false);
+  if (added.is_ok()) {
+    Status s = a_->start_reshape(ReshapeRequest{4, {}, {}, {}, false, false});
+    EXPECT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("too small"), std::string::npos) << s.message();
+  } else {
+    EXPECT_NE(added.message().find("small"), std::string::npos) << added.message();
+  }
+  EXPECT_TRUE(files() == before) << "a refused --grow wrote to a member";
   ASSERT_TRUE(a_->set_bitmap("internal").is_ok());
   Status s = a_->start_reshape(ReshapeRequest{{}, 256, {}, {}, false, false});
   EXPECT_EQ(s.code(), Err::busy);

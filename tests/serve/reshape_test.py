@@ -98,9 +98,22 @@ class ServeReshape(umdtest.DaemonTest):
                 self.fio(uri, half, 2, offset=half, verify_only=True)
                 self.stop(name)
 
+    def test_three_to_four_to_five(self):
+        paths, uri = self.make("t5", 5, 3, 2)
+        self.grow_under_fio("t5", paths, uri, ["--raid-devices=4"], 4, 64)
+        sock = os.path.join(self.tmp, "t5.sock")
+        self.assemble("t5", paths, serve=sock)
+        self.grow_under_fio("t5", paths, uri, ["--raid-devices=5"], 5, 64)
+
     def test_chunk_change(self):
         paths, uri = self.make("c5", 5, 3, 0)
         self.grow_under_fio("c5", paths, uri, ["--chunk=128K"], 3, 128)
+
+    def test_layout_change(self):
+        paths, uri = self.make("l5", 5, 3, 0)
+        self.grow_under_fio("l5", paths, uri, ["--layout=right-symmetric"], 3, 64)
+        for p in paths:
+            self.assertIn("Layout : right-symmetric", umdtest.run(["mdadm", "--examine", p]).stdout)
 
     def test_fewer_disks_then_size_max(self):
         """raid5 4 -> 3 disks the mdadm way (--array-size, --size, --raid-devices); the data
