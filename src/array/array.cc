@@ -108,8 +108,16 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
         Err::unsupported, fmt::format("{}: a reshape is under way; --bitmap=FILE is not taken during one yet", name));
   }
   // Members absent now that the freshest superblock still counts as active: the array
-  // was complete when last stopped, so starting without them needs --run (as mdadm).
+  // had them when last written, so starting without them needs --run (as mdadm, whose
+  // req_cnt is the superblock's working_disks). A slot no device held then was missing
+  // already (stopped degraded, or a level change's new slot a crash left unfilled): the
+  // array starts without it, as mdadm starts it.
   std::vector<uint32_t> missing = set.missing_slots();
+  const std::vector<uint32_t> all_missing = missing;
+  std::erase_if(missing, [&](uint32_t s) {
+    return std::none_of(ref.roles_of_dev_numbers.begin(), ref.roles_of_dev_numbers.end(),
+                        [&](int role) { return role == int(s); });
+  });
   if (!opts.read_only) {  // a member still being rebuilt fills its slot (mdadm counts it as working)
     std::erase_if(missing, [&](uint32_t s) {
       return std::any_of(set.recovering.begin(), set.recovering.end(),
@@ -128,6 +136,11 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
     }
     a->warnings_.push_back(fmt::format("{}: started degraded, slot{} {} missing", name, missing.size() > 1 ? "s" : "",
                                        slots));
+  } else if (!all_missing.empty()) {
+    std::string slots;
+    for (uint32_t s : all_missing) slots += (slots.empty() ? "" : ", ") + std::to_string(s);
+    a->warnings_.push_back(fmt::format("{}: degraded as last recorded, slot{} {} empty", name,
+                                       all_missing.size() > 1 ? "s" : "", slots));
   }
   if (ref.resync_offset != kMaxSector && !opts.read_only) {
     a->warnings_.push_back(fmt::format("{}: not in sync from sector {} (an unclean stop or a new array); resyncing",

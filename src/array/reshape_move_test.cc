@@ -14,6 +14,7 @@
 #include "array/array.h"
 #include "array/array_reader.h"
 #include "array/array_test_fixture.h"
+#include "array/power_cut_util.h"
 #include "array/reshape_test_util.h"
 #include "format/superblock1.h"
 #include "io/fault_member.h"
@@ -22,6 +23,8 @@ namespace umd::engine {
 namespace {
 
 using namespace reshape_test;
+using testing::CountingMember;
+using testing::PowerSwitch;
 using namespace std::chrono_literals;
 
 const Shape kGrow{"grow_3_to_4_data_moves_down", 3, 4, 256, 128};
@@ -222,37 +225,6 @@ TEST_P(ReshapeMoveTest, AMemberFailingHalfWayLeavesTheArrayDegradedAndWhole) {
   EXPECT_EQ(*arr.attr("mismatch_cnt"), "0");
   expect_model("recovered");
 }
-
-// Counts member writes and, at the chosen one, cuts the power of every member at once:
-// from then on nothing reaches them, and what they did not flush is gone.
-struct PowerSwitch {
-  std::vector<io::FaultyMember*> members;
-  std::atomic<uint64_t> writes{0};
-  uint64_t cut_at = ~0ull;
-  std::atomic<bool> cut{false};
-};
-
-class CountingMember final : public io::MemberWrapper {
- public:
-  CountingMember(std::unique_ptr<io::Member> m, PowerSwitch* ps) : MemberWrapper(std::move(m)), ps_(ps) {}
-  Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua) override {
-    count();
-    return MemberWrapper::write(offset, buf, fua);
-  }
-  void submit(io::IoRequest& req) override {
-    if (req.op == io::IoOp::write) count();
-    MemberWrapper::submit(req);
-  }
-
- private:
-  void count() {
-    if (ps_->writes.fetch_add(1) + 1 == ps_->cut_at) {
-      for (io::FaultyMember* m : ps_->members) m->vanish();
-      ps_->cut.store(true);
-    }
-  }
-  PowerSwitch* ps_;
-};
 
 // A run of the reshape from the start, the power cut at member write `cut_at` (never:
 // ~0); returns the writes it counted.

@@ -76,6 +76,8 @@ void SyncEngine::loop() {
   kicked_ = true;
   while (!stopping_) {
     if (!kicked_ && !requested_) {
+      // Idle now: wait_idle() callers that saw the kick this thread just consumed wake too.
+      cv_.notify_all();
       cv_.wait(l, [&] { return stopping_ || kicked_ || requested_; });
       continue;
     }

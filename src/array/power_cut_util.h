@@ -1,0 +1,45 @@
+// A power switch for the members of an array under test: counts member writes and, at
+// the chosen one, cuts the power of every member at once (each a FaultyMember with its
+// write cache on): from then on nothing reaches them, and what they did not flush is gone
+// once the test calls power_cut() on each. Shared by the reshape and takeover tests.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "io/fault_member.h"
+#include "io/member.h"
+
+namespace umd::engine::testing {
+
+struct PowerSwitch {
+  std::vector<io::FaultyMember*> members;
+  std::atomic<uint64_t> writes{0};
+  uint64_t cut_at = ~0ull;
+  std::atomic<bool> cut{false};
+};
+
+class CountingMember final : public io::MemberWrapper {
+ public:
+  CountingMember(std::unique_ptr<io::Member> m, PowerSwitch* ps) : MemberWrapper(std::move(m)), ps_(ps) {}
+  Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua) override {
+    count();
+    return MemberWrapper::write(offset, buf, fua);
+  }
+  void submit(io::IoRequest& req) override {
+    if (req.op == io::IoOp::write) count();
+    MemberWrapper::submit(req);
+  }
+
+ private:
+  void count() {
+    if (ps_->writes.fetch_add(1) + 1 == ps_->cut_at) {
+      for (io::FaultyMember* m : ps_->members) m->vanish();
+      ps_->cut.store(true);
+    }
+  }
+  PowerSwitch* ps_;
+};
+
+}  // namespace umd::engine::testing
