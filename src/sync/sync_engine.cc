@@ -77,11 +77,13 @@ void SyncEngine::loop() {
   while (!stopping_) {
     if (!kicked_ && !requested_) {
       // Idle now: wait_idle() callers that saw the kick this thread just consumed wake too.
+      deciding_ = false;
       cv_.notify_all();
       cv_.wait(l, [&] { return stopping_ || kicked_ || requested_; });
       continue;
     }
     kicked_ = false;
+    deciding_ = true;  // until it runs or waits again: waiters must not see it idle
     interrupt_ = false;
     std::optional<SyncHost::Need> need;
     if (!frozen_) {
@@ -100,6 +102,8 @@ void SyncEngine::loop() {
     const bool ok = run(need->op, need->from, end, l);
     if (ok) kicked_ = true;  // something else may be needed now
   }
+  deciding_ = false;
+  cv_.notify_all();
 }
 
 bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<std::mutex>& l) {
@@ -307,8 +311,8 @@ bool SyncEngine::wait_idle(std::chrono::milliseconds timeout) {
   for (;;) {
     {
       std::unique_lock l(mu_);
-      cv_.wait_until(l, deadline, [&] { return !running_ && !kicked_ && !requested_; });
-      if (running_ || kicked_ || requested_) return false;
+      cv_.wait_until(l, deadline, [&] { return !running_ && !kicked_ && !requested_ && !deciding_; });
+      if (running_ || kicked_ || requested_ || deciding_) return false;
     }
     // Nothing runs: but is something needed that the thread has not picked up yet?
     std::optional<SyncHost::Need> need = frozen_now() ? std::nullopt : host_.needed();
@@ -320,7 +324,9 @@ bool SyncEngine::wait_idle(std::chrono::milliseconds timeout) {
 
 bool SyncEngine::wait_published(uint64_t pos, std::chrono::milliseconds timeout) {
   std::unique_lock l(mu_);
-  cv_.wait_for(l, timeout, [&] { return (running_ && published_ >= pos) || (!running_ && !kicked_ && !requested_); });
+  cv_.wait_for(l, timeout, [&] {
+    return (running_ && published_ >= pos) || (!running_ && !kicked_ && !requested_ && !deciding_);
+  });
   return running_ && published_ >= pos;
 }
 

@@ -142,6 +142,7 @@ class SyncEngine {
   bool running_ = false;
   SyncOp op_ = SyncOp::resync;
   uint64_t pos_ = 0, end_ = 0, published_ = 0;
+  bool deciding_ = false;  // the thread took a kick and is choosing what to run (guarded by mu_)
   uint64_t sync_min_ = 0;
   uint64_t sync_max_ = ~0ull;  // "max"
   uint32_t speed_min_ = 0, speed_max_ = 0;  // 0: the system value
