@@ -68,6 +68,20 @@ std::vector<uint8_t> numbered(uint64_t sectors) {
   return v;
 }
 
+// n client writes of random bytes at random places below `end`, each also put in `model`.
+void write_random(Array& arr, std::mt19937_64& rng, uint64_t end, int n, std::vector<uint8_t>* model) {
+  for (int i = 0; i < n; i++) {
+    const uint64_t len = 1 + rng() % 64, lo = rng() % (end - len);
+    AlignedBuffer w(len * 512);
+    for (uint64_t k = 0; k < len * 512; k += 8) {
+      const uint64_t v = rng();
+      std::memcpy(w.data() + k, &v, 8);
+    }
+    ASSERT_TRUE(submit_and_wait(arr, BlockOp::write, lo * 512, len * 512, w.data()).is_ok());
+    std::memcpy(model->data() + lo * 512, w.data(), len * 512);
+  }
+}
+
 class ReshapeMoveTest : public ::testing::TestWithParam<Shape> {};
 
 // From where the reshape was recorded to its end, unattended: the array grows (or keeps
@@ -123,18 +137,7 @@ TEST_P(ReshapeMoveTest, WritesDuringTheMoveAreKept) {
   const uint64_t end = rs.end;
   std::vector<uint8_t> model = numbered(end);
   std::mt19937_64 rng(7);
-  auto write_some = [&](int n) {
-    for (int i = 0; i < n; i++) {
-      const uint64_t len = 1 + rng() % 64, lo = rng() % (end - len);
-      AlignedBuffer w(len * 512);
-      for (uint64_t k = 0; k < len * 512; k += 8) {
-        const uint64_t v = rng();
-        std::memcpy(w.data() + k, &v, 8);
-      }
-      ASSERT_TRUE(submit_and_wait(arr, BlockOp::write, lo * 512, len * 512, w.data()).is_ok());
-      std::memcpy(model.data() + lo * 512, w.data(), len * 512);
-    }
-  };
+  auto write_some = [&](int n) { write_random(arr, rng, end, n, &model); };
   // Held half-way (sync_max is in the reshape's own progress space).
   const uint64_t half = (end / 2) / 96 * 96;
   ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half)).is_ok());
@@ -180,18 +183,7 @@ TEST_P(ReshapeMoveTest, AMemberFailingHalfWayLeavesTheArrayDegradedAndWhole) {
   const uint64_t end = rs.end;
   std::vector<uint8_t> model = numbered(end);
   std::mt19937_64 rng(11);
-  auto write_some = [&](int n) {
-    for (int i = 0; i < n; i++) {
-      const uint64_t len = 1 + rng() % 64, lo = rng() % (end - len);
-      AlignedBuffer w(len * 512);
-      for (uint64_t k = 0; k < len * 512; k += 8) {
-        const uint64_t v = rng();
-        std::memcpy(w.data() + k, &v, 8);
-      }
-      ASSERT_TRUE(submit_and_wait(arr, BlockOp::write, lo * 512, len * 512, w.data()).is_ok());
-      std::memcpy(model.data() + lo * 512, w.data(), len * 512);
-    }
-  };
+  auto write_some = [&](int n) { write_random(arr, rng, end, n, &model); };
   auto expect_model = [&](const std::string& what) {
     AlignedBuffer got(end * 512);
     ASSERT_TRUE(submit_and_wait(arr, BlockOp::read, 0, end * 512, got.data()).is_ok()) << what;
