@@ -17,6 +17,7 @@ struct PowerSwitch {
   std::vector<io::FaultyMember*> members;
   std::atomic<uint64_t> writes{0};
   uint64_t cut_at = ~0ull;
+  uint64_t only_offset = ~0ull;  // if set, only writes at this member offset count (a superblock's)
   std::atomic<bool> cut{false};
 };
 
@@ -24,16 +25,17 @@ class CountingMember final : public io::MemberWrapper {
  public:
   CountingMember(std::unique_ptr<io::Member> m, PowerSwitch* ps) : MemberWrapper(std::move(m)), ps_(ps) {}
   Status write(uint64_t offset, std::span<const uint8_t> buf, bool fua) override {
-    count();
+    count(offset);
     return MemberWrapper::write(offset, buf, fua);
   }
   void submit(io::IoRequest& req) override {
-    if (req.op == io::IoOp::write) count();
+    if (req.op == io::IoOp::write) count(req.offset);
     MemberWrapper::submit(req);
   }
 
  private:
-  void count() {
+  void count(uint64_t offset) {
+    if (ps_->only_offset != ~0ull && offset != ps_->only_offset) return;
     if (ps_->writes.fetch_add(1) + 1 == ps_->cut_at) {
       for (io::FaultyMember* m : ps_->members) m->vanish();
       ps_->cut.store(true);

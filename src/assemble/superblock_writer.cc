@@ -89,40 +89,47 @@ SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarge
   return u;
 }
 
-// Every member at once (md_super_write issues them all, then md_super_wait). Each member
-// gets what md's REQ_PREFLUSH | REQ_FUA give its superblock write: a flush first, so
-// that everything written before (the blocks a recovery checkpoint or a bitmap clear
-// vouches for) is durable before the superblock that says so can be; then the write;
-// then a flush, so the superblock is durable when the caller goes on. Chained on each
-// completion; the caller waits for all.
-std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
-                                      const std::vector<SuperblockUpdate>& updates) {
-  std::vector<io::IoRequest> preflushes(targets.size()), writes(targets.size()), flushes(targets.size());
-  return FanIn::wait_all(targets.size(), [&](FanIn& fan) {
-    for (size_t i = 0; i < targets.size(); i++) {
-      ProbedMember* m = targets[i].member;
-      io::IoRequest& f = flushes[i];
+namespace {
+
+struct SuperblockWrite {
+  ProbedMember* member;
+  uint64_t offset;                    // bytes
+  const std::vector<uint8_t>* bytes;
+};
+
+// Each member gets what md's REQ_PREFLUSH | REQ_FUA give its superblock write: a flush
+// first, so that everything written before (the blocks a recovery checkpoint or a bitmap
+// clear vouches for) is durable before the superblock that says so can be; then the
+// write; then a flush, so the superblock is durable when the caller goes on. Every member
+// at once (md_super_write issues them all, then md_super_wait), chained on each
+// completion; returns when all are done, one Status per write.
+std::vector<Status> store_wave(const std::vector<SuperblockWrite>& wave) {
+  std::vector<io::IoRequest> preflushes(wave.size()), writes(wave.size()), flushes(wave.size());
+  return FanIn::wait_all(wave.size(), [&](FanIn& fan) {
+    for (size_t k = 0; k < wave.size(); k++) {
+      ProbedMember* m = wave[k].member;
+      io::IoRequest& f = flushes[k];
       f.op = io::IoOp::flush;
-      f.done = [&fan, i, m](Status s) {
-        fan.arrive(i, s.with_context(fmt::format("{}: flushing superblock", m->path)));
+      f.done = [&fan, k, m](Status s) {
+        fan.arrive(k, s.with_context(fmt::format("{}: flushing superblock", m->path)));
       };
-      io::IoRequest& w = writes[i];
+      io::IoRequest& w = writes[k];
       w.op = io::IoOp::write;
-      w.offset = updates[i].offset;
-      w.length = updates[i].bytes.size();
-      w.buf = const_cast<uint8_t*>(updates[i].bytes.data());
-      w.done = [&fan, &f, i, m](Status s) {
+      w.offset = wave[k].offset;
+      w.length = wave[k].bytes->size();
+      w.buf = const_cast<uint8_t*>(wave[k].bytes->data());
+      w.done = [&fan, &f, k, m](Status s) {
         if (!s.is_ok()) {
-          fan.arrive(i, s.with_context(fmt::format("{}: writing superblock", m->path)));
+          fan.arrive(k, s.with_context(fmt::format("{}: writing superblock", m->path)));
           return;
         }
         m->dev->submit(f);
       };
-      io::IoRequest& p = preflushes[i];
+      io::IoRequest& p = preflushes[k];
       p.op = io::IoOp::flush;
-      p.done = [&fan, &w, i, m](Status s) {
+      p.done = [&fan, &w, k, m](Status s) {
         if (!s.is_ok()) {
-          fan.arrive(i, s.with_context(fmt::format("{}: flushing before the superblock", m->path)));
+          fan.arrive(k, s.with_context(fmt::format("{}: flushing before the superblock", m->path)));
           return;
         }
         m->dev->submit(w);
@@ -130,6 +137,69 @@ std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targe
       m->dev->submit(p);
     }
   });
+}
+
+// The update's superblock with another event count.
+std::vector<uint8_t> encode_at_events(const SuperblockUpdate& u, uint64_t events) {
+  if (const Superblock1* sb = std::get_if<Superblock1>(&u.sb)) {
+    Superblock1 c = *sb;
+    c.events = events;
+    return encode_superblock1(c);
+  }
+  Superblock0 c = std::get<Superblock0>(u.sb);
+  c.events = events;
+  c.cp_events = events;
+  return encode_superblock0(c);
+}
+
+uint64_t events_of(const SuperblockUpdate& u) {
+  return std::visit([](const auto& sb) { return uint64_t(sb.events); }, u.sb);
+}
+
+}  // namespace
+
+// CATCHING UP. Assembly accepts a member one event behind the freshest (mdadm's
+// event_margin, the kernel's ++ev1 in super_1_validate): a crash between two superblock
+// writes leaves one. Such a member must reach the freshest count before any member goes
+// past it: were the next count written to all at once, a crash could land it on the
+// freshest alone and leave the others two behind, stale to mdadm, the kernel and umd. So
+// the members behind first take the new superblock at the freshest count (a story as
+// true as the freshest's: what it vouches for was made durable before), and only once
+// those are durable every member takes the new count. No member is ever more than one
+// event behind another. When every member has the same count (the usual case) there is
+// one wave; a member whose catching up failed is not written again (the caller fails it).
+std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targets,
+                                      const std::vector<SuperblockUpdate>& updates) {
+  uint64_t freshest = 0;
+  for (const SuperblockTarget& t : targets) freshest = std::max(freshest, t.member->info.events);
+  std::vector<Status> out(targets.size());
+  std::vector<SuperblockWrite> catch_up;
+  std::vector<std::vector<uint8_t>> catch_up_bytes;
+  std::vector<size_t> catch_up_index;
+  for (size_t i = 0; i < targets.size(); i++) {
+    if (targets[i].member->info.events < freshest && events_of(updates[i]) > freshest) {
+      catch_up_bytes.push_back(encode_at_events(updates[i], freshest));
+      catch_up_index.push_back(i);
+    }
+  }
+  for (size_t k = 0; k < catch_up_index.size(); k++) {
+    const size_t i = catch_up_index[k];
+    catch_up.push_back({targets[i].member, updates[i].offset, &catch_up_bytes[k]});
+  }
+  if (!catch_up.empty()) {
+    std::vector<Status> res = store_wave(catch_up);
+    for (size_t k = 0; k < res.size(); k++) out[catch_up_index[k]] = std::move(res[k]);
+  }
+  std::vector<SuperblockWrite> all;
+  std::vector<size_t> all_index;
+  for (size_t i = 0; i < targets.size(); i++) {
+    if (!out[i].is_ok()) continue;
+    all.push_back({targets[i].member, updates[i].offset, &updates[i].bytes});
+    all_index.push_back(i);
+  }
+  std::vector<Status> res = store_wave(all);
+  for (size_t k = 0; k < res.size(); k++) out[all_index[k]] = std::move(res[k]);
+  return out;
 }
 
 std::vector<Status> write_superblocks(const std::vector<SuperblockTarget>& targets, const ArrayState& state) {

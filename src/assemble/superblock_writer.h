@@ -6,6 +6,8 @@
 // UUID, dev_number). Every live member at once gets a flush, the write, and a flush
 // (md's REQ_PREFLUSH | REQ_FUA): what was written before is durable before the
 // superblock that vouches for it, and the superblock is durable when this returns.
+// A member a crash left one event behind first catches up with the freshest, so that no
+// crash can leave a member two events behind another (CATCHING UP, superblock_writer.cc).
 #pragma once
 
 #include <cstdint>
