@@ -131,10 +131,6 @@ class ReshapeCrash(umdtest.DaemonTest):
                     ("c5", 5, 3, 0, ["--chunk=128K"], 3, 128)):
                 if os.environ.get("UMD_CRASH_ONLY") and os.environ["UMD_CRASH_ONLY"] != f"{name}:{how}":
                     continue
-                # raid10 under power cuts is out until the finding in the stop-19 note (members
-                # 2 or more events behind after a cut) is fixed; UMD_CRASH_ONLY=g10:power-cut runs it
-                if (name, how) == ("g10", "power-cut") and not os.environ.get("UMD_CRASH_ONLY"):
-                    continue
                 with self.subTest(how=how, case=name):
                     t0 = time.monotonic()
                     self.run_case(f"{name}{how[0]}", level, n, spares, grow, disks, chunk, how)
