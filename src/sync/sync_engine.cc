@@ -129,17 +129,28 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   l.lock();
   Status err;
   bool complete = false;
+  // Where sync_max holds this run: a step that begins below it is done whole, as md's
+  // reshape_request moves whole reshape sections past resync_max. sync_max was checked
+  // against the granule when it was set, but the granule may have grown since (a reshape
+  // started: whole rows of the new geometry): stopping inside one would leave a reshape
+  // position off the section boundary, which md refuses and from which a resume would
+  // move part of a section twice (reading old-geometry sectors a client has since
+  // written in the new one).
+  auto held_at = [&] {
+    const uint64_t m = sync_max_ >= ~0ull - granule ? ~0ull : (sync_max_ + granule - 1) / granule * granule;
+    return std::min(end, m);
+  };
   while (true) {
     if (should_stop_locked()) break;
     if (pos >= end) {
       complete = true;
       break;
     }
-    const uint64_t limit = std::min(end, sync_max_);
+    const uint64_t limit = held_at();
     if (pos >= limit) {
       if (published_ != pos) publish_locked(op, pos, l);
       const auto t0 = Clock::now();
-      cv_.wait(l, [&] { return should_stop_locked() || sync_max_ > pos; });
+      cv_.wait(l, [&] { return should_stop_locked() || held_at() > pos; });
       waited_ += Clock::now() - t0;
       marks_.clear();
       marks_.emplace_back(Clock::now(), done_sectors_);
@@ -162,20 +173,20 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
       if (to > pos) {
         skipped_sectors_ += to - pos;
         pos = pos_ = to;
-        const uint64_t target = std::min(end, sync_max_);
+        const uint64_t target = held_at();
         if (pos >= end || pos >= target || pos - published_ >= (target - published_) / 2) publish_locked(op, pos, l);
         continue;
       }
     }
     throttle(l);
     if (should_stop_locked()) break;
-    uint64_t n = std::min(step, std::min(end, sync_max_) - pos);
+    uint64_t n = std::min(step, held_at() - pos);
     {
       l.unlock();
       const uint64_t run = host_.sync_run(op, pos, pos + n);
       l.lock();
       if (run < n) n = std::max(granule, (run + granule - 1) / granule * granule);
-      n = std::min(n, std::min(end, sync_max_) - pos);
+      n = std::min(n, held_at() - pos);
     }
     if (n == 0) continue;
     SyncReport rep;
@@ -204,7 +215,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
     marks_.emplace_back(now, done_sectors_);
     while (marks_.size() > 2 && now - marks_[1].first > kMarkWindow) marks_.pop_front();
     // Seed 000: publish half-way between the last published position and sync_max.
-    const uint64_t target = std::min(end, sync_max_);
+    const uint64_t target = held_at();
     if (pos >= end || pos >= target || pos - published_ >= (target - published_) / 2 ||
         now - last_publish_ >= kPublishEvery) {
       publish_locked(op, pos, l);
