@@ -399,9 +399,12 @@ Status Array::write_state(bool clean) {
         }
       }
     }
-    if (st.reshape_position && reshaping_) reshaping_->recorded(*st.reshape_position);
-    if (!newly_failed) return first;
-    if (!survives(failed_slots())) return first;
+    const bool lost = newly_failed && !survives(failed_slots());
+    if (st.reshape_position && reshaping_) {
+      if (lost) reshaping_->record_failed(first);
+      else reshaping_->recorded(*st.reshape_position);  // on every member that is still there
+    }
+    if (!newly_failed || lost) return first;
   }
 }
 
@@ -437,6 +440,21 @@ void Array::state_loop() {
       l.unlock();
       for (HeldCompletion& h : go) complete_client(*h.req, std::move(h.status));
       l.lock();
+      continue;
+    }
+    if (reshape_record_wanted_) {
+      // A client write behind the reshape's record waits for the next one
+      // (reshaping_personality.h: WRITES BEHIND THE RECORD); write_state takes the live
+      // position and tells the personality.
+      reshape_record_wanted_ = false;
+      marking_ = true;
+      const bool clean = !active_;
+      l.unlock();
+      Status s = write_state(clean);
+      l.lock();
+      marking_ = false;
+      if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the reshape: {}", name_, s.message()));
+      cv_.notify_all();
       continue;
     }
     if (want_active_) {

@@ -288,6 +288,7 @@ class Array final : public BlockTarget,
 
   // ReshapeHost, and the end of a reshape (array_sync.cc)
   Status record_reshape_position(uint64_t position) override;
+  void record_reshape_position_soon() override;  // the state thread records
   void finish_reshape();
   // The personality while a reshape is recorded (and after it, collapsed), else nullptr.
   ReshapingPersonality* reshaping() const { return reshaping_; }
@@ -361,6 +362,7 @@ class Array final : public BlockTarget,
   bool marking_ GUARDED_BY(mu_) = false;                     // one thread is writing superblocks
   bool broken_ GUARDED_BY(mu_) = false;                      // a failure beyond what the level survives
   bool want_active_ GUARDED_BY(mu_) = false;                 // parked writes wait for "active" superblocks
+  bool reshape_record_wanted_ GUARDED_BY(mu_) = false;       // a client write waits for the reshape's record
   bool cleaning_ GUARDED_BY(mu_) = false;                    // the clean superblocks are on their way: writes park
   std::atomic<bool> failures_pending_{false};  // failures_on_disk_ < failures_, read without mu_
   uint64_t failures_ GUARDED_BY(mu_) = 0;                    // member failures recorded in memory ...

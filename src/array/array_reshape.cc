@@ -254,6 +254,12 @@ Status Array::record_reshape_position(uint64_t position) {
   return s;
 }
 
+void Array::record_reshape_position_soon() {
+  umd::MutexLock l(mu_);
+  reshape_record_wanted_ = true;
+  cv_.notify_all();
+}
+
 // md's end_reshape / md_finish_reshape: with client I/O drained, every superblock takes
 // the new geometry (superblock_writer.h), and the personality serves through it alone.
 void Array::finish_reshape() {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "block/block_wait.h"
 #include "util/aligned_buffer.h"
@@ -229,6 +230,13 @@ void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t
     pieces = view_.pieces(req.offset / 512, (req.offset + req.length) / 512);
   }
   if (pieces.empty()) pieces.push_back({req.offset / 512, req.offset / 512, generation_, false});
+  // A write reaching the part moved since the last record is held (see the top).
+  const bool changes = req.op == BlockOp::write || req.op == BlockOp::trim || req.op == BlockOp::write_zeroes;
+  std::optional<uint64_t> need;
+  for (const layout::GeometryPiece& p : pieces) {
+    if (!changes || p.generation == generation_ || p.lo == p.hi) continue;
+    need = backwards_ ? std::min(need.value_or(p.lo), p.lo) : std::max(need.value_or(p.hi), p.hi);
+  }
   // Cut where the geometry changes; the client's request completes with the first error,
   // after the pieces have left the window's count.
   struct Split {
@@ -236,7 +244,7 @@ void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t
   };
   auto split = std::make_shared<Split>();
   split->parts.resize(pieces.size());
-  FanIn* fan = FanIn::start(pieces.size() + 1, [this, &req, split, t](std::vector<Status>& st) {
+  FanIn* fan = FanIn::start(pieces.size() + 1, [this, &req, split, t, need](std::vector<Status>& st) {
     Status first;
     for (size_t i = 0; i + 1 < st.size(); i++) {
       if (!st[i].is_ok()) {
@@ -245,6 +253,20 @@ void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t
       }
     }
     barrier_.leave(t);
+    if (need && host_) {
+      bool held = false;
+      {
+        std::lock_guard l(view_mu_);
+        if (!covered(*need)) {
+          held_.push_back({&req, *need, std::move(first)});
+          held = true;
+        }
+      }
+      if (held) {
+        host_->record_reshape_position_soon();
+        return;
+      }
+    }
     req.done(std::move(first));
   });
   for (size_t i = 0; i < pieces.size(); i++) {
@@ -259,6 +281,45 @@ void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t
     of(p.generation).submit(part);
   }
   fan->arrive(pieces.size(), Status::ok());
+}
+
+void ReshapingPersonality::recorded(uint64_t position) {
+  {
+    std::lock_guard l(view_mu_);
+    recorded_ = position;
+  }
+  release_held(nullptr);
+}
+
+void ReshapingPersonality::record_failed(const Status& why) { release_held(&why); }
+
+void ReshapingPersonality::collapse() {
+  collapsed_.store(true, std::memory_order_release);
+  // The superblocks now describe the new geometry alone: nothing is behind a record.
+  {
+    std::lock_guard l(view_mu_);
+    recorded_ = backwards_ ? 0 : ~0ull;
+  }
+  release_held(nullptr);
+}
+
+void ReshapingPersonality::release_held(const Status* failed) {
+  std::vector<HeldWrite> go;
+  {
+    std::lock_guard l(view_mu_);
+    std::erase_if(held_, [&](HeldWrite& h) {
+      if (!failed && !covered(h.need)) return false;
+      go.push_back(std::move(h));
+      return true;
+    });
+  }
+  for (HeldWrite& h : go) {
+    Status s = std::move(h.status);
+    if (failed && s.is_ok()) {
+      s = failed->with_context("reshape: the write is done but its position could not be recorded");
+    }
+    h.req->done(std::move(s));
+  }
 }
 
 void ReshapingPersonality::quiesce() {

@@ -25,6 +25,15 @@
 //    then writes the superblocks), and if even that leaves no room, the reshape cannot go
 //    on without a backup (Err::unsupported). Backwards, mirrored. The host also records
 //    the position whenever the sync engine publishes it (half-way to sync_max, every 3 s).
+//  - WRITES BEHIND THE RECORD (md's make_stripe_request waits for reshape_safe): a client
+//    write to the part moved since the last record (forwards [recorded, position),
+//    backwards the mirror) goes to the new geometry, but a crash before the next record
+//    would resume the reshape below it and copy the old geometry's stale sectors over it.
+//    So its completion is held until a record covers it: the write is done on the
+//    members, the client is told only once the superblocks say its sectors are in the new
+//    geometry (the host is asked to record soon; the hold ends in recorded()). A write
+//    held so is not acknowledged, so a crash before that record may drop it: the client
+//    was never told otherwise. Reads are not held: the new geometry holds what they ask.
 //  - raid10 near layouts move too, the rows a section touches following md's
 //    first/last_dev_address (any chunk boundary will do: copies, no parity).
 //  - What it does not do (yet): raid10 far/offset reshapes, and reshapes that rewrite in
@@ -50,6 +59,11 @@ class ReshapeHost {
   // Make every write so far durable, then record `position` as the reshape's in the
   // superblocks. Called from the sync thread inside a step.
   virtual Status record_reshape_position(uint64_t position) = 0;
+  // A client write is held until the position is recorded (WRITES BEHIND THE RECORD):
+  // record the live position soon, from another thread (called from any thread, often a
+  // member completion, so it must not wait). The host then calls recorded(), or
+  // record_failed() if the superblocks could not be written.
+  virtual void record_reshape_position_soon() = 0;
 };
 
 class ReshapingPersonality final : public Personality {
@@ -99,22 +113,28 @@ class ReshapingPersonality final : public Personality {
   // Where the reshape is now, and the sync-space progress that stands for it.
   uint64_t position() const;
   uint64_t progress_of(uint64_t position) const;
-  // What the superblocks say (the host tells after each record).
-  void recorded(uint64_t position) {
-    std::lock_guard l(view_mu_);
-    recorded_ = position;
-  }
+  // What the superblocks say (the host tells after each record): the writes it covers
+  // complete.
+  void recorded(uint64_t position);
+  // The host could not record: the held writes complete with `why` (their sectors may hold
+  // the write or not; a crash now would resume below them).
+  void record_failed(const Status& why);
   bool done() const;  // the whole array is in the new geometry
   // Once done(), with nothing inside (the array pauses I/O): from now on every call goes
   // straight to the new geometry's personality, as if it were the array's own. (The array
   // keeps this object rather than swapping pointers other threads read.)
-  void collapse() { collapsed_.store(true, std::memory_order_release); }
+  void collapse();
   bool collapsed() const { return collapsed_.load(std::memory_order_acquire); }
 
  private:
   Personality& of(uint32_t generation) { return generation == generation_ ? *previous_ : *next_; }
   bool has_slot(const Personality& p, uint32_t slot) const { return slot < p.geometry().raid_disks(); }
   void route(BlockRequest& req, const SyncBarrier::Ticket& t);
+  // Whether a write whose new-geometry pieces reach `need` (forwards: their end;
+  // backwards: their start) is covered by the recorded position.
+  bool covered(uint64_t need) const { return backwards_ ? recorded_ <= need : recorded_ >= need; }
+  // Completes what is covered now (all, with `failed`), outside view_mu_.
+  void release_held(const Status* failed);
   // Moves array sectors [lo, hi) (whole rows of the new geometry) from the old to the new.
   Status move(uint64_t lo, uint64_t hi);
   // Forwards: the end of the furthest section the new geometry may write with `recorded`
@@ -123,11 +143,17 @@ class ReshapingPersonality final : public Personality {
   uint64_t backwards_top() const;  // the backwards sync space's size: the smaller end, rounded up
 
   std::unique_ptr<Personality> previous_, next_;
-  mutable std::mutex view_mu_;  // guards view_ and recorded_ (the sync thread changes them)
+  mutable std::mutex view_mu_;  // guards view_, recorded_ and held_ (the sync thread changes them)
   layout::GeometryView view_;
   const uint32_t generation_;  // of the previous geometry (view_'s, which never changes it)
   const bool backwards_;
   uint64_t recorded_ = 0;
+  struct HeldWrite {
+    BlockRequest* req;
+    uint64_t need;  // as covered() takes it
+    Status status;
+  };
+  std::vector<HeldWrite> held_;  // guarded by view_mu_: writes behind the record
   int64_t room_ = 0;
   uint64_t granule_ = 8;
   uint64_t old_row_ = 0, new_row_ = 0;     // array sectors per row (0: not raid4/5/6)
