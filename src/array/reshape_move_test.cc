@@ -376,6 +376,24 @@ TEST_F(GrowTest, RaidDevicesThreeToFourWhileServing) {
   expect_data(*again);
 }
 
+// sync_max was a multiple of the old chunk when set, but not of the reshape's sections
+// (whole new rows: 128 x 3 data disks = 384 sectors): the section it falls in is moved
+// whole, as md's reshape_request does, so the position stays on a section boundary (md
+// refuses any other, and a resume from one moved part of a section twice).
+TEST_F(GrowTest, SyncMaxInsideASectionHoldsTheReshapeAtTheSectionsEnd) {
+  add_spare();
+  ASSERT_TRUE(a_->set_attr("sync_max", "640").is_ok());
+  ASSERT_TRUE(a_->start_reshape(ReshapeRequest{4, {}, {}, {}, false, false}).is_ok());
+  ASSERT_TRUE(a_->sync_engine().wait_published(640, 30s)) << attr_of(*a_, "sync_completed");
+  EXPECT_EQ(attr_of(*a_, "reshape_position"), "768");
+  ASSERT_TRUE(wait_until([&] { return info_of(paths_[0]).reshape_position == 768; }, 30s))
+      << "recorded: " << info_of(paths_[0]).reshape_position;
+  ASSERT_TRUE(a_->set_attr("sync_max", "max").is_ok());
+  ASSERT_TRUE(a_->sync_engine().wait_idle(60s));
+  EXPECT_FALSE(a_->detail().reshape.has_value());
+  expect_data(*a_);
+}
+
 TEST_F(GrowTest, ChunkChangeOnTheSameDisks) {
   ASSERT_TRUE(a_->start_reshape(ReshapeRequest{{}, 256, {}, {}, false, false}).is_ok());
   ASSERT_TRUE(a_->sync_engine().wait_idle(60s));

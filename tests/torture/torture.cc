@@ -20,8 +20,9 @@
 //     it sees on a pipe, and the driver SIGKILLs it after a random number of reports.
 //     What the pipe delivered is what the client saw; the files are what is left.
 //  4. A run's activity, at random: writes only; or, under the writes, a recovery onto a
-//     new member (after a --fail and --remove), a check, a repair, or a --replace onto a
-//     new spare. The sync is held at a random sync_max until it gets there, then either
+//     new member (after a --fail and --remove), a check, a repair, a --replace onto a
+//     new spare, or (raid4/5/6/10 without a bitmap) a reshape: --grow by one member, or
+//     to a 128K chunk on the same members, the data offset moving. The sync is held at a random sync_max until it gets there, then either
 //     left held or let go, so the cut lands at any point of it.
 //     Sometimes (a second crash point) the array is reassembled and cut again while its
 //     resync (and the recovery or replace it resumes) runs and new writes arrive.
@@ -39,7 +40,7 @@
 // on a member that is there is a failure. On raid1/10 a degraded run must lose nothing.
 //
 // Usage: umd_torture [--levels 1,4,5,6,10] [--kinds none,internal,file,lockless]
-//                    [--activities writes,recover,check,repair,replace] [--no-kill]
+//                    [--activities writes,recover,check,repair,replace,reshape] [--no-kill]
 //                    [--seconds S per level | --runs N per level and kind] [--seed X]
 // Each failure prints its run's seed: `--replay X --levels L --kinds K` runs it again
 // (the workload and the cut point are the seed's; thread timing is not).
@@ -163,9 +164,9 @@ struct Pristine {
 };
 
 // What runs beside the client writes when the power goes.
-enum class Activity { writes, recover, check, repair, replace, resync, count };
+enum class Activity { writes, recover, check, repair, replace, reshape, resync, count };
 const char* activity_name(Activity a) {
-  static const char* names[] = {"writes", "recover", "check", "repair", "replace", "resync"};
+  static const char* names[] = {"writes", "recover", "check", "repair", "replace", "reshape", "resync"};
   return names[int(a)];
 }
 
@@ -266,8 +267,9 @@ class Run {
   bool go() {
     const bool parity = kind_.level == "4" || kind_.level == "5" || kind_.level == "6";
     const uint64_t pick = rng_() % 10;
-    activity_ = pick < 5 ? Activity::writes : Activity(1 + (pick - 5) % 4);
+    activity_ = pick < 5 ? Activity::writes : Activity(1 + (pick - 5) % 5);
     if (!g_activities.empty()) activity_ = g_activities[pick % g_activities.size()];
+    if (activity_ == Activity::reshape && !can_reshape()) activity_ = Activity::recover;
     degraded_ = activity_ == Activity::writes && rng_() % 4 == 0;
     int phases = rng_() % 4 == 0 ? 2 : 1;
     const bool kill = g_kill && rng_() % 4 == 0;
@@ -323,7 +325,8 @@ class Run {
   // The run's story, printed with a failure: each assembly's members, the activity, cuts.
   void note_members(const char* when, engine::Array& a) {
     const engine::ArrayDetail d = a.detail();
-    story_ += fmt::format("  {}: events {}, sync {} {}/{}\n", when, d.events, d.sync_action, d.sync_pos, d.sync_end);
+    story_ += fmt::format("  {}: events {}, sync {} {}/{}{}\n", when, d.events, d.sync_action, d.sync_pos, d.sync_end,
+                          d.reshape ? fmt::format(", reshape at {}", d.reshape->position) : std::string());
     for (const auto& m : d.members) {
       story_ += fmt::format("    {} slot {} {} events {} recovery_offset {}\n", m.name, m.slot, m.state, m.events,
                             m.recovery_offset == ~0ull ? std::string("-") : std::to_string(m.recovery_offset));
@@ -507,8 +510,9 @@ class Run {
   // sync is there, and then lets it go on or keeps it held.
   bool start_activity(engine::Array& a) {
     const engine::ArrayDetail d = a.detail();
-    const bool array_positions =
-        kind_.level == "10" && (activity_ == Activity::check || activity_ == Activity::repair);
+    // A reshape's sync positions are array sectors (its progress), as raid10's check's are.
+    const bool array_positions = activity_ == Activity::reshape ||
+                                 (kind_.level == "10" && (activity_ == Activity::check || activity_ == Activity::repair));
     const uint64_t end = array_positions ? d.array_sectors : d.component_sectors;
     uint64_t hold = rng_() % end / 128 * 128;
     if (!a.set_attr("sync_max", std::to_string(hold)).is_ok()) {
@@ -535,6 +539,22 @@ class Run {
         if (s.is_ok()) s = a.replace_member(victim, fmt::format("d{}.img", spare));
         break;
       }
+      case Activity::reshape: {
+        // mdadm --grow: one more member (a new spare takes the new slot), or, one run in
+        // three, the chunk 64K -> 128K on the same members; the data offset moves.
+        engine::ReshapeRequest rq;
+        if (rng_() % 3 == 0) {
+          rq.chunk_sectors = 256;
+          story_ += "  --grow --chunk=128K\n";
+        } else {
+          const size_t spare = images_.size();
+          s = a.add_member(new_member(spare), fmt::format("d{}.img", spare), false);
+          rq.raid_disks = kind_.n + 1;
+          story_ += fmt::format("  --grow --raid-devices={} onto d{}.img\n", kind_.n + 1, spare);
+        }
+        if (s.is_ok()) s = a.start_reshape(rq);
+        break;
+      }
       default:
         break;
     }
@@ -550,6 +570,10 @@ class Run {
     }
     return true;
   }
+
+  // mdadm can reshape raid4/5/6 and raid10 (near) without a backup file when the data
+  // offset moves; with a write-intent bitmap --grow refuses, as mdadm does.
+  bool can_reshape() const { return kind_.level != "1" && kind_.bitmap == "none"; }
 
   // Whether image i still holds a superblock (a cut can take a new member's first one).
   bool has_superblock(size_t i) { return probe_image(i).is_ok(); }
@@ -854,7 +878,7 @@ int main_impl(int argc, char** argv) {
         int i = 0;
         while (i < int(Activity::resync) && name != activity_name(Activity(i))) i++;
         if (i == int(Activity::resync)) {
-          std::fprintf(stderr, "umd_torture: unknown activity %s (writes, recover, check, repair, replace)\n",
+          std::fprintf(stderr, "umd_torture: unknown activity %s (writes, recover, check, repair, replace, reshape)\n",
                        name.c_str());
           return 2;
         }
