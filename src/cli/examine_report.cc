@@ -188,8 +188,12 @@ std::string examine_text(const engine::ProbedMember& m) {
   if (i.recovery_offset_valid) line("Recovery Offset", fmt::format("{} sectors", i.recovery_offset));
   if (i.resync_offset != kMaxSector && !i.clean) line("Resync Offset", fmt::format("{} sectors", i.resync_offset));
   line("State", i.clean ? "clean" : "active");
+  if (const Superblock0* sb = m.sb0(); sb && (sb->state & kSb0StateBitmapPresent)) line("Internal Bitmap", "present");
   if (m.sb1()) line("Device UUID", format_uuid_mdadm(i.device_uuid));
   o += "\n";
+  if (const Superblock1* sb = m.sb1(); sb && (sb->feature_map & kFeatureBitmapOffset)) {
+    line("Internal Bitmap", fmt::format("{} sectors from superblock", int32_t(sb->bitmap_offset)));
+  }
   if (i.reshape_active) o += reshape_text(i, m.sb1() != nullptr);
   line("Update Time", ctime_text(i.utime));
   if (const Superblock1* sb = m.sb1(); sb && sb->bblog_size) {

@@ -50,7 +50,8 @@ TEST(ExamineReportTest, PathThatIsNotUtf8IsEscaped) {
 
 // Members of reshapes the kernel stopped half-way (src/format/testdata/README.md): umd's
 // --examine must print what mdadm 4.2 printed for them, line for line (New Offset, the
-// reshape block, sizes in mdadm's rounding, a Reshape pos'n too small for one).
+// reshape block, sizes in mdadm's rounding, a Reshape pos'n too small for one, the
+// Internal Bitmap line).
 class KernelReshapeExamineTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(KernelReshapeExamineTest, TextIsMdadms) {
@@ -68,7 +69,8 @@ TEST_P(KernelReshapeExamineTest, TextIsMdadms) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, KernelReshapeExamineTest,
-                         ::testing::Values("v12r5chunk_reshape_vda", "v12r10grow_reshape_vda"));
+                         ::testing::Values("v12r5chunk_reshape_vda", "v12r10grow_reshape_vda",
+                                           "v12r5grow_bitmap_reshape_vda"));
 
 }  // namespace
 }  // namespace umd::cli
