@@ -86,11 +86,15 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   for (auto& w : set.warnings) a->warnings_.push_back(w);
 
   const MemberInfo& ref = set.ref;
-  if (ref.reshape_active && ref.has_internal_bitmap) {
+  // raid4/5/6 keep their bitmap through a reshape (its bits are member sectors, the same in
+  // both geometries: reshaping_personality.h); raid10's counts array sectors, which md
+  // resizes as the reshape begins, and umd does not yet.
+  if (ref.reshape_active && (ref.has_internal_bitmap || !opts.bitmap_file.empty()) &&
+      (ref.level == layout::kLevelRaid10 || int(ref.new_level) == layout::kLevelRaid10)) {
     return Result<std::unique_ptr<Array>>(
-        Err::unsupported, fmt::format("{}: a reshape is under way (stopped at array sector {}) on an array with a "
-                                      "write-intent bitmap; umd serves a reshape only without one yet: `umd --dump` "
-                                      "reads it, and mdadm --assemble continues it",
+        Err::unsupported, fmt::format("{}: a raid10 reshape is under way (stopped at array sector {}) on an array "
+                                      "with a write-intent bitmap; umd continues one only without a bitmap yet: "
+                                      "`umd --dump` reads it, and mdadm --assemble continues it",
                                       name, ref.reshape_position));
   }
   if (ref.reshape_active && ref.new_data_offset == ref.data_offset && !ref.clean) {
@@ -102,10 +106,6 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                       "cannot restore yet: mdadm --assemble --backup-file restores it, and "
                                       "`umd --dump` reads the members as they are",
                                       name, ref.reshape_position));
-  }
-  if (ref.reshape_active && !opts.bitmap_file.empty()) {
-    return Result<std::unique_ptr<Array>>(
-        Err::unsupported, fmt::format("{}: a reshape is under way; --bitmap=FILE is not taken during one yet", name));
   }
   // Members absent now that the freshest superblock still counts as active: the array
   // had them when last written, so starting without them needs --run (as mdadm, whose
@@ -212,6 +212,15 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   }
   a->bitmap_recovery_.assign(n, false);
   if (!a->read_only_) UMD_TRY(a->open_bitmap(opts));
+  if (ms.reshape && a->bitmap_ && std::string_view(a->bitmap_->kind()) != "bitmap") {
+    {
+      umd::MutexLock l(a->mu_);
+      a->stopped_ = true;  // refused: nothing is written on the way out
+    }
+    return Result<std::unique_ptr<Array>>(
+        Err::unsupported, fmt::format("{}: a reshape is under way on an array with a lockless bitmap, which the "
+                                      "kernel does not reshape; `umd --dump` reads it", name));
+  }
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
   if (opts.freeze_reshape && ms.reshape) UMD_TRY(a->sync_->set_attr("sync_action", "frozen"));
   if (!a->read_only_) {

@@ -108,7 +108,10 @@ Result<std::unique_ptr<bitmap::WriteIntent>> Array::open_bitmap_kind(std::unique
   const int level = set_->ref.level;
   bitmap::BitmapOptions base;
   base.uuid = set_->ref.array_uuid;
-  base.sync_sectors = personality_->sync_sectors(SyncOp::resync);
+  // During a reshape the bitmap keeps the space it was made for (reshaping_personality.h:
+  // BITMAP), which no resync walks until the reshape is done.
+  base.sync_sectors = reshaping_ && !reshaping_->collapsed() ? reshaping_->bitmap_space_sectors()
+                                                             : personality_->sync_sectors(SyncOp::resync);
   base.events = events;
   if (sb.lockless()) {
     bitmap::LocklessBitmap::Options o;
@@ -191,20 +194,21 @@ uint64_t Array::member_run(SyncOp op, uint64_t pos, uint64_t end, bool need) {
   return at - pos;
 }
 
+// A reshape moves every row whatever the bitmap says; its positions are array sectors.
 uint64_t Array::sync_skip(SyncOp op, uint64_t pos, uint64_t end) {
-  if (!bitmap_) return 0;
+  if (!bitmap_ || op == SyncOp::reshape) return 0;
   if (!personality_->positions_are_bitmap_space(op)) return member_run(op, pos, end, false);
   return bitmap_->sync_skip(bitmap_kind_of(op), pos, end);
 }
 
 uint64_t Array::sync_run(SyncOp op, uint64_t pos, uint64_t end) {
-  if (!bitmap_) return ~0ull;
+  if (!bitmap_ || op == SyncOp::reshape) return ~0ull;
   if (!personality_->positions_are_bitmap_space(op)) return member_run(op, pos, end, true);
   return bitmap_->sync_run(bitmap_kind_of(op), pos, end);
 }
 
 void Array::sync_step_done(SyncOp op, uint64_t lo, uint64_t hi) {
-  if (!bitmap_) return;
+  if (!bitmap_ || op == SyncOp::reshape) return;
   const bitmap::SyncKind kind = bitmap_kind_of(op);
   if (kind == bitmap::SyncKind::check) return;
   // Only what the step made consistent: on raid10 a recovery of one slot says nothing of

@@ -3,8 +3,10 @@
 // (personality/reshaping_personality.h), driven by the sync thread as SyncOp::reshape.
 //
 // STARTING (what mdadm 4.2's Grow.c and the kernel's raid5_start_reshape do between them)
-//  - raid4/5/6, or raid10 near (more devices, or another chunk), with 1.x superblocks, no write-intent bitmap (mdadm: "Bitmap must be
-//    removed before shape can be changed"), nothing syncing, not degraded.
+//  - raid4/5/6, or raid10 near (more devices, or another chunk), with 1.x superblocks,
+//    nothing syncing, not degraded. raid4/5/6 keep a classic write-intent bitmap (the
+//    data moves no lower than its end); raid10 and a lockless bitmap refuse one (mdadm:
+//    "Bitmap must be removed before shape can be changed").
 //  - More disks need that many spares ("Need N spares to avoid degraded array, and only
 //    have M"). Fewer disks need the array cut to what they hold first (--array-size, as
 //    mdadm asks), and room after the data on every member: the reshape walks backwards
@@ -26,6 +28,7 @@
 #include <fmt/ranges.h>
 
 #include <numeric>
+#include <string_view>
 
 #include "array/array.h"
 #include "array/array_reader.h"
@@ -51,12 +54,22 @@ uint64_t choose_offset(uint64_t lo, uint64_t hi, uint64_t min, uint64_t max) {
   return choice;
 }
 
-// Sectors before a 1.1/1.2 member's data that the data may move into.
-uint64_t space_before(const Superblock1& sb) {
+// Sectors before a 1.1/1.2 member's data that the data may move into: past the
+// superblock's 36 KiB, the bad block log and an internal bitmap that lies after the
+// superblock (bitmap_sectors long; mdadm's space_before, the kernel's
+// super_1_allow_new_offset).
+uint64_t space_before(const Superblock1& sb, uint64_t bitmap_sectors) {
   uint64_t floor = sb.super_offset + 72;  // 36 KiB past the superblock
   if (sb.bblog_size) floor = std::max<uint64_t>(floor, uint64_t(int64_t(sb.super_offset) + sb.bblog_offset) + sb.bblog_size);
+  if ((sb.feature_map & kFeatureBitmapOffset) && sb.bitmap_offset > 0) {
+    floor = std::max<uint64_t>(floor, sb.super_offset + uint64_t(sb.bitmap_offset) + bitmap_sectors);
+  }
   return sb.data_offset > floor ? sb.data_offset - floor : 0;
 }
+
+// What an internal bitmap of `chunks` chunks takes on a member: its 256-byte superblock
+// and a bit per chunk, in whole 4 KiB pages (md's bitmap storage).
+uint64_t bitmap_sectors(uint64_t chunks) { return (256 + (chunks + 7) / 8 + 4095) / 4096 * 8; }
 
 }  // namespace
 
@@ -65,13 +78,18 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   const std::string what = fmt::format("{}: --grow", name_);
   if (read_only_) return Status(Err::invalid, what + ": the array is read-only");
   UMD_TRY(refuse_while_reshaping("--grow"));
-  if (bitmap_) {
-    return Status(Err::busy, what + ": the array has a write-intent bitmap; it must be removed before the shape can "
-                                    "change (umd --grow NAME --bitmap=none)");
-  }
   const layout::Geometry old_geo = set_->geometry;
   const auto* o = old_geo.as<layout::Raid456Geometry>();
   const auto* o10 = old_geo.as<layout::Raid10Geometry>();
+  // raid4/5/6 keep a classic bitmap through the reshape (reshaping_personality.h: BITMAP);
+  // raid10's would need resizing, and the kernel reshapes no lockless bitmap.
+  if (bitmap_ && (o10 || std::string_view(bitmap_->kind()) != "bitmap")) {
+    return Status(Err::busy, what + ": the array has a write-intent bitmap; it must be removed before the shape can "
+                                    "change (umd --grow NAME --bitmap=none)");
+  }
+  const uint64_t bitmap_room =
+      bitmap_ ? bitmap_sectors((set_->ref.component_sectors + bitmap_->chunk_sectors() - 1) / bitmap_->chunk_sectors())
+              : 0;
   if (o10 && o10->far_copies() > 1) {
     return Status(Err::unsupported, what + ": reshaping raid10 far and offset layouts is not supported yet (near is)");
   }
@@ -170,7 +188,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     }
   } else {
   uint64_t before = ~0ull;
-  for (size_t i : part) before = std::min(before, space_before(*set_->members[i].sb1()));
+  for (size_t i : part) before = std::min(before, space_before(*set_->members[i].sb1(), bitmap_room));
   if (before < min) {
     return Status(Err::unsupported, fmt::format("{}: insufficient head-space for reshape: the data must move {} sectors "
                                                 "down and only {} are free before it; that needs a backup file, which "

@@ -283,6 +283,19 @@ void ReshapingPersonality::route(BlockRequest& req, const SyncBarrier::Ticket& t
   fan->arrive(pieces.size(), Status::ok());
 }
 
+std::pair<uint64_t, uint64_t> ReshapingPersonality::sync_span(uint64_t lo, uint64_t hi) const {
+  if (collapsed()) return next_->sync_span(lo, hi);
+  uint64_t a = ~0ull, b = 0;
+  for (const Personality* p : {previous_.get(), next_.get()}) {
+    const uint64_t end = p->array_sectors();
+    if (lo >= end) continue;
+    const auto [x, y] = p->sync_span(lo, std::min(hi, end));
+    a = std::min(a, x);
+    b = std::max(b, y);
+  }
+  return a < b ? std::pair{a, b} : std::pair{lo, lo};
+}
+
 void ReshapingPersonality::recorded(uint64_t position) {
   {
     std::lock_guard l(view_mu_);

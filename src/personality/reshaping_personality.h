@@ -34,6 +34,12 @@
 //    geometry (the host is asked to record soon; the hold ends in recorded()). A write
 //    held so is not acknowledged, so a crash before that record may drop it: the client
 //    was never told otherwise. Reads are not held: the new geometry holds what they ask.
+//  - THE BITMAP (raid4/5/6, classic): it counts member sectors from the data offset, the
+//    same space in both geometries, and keeps the size it was made for. A write's bits
+//    cover its rows in both geometries (sync_span), as the kernel's raid5_bitmap_sector
+//    does for a write ahead of the reshape: a step may move the sectors between the bits
+//    going on disk and the write being routed. The reshape itself neither asks the bitmap
+//    nor clears it; the resync a crash leaves runs after the reshape, over the new rows.
 //  - raid10 near layouts move too, the rows a section touches following md's
 //    first/last_dev_address (any chunk boundary will do: copies, no parity).
 //  - What it does not do (yet): raid10 far/offset reshapes, and reshapes that rewrite in
@@ -95,9 +101,10 @@ class ReshapingPersonality final : public Personality {
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override { return collapsed() ? next_->sync_granule() : granule_; }
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
-  std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override {
-    return collapsed() ? next_->sync_span(lo, hi) : std::pair{lo, hi};
-  }
+  // A write's bits: its rows in both geometries (THE BITMAP, at the top).
+  std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
+  // The member sectors the bitmap counts: the resync space of the geometry it was made for.
+  uint64_t bitmap_space_sectors() const { return previous_->sync_sectors(SyncOp::resync); }
   bool positions_are_bitmap_space(SyncOp op) const override {
     return collapsed() ? next_->positions_are_bitmap_space(op) : true;
   }

@@ -65,6 +65,8 @@ CASES = [
     Case("r5shrink", 4, "--level=5 --chunk=64 -n4", "--raid-devices=3 --backup-file=/tmp/bk-r5shrink",
          before="mdadm --grow {md} --array-size={shrunk} >/dev/null 2>&1", boot=1),
     # 0.90 has no new_offset: the reshape rewrites in place, overseen by mdadm with a backup
+    # with an internal bitmap (the kernel keeps it through the reshape; so does umd)
+    Case("r5growbm", 4, "--level=5 --chunk=64 --bitmap=internal -n3", "--raid-devices=4", umd_moves=True, boot=1),
     Case("r5grow090", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4 --backup-file=/tmp/bk-r5grow090",
          metadata="0.90", boot=1),
     Case("r6grow090", 5, "--level=6 --chunk=64 -n4", "--raid-devices=5 --backup-file=/tmp/bk-r6grow090",

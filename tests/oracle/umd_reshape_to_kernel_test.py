@@ -8,7 +8,9 @@ data offsets). Before the VM, `mdadm --examine` must show the reshape. In the or
 the kernel's md assembles each array, continues the reshape to its end, reads the
 client's bytes, and its own `check` finds mismatch_cnt 0. raid10 near-2 4->5 is one
 of them (md's raid10 reshape, the data moving down by the chunk). One case grows each
-member's space (`--grow --size=max`; the kernel's check covers the resynced part).
+member's space (`--grow --size=max`; the kernel's check covers the resynced part), and
+one keeps an internal bitmap through the grow. The cases go to the VM in as few boots as
+its disk limit allows.
 """
 import json
 import os
@@ -41,6 +43,8 @@ CASES = [
     Case("r5shrink", 5, 4, 0, ["--raid-devices=3"], before=[["--array-size=46848K"], ["--size=23424K"]], disks=3),
     # not a reshape: created using 16 MiB of each member, grown to all of it (--size=max)
     Case("r5size", 5, 3, 0, ["--size=max"], half=False, create=["--size=16M"]),
+    # an internal bitmap stays through the reshape, the data moving no lower than its end
+    Case("r5growbm", 5, 3, 1, ["--raid-devices=4"], create=["--bitmap=internal"]),
 ]
 
 
@@ -48,8 +52,19 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
     def test_kernel_finishes_what_umd_started(self):
         if not umdtest.have_oracle():
             self.skipTest("oracle VM not available")
-        disks, script, shas, errs = [], ["set -u", "echo 500000 > /proc/sys/dev/raid/speed_limit_max"], {}, []
+        head = ["set -u", "echo 500000 > /proc/sys/dev/raid/speed_limit_max"]
+        disks, script, shas, errs, out = [], list(head), {}, [], ""
+
+        def run_vm():  # the cases so far, in one VM (at most MAX_VM_DISKS disks)
+            nonlocal disks, script, out
+            text, rc = umdtest.vm_run("\n".join(script) + "\n", disks)
+            self.assertEqual(rc, 0, text)
+            out += text
+            disks, script = [], list(head)
+
         for k, c in enumerate(CASES):
+            if len(disks) + c.n + c.spares > umdtest.MAX_VM_DISKS:
+                run_vm()
             paths = umdtest.make_images(self.tmp, [(f"{c.name}-{i}.img", MIB << 20) for i in range(c.n + c.spares)])
             shas[c.name], size = self.grow_half_way(c, paths)
             for p in paths:
@@ -75,9 +90,7 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
                 f" $(head -c {size} {md} | sha256sum | cut -d' ' -f1)",
                 f"mdadm --stop {md} >/dev/null 2>&1",
             ]
-        self.assertLessEqual(len(disks), umdtest.MAX_VM_DISKS)
-        out, rc = umdtest.vm_run("\n".join(script) + "\n", disks)
-        self.assertEqual(rc, 0, out)
+        run_vm()
         if any(line.startswith(("ASMFAIL", "STUCK")) for line in out.splitlines()):
             errs.append(f"the kernel would not assemble or finish what umd started: {out}")
         at = umdtest.vm_lines(out, "AT")

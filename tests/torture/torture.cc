@@ -21,8 +21,9 @@
 //     What the pipe delivered is what the client saw; the files are what is left.
 //  4. A run's activity, at random: writes only; or, under the writes, a recovery onto a
 //     new member (after a --fail and --remove), a check, a repair, a --replace onto a
-//     new spare, or (raid4/5/6/10 without a bitmap) a reshape: --grow by one member, or
-//     to a 128K chunk on the same members, the data offset moving. The sync is held at a random sync_max until it gets there, then either
+//     new spare, or a reshape (raid4/5/6, or raid10 without a bitmap; not with the
+//     lockless bitmap): --grow by one member, or to a 128K chunk on the same members, the
+//     data offset moving. The sync is held at a random sync_max until it gets there, then either
 //     left held or let go, so the cut lands at any point of it.
 //     Sometimes (a second crash point) the array is reassembled and cut again while its
 //     resync (and the recovery or replace it resumes) runs and new writes arrive.
@@ -572,8 +573,12 @@ class Run {
   }
 
   // mdadm can reshape raid4/5/6 and raid10 (near) without a backup file when the data
-  // offset moves; with a write-intent bitmap --grow refuses, as mdadm does.
-  bool can_reshape() const { return kind_.level != "1" && kind_.bitmap == "none"; }
+  // offset moves; raid4/5/6 keep a classic bitmap (internal or in a file) through it.
+  bool can_reshape() const {
+    if (kind_.level == "1") return false;
+    if (kind_.level == "10") return kind_.bitmap == "none";
+    return kind_.bitmap != "lockless";
+  }
 
   // Whether image i still holds a superblock (a cut can take a new member's first one).
   bool has_superblock(size_t i) { return probe_image(i).is_ok(); }
