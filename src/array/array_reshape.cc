@@ -150,6 +150,12 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   std::vector<size_t> part;
   for (int m : set_->slot_member) part.push_back(size_t(m));
   for (uint32_t k = 0; k < add; k++) part.push_back(spares[k]);
+  // Their superblocks as they are now: the state thread commits new ones under mu_.
+  std::vector<Superblock1> sbs;
+  {
+    umd::MutexLock l(mu_);
+    for (size_t i : part) sbs.push_back(*set_->members[i].sb1());
+  }
   std::vector<uint64_t> new_off(part.size());
   if (fewer) {
     // Backwards from the end, the data moving up (md's update_raid_disks wants new_offset
@@ -161,7 +167,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     std::string tight;
     for (size_t k = 0; k < part.size(); k++) {
       const ProbedMember& m = set_->members[part[k]];
-      const Superblock1& sb = *m.sb1();
+      const Superblock1& sb = sbs[k];
       const uint64_t end = sb.super_offset < sb.data_offset ? m.dev_sectors : sb.data_offset + sb.data_size;
       const uint64_t room = end - sb.data_offset - std::min(end - sb.data_offset, set_->ref.component_sectors);
       if (room < after) {
@@ -188,7 +194,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     }
   } else {
   uint64_t before = ~0ull;
-  for (size_t i : part) before = std::min(before, space_before(*set_->members[i].sb1(), bitmap_room));
+  for (const Superblock1& sb : sbs) before = std::min(before, space_before(sb, bitmap_room));
   if (before < min) {
     return Status(Err::unsupported, fmt::format("{}: insufficient head-space for reshape: the data must move {} sectors "
                                                 "down and only {} are free before it; that needs a backup file, which "
@@ -197,7 +203,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   }
   for (size_t k = 0; k < part.size(); k++) {
     const ProbedMember& m = set_->members[part[k]];
-    const uint64_t off = m.sb1()->data_offset;
+    const uint64_t off = sbs[k].data_offset;
     new_off[k] = add > 0 ? off - min : choose_offset(off - before, off, off - before, off - min);
     if (new_off[k] + set_->ref.component_sectors > m.dev_sectors) {
       return Status(Err::invalid, fmt::format("{}: {} is too small: {} sectors of data from sector {} do not fit in its "
