@@ -456,14 +456,10 @@ void Array::state_loop() {
       // (reshaping_personality.h: WRITES BEHIND THE RECORD); write_state takes the live
       // position and tells the personality.
       reshape_record_wanted_ = false;
-      marking_ = true;
-      const bool clean = !active_;
       l.unlock();
-      Status s = write_state(clean);
+      Status s = write_state_locked_marking(true);
       l.lock();
-      marking_ = false;
       if (!s.is_ok()) warnings_.push_back(fmt::format("{}: recording the reshape: {}", name_, s.message()));
-      cv_.notify_all();
       continue;
     }
     if (want_active_) {

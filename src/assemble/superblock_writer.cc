@@ -173,32 +173,27 @@ std::vector<Status> store_superblocks(const std::vector<SuperblockTarget>& targe
   uint64_t freshest = 0;
   for (const SuperblockTarget& t : targets) freshest = std::max(freshest, t.member->info.events);
   std::vector<Status> out(targets.size());
-  std::vector<SuperblockWrite> catch_up;
-  std::vector<std::vector<uint8_t>> catch_up_bytes;
-  std::vector<size_t> catch_up_index;
+  // Targets `which` take `bytes[i]` each, in one wave; their results go to out.
+  auto store = [&](const std::vector<size_t>& which, const auto& bytes) {
+    std::vector<SuperblockWrite> wave;
+    for (size_t i : which) wave.push_back({targets[i].member, updates[i].offset, &bytes(i)});
+    std::vector<Status> res = store_wave(wave);
+    for (size_t k = 0; k < which.size(); k++) out[which[k]] = std::move(res[k]);
+  };
+  std::vector<std::vector<uint8_t>> at_freshest(targets.size());
+  std::vector<size_t> behind;
   for (size_t i = 0; i < targets.size(); i++) {
     if (targets[i].member->info.events < freshest && events_of(updates[i]) > freshest) {
-      catch_up_bytes.push_back(encode_at_events(updates[i], freshest));
-      catch_up_index.push_back(i);
+      at_freshest[i] = encode_at_events(updates[i], freshest);
+      behind.push_back(i);
     }
   }
-  for (size_t k = 0; k < catch_up_index.size(); k++) {
-    const size_t i = catch_up_index[k];
-    catch_up.push_back({targets[i].member, updates[i].offset, &catch_up_bytes[k]});
-  }
-  if (!catch_up.empty()) {
-    std::vector<Status> res = store_wave(catch_up);
-    for (size_t k = 0; k < res.size(); k++) out[catch_up_index[k]] = std::move(res[k]);
-  }
-  std::vector<SuperblockWrite> all;
-  std::vector<size_t> all_index;
+  if (!behind.empty()) store(behind, [&](size_t i) -> const std::vector<uint8_t>& { return at_freshest[i]; });
+  std::vector<size_t> all;
   for (size_t i = 0; i < targets.size(); i++) {
-    if (!out[i].is_ok()) continue;
-    all.push_back({targets[i].member, updates[i].offset, &updates[i].bytes});
-    all_index.push_back(i);
+    if (out[i].is_ok()) all.push_back(i);
   }
-  std::vector<Status> res = store_wave(all);
-  for (size_t k = 0; k < res.size(); k++) out[all_index[k]] = std::move(res[k]);
+  store(all, [&](size_t i) -> const std::vector<uint8_t>& { return updates[i].bytes; });
   return out;
 }
 
