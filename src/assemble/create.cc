@@ -44,15 +44,15 @@ std::array<uint8_t, 16> random_uuid() {
   return u;
 }
 
-std::string host_name() {
+bool is_missing(const std::string& m) { return m == "missing"; }
+
+}  // namespace
+
+std::string local_host_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "(none)";
   return buf;
 }
-
-bool is_missing(const std::string& m) { return m == "missing"; }
-
-}  // namespace
 
 Result<CreateReport> create_array(const CreateSpec& spec) {
   // 1. The request itself.
@@ -235,7 +235,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   base.set_uuid = uuid;
   // As mdadm: a name that already says its host ("nas:data") is stored as given.
   base.set_name_str(spec.array_name.find(':') != std::string::npos ? spec.array_name
-                                                                   : host_name() + ":" + spec.array_name);
+                                                                   : local_host_name() + ":" + spec.array_name);
   base.ctime = now & kSb1TimeSecMask;
   base.utime = base.ctime;
   base.level = level;

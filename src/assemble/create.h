@@ -41,5 +41,9 @@ struct CreateReport {
 // without force, Err::unsupported for what umd cannot create yet.
 Result<CreateReport> create_array(const CreateSpec& spec);
 
+// This host's name, as mdadm takes its homehost when mdadm.conf names none: the prefix
+// of the array names it creates ("HOST:NAME"). "(none)" when the host has no name.
+std::string local_host_name();
+
 
 }  // namespace umd::engine

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "assemble/create.h"
 #include "cli/commands.h"
 #include "cli/examine_report.h"
 #include "cli/scan_sources.h"
@@ -96,7 +97,7 @@ int cmd_examine(const Args& a) {
     }
     for (const engine::ProbedMember& pm : s->members) {
       if (a.json) all.push_back(examine_json(pm));
-      else text += examine_text(pm);
+      else text += examine_text(pm, engine::local_host_name());
     }
   }
   if (a.json) std::printf("%s\n", all.dump(2).c_str());

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "assemble/member_set.h"
+#include "bitmap/bitmap_location.h"
+#include "bitmap/bitmap_super.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "util/printable.h"
@@ -56,6 +58,59 @@ std::string array_state(const MemberInfo& i) {
   }
   return s;
 }
+
+// The sectors of an internal bitmap as mdadm's calc_bitmap_size counts them: its 256-byte
+// superblock and one bit per chunk, rounded up to 4 KiB. 0 when the bitmap superblock
+// does not read or decode (mdadm would use whatever it read; umd prints no guess).
+uint64_t internal_bitmap_sectors(const engine::ProbedMember& m) {
+  auto at = bitmap::internal_bitmap_sector(m.info);
+  if (!at.is_ok() || !m.dev || *at >= m.dev_sectors) return 0;
+  std::vector<uint8_t> buf(std::max<uint32_t>(m.dev->block_size(), 512));
+  if (!m.dev->read(*at * 512, buf).is_ok()) return 0;
+  auto sb = bitmap::decode_bitmap_super(buf);
+  if (!sb.is_ok()) return 0;
+  const uint64_t bytes = (sb->chunks() + 7) / 8 + bitmap::kBitmapSuperBytes;
+  return (bytes + 4095) / 4096 * 8;
+}
+
+}  // namespace
+
+// mdadm's "Unused Space" of a 1.x member (getinfo_super1): for 1.1/1.2, before = the data
+// offset less the end of what sits between superblock and data (72 sectors past the
+// superblock at least, the bitmap, the bad block log), after = the device past the data;
+// for 1.0, before = the data offset, after = the gap between the data and the first of
+// bitmap, bad block log and superblock. The data counted is the component size for
+// levels above 0 (data_size below). Both 0 is shown as no line (mdadm's space_after 1).
+std::optional<UnusedSpace> unused_space(const engine::ProbedMember& m) {
+  const Superblock1* sb = m.sb1();
+  if (!sb || (sb->feature_map & kFeatureNewOffset)) return std::nullopt;
+  const bool has_bitmap = sb->feature_map & kFeatureBitmapOffset;
+  const uint64_t data = sb->level <= 0 ? sb->data_size : sb->size;
+  const uint64_t so = sb->super_offset;
+  UnusedSpace u;
+  if (sb->data_offset < so) {
+    u.before = sb->data_offset;
+    uint64_t end = so;
+    if (sb->bblog_offset && sb->bblog_size) end = std::min(end, so + int64_t(sb->bblog_offset));
+    if (has_bitmap) end = std::min(end, so + int64_t(sb->bitmap_offset));
+    u.after = sb->data_offset + data < end ? end - data - sb->data_offset : 0;
+  } else {
+    uint64_t earliest = so + (32 + 4) * 2;  // the kernel's reserve past the superblock
+    // mdadm measures the bitmap's end from the device's start, not from the superblock.
+    if (has_bitmap && sb->bitmap_offset > 0) {
+      earliest = std::max(earliest, uint64_t(sb->bitmap_offset) + internal_bitmap_sectors(m));
+    }
+    if (sb->bblog_offset && sb->bblog_size) {
+      earliest = std::max(earliest, so + int64_t(sb->bblog_offset) + sb->bblog_size);
+    }
+    u.before = earliest < sb->data_offset ? sb->data_offset - earliest : 0;
+    u.after = m.dev_sectors - data - sb->data_offset;  // wraps when the device is too small
+  }
+  if (u.before == 0 && u.after == 0) return std::nullopt;
+  return u;
+}
+
+namespace {
 
 nlohmann::json role_json(int role) {
   switch (role) {
@@ -136,6 +191,10 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   j["events"] = i.events;
   j["data_offset"] = i.data_offset;
   j["super_offset"] = i.super_offset;
+  if (auto u = unused_space(m)) {
+    // Sectors; "after" is negative when the device ends before the data does.
+    j["unused_space"] = {{"before", u->before}, {"after", u->truncated() ? -int64_t(~u->after + 1) : int64_t(u->after)}};
+  }
   j["avail_dev_sectors"] = i.data_size;
   j["used_dev_sectors"] = i.component_sectors;
   j["array_sectors"] = array_sectors_of(i);
@@ -157,7 +216,7 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   return j;
 }
 
-std::string examine_text(const engine::ProbedMember& m) {
+std::string examine_text(const engine::ProbedMember& m, const std::string& homehost) {
   const MemberInfo& i = m.info;
   std::string o;
   auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
@@ -166,7 +225,12 @@ std::string examine_text(const engine::ProbedMember& m) {
   line("Version", m.version());
   line("Feature Map", fmt::format("{:#x}", i.feature_map));
   line("Array UUID", i.array_uuid_text());
-  if (m.sb1()) line("Name", printable(i.name));
+  if (m.sb1()) {
+    // mdadm's match_home1: the name begins "HOMEHOST:".
+    const size_t l = homehost.size();
+    const bool local = l > 0 && l < 32 && i.name.size() > l && i.name[l] == ':' && i.name.compare(0, l, homehost) == 0;
+    line("Name", printable(i.name) + (local ? fmt::format("  (local to host {})", printable(homehost)) : ""));
+  }
   line("Creation Time", ctime_text(i.ctime));
   line("Raid Level", layout::level_name(i.level));
   line("Raid Devices", std::to_string(i.raid_disks));
@@ -179,15 +243,21 @@ std::string examine_text(const engine::ProbedMember& m) {
     line("Used Dev Size", fmt::format("{} sectors{}", i.component_sectors, mdadm_human_size(i.component_sectors)));
   }
   if (m.sb1()) {
-    line("Data Offset", fmt::format("{} sectors", i.data_offset));
+    if (i.data_offset) line("Data Offset", fmt::format("{} sectors", i.data_offset));
     if ((i.feature_map & kFeatureNewOffset) && i.new_data_offset != i.data_offset) {
       line("New Offset", fmt::format("{} sectors", int64_t(i.new_data_offset)));
     }
     line("Super Offset", fmt::format("{} sectors", i.super_offset));
   }
   if (i.recovery_offset_valid) line("Recovery Offset", fmt::format("{} sectors", i.recovery_offset));
-  if (i.resync_offset != kMaxSector && !i.clean) line("Resync Offset", fmt::format("{} sectors", i.resync_offset));
-  line("State", i.clean ? "clean" : "active");
+  const std::optional<UnusedSpace> unused = unused_space(m);
+  if (unused) {
+    line("Unused Space", unused->truncated() ? fmt::format("before={} sectors, after=-{} sectors DEVICE TOO SMALL",
+                                                           unused->before, ~unused->after + 1)
+                                             : fmt::format("before={} sectors, after={} sectors", unused->before,
+                                                           unused->after));
+  }
+  line("State", std::string(i.clean ? "clean" : "active") + (unused && unused->truncated() ? " TRUNCATED DEVICE" : ""));
   if (const Superblock0* sb = m.sb0(); sb && (sb->state & kSb0StateBitmapPresent)) line("Internal Bitmap", "present");
   if (m.sb1()) line("Device UUID", format_uuid_mdadm(i.device_uuid));
   o += "\n";
@@ -195,10 +265,17 @@ std::string examine_text(const engine::ProbedMember& m) {
     line("Internal Bitmap", fmt::format("{} sectors from superblock", int32_t(sb->bitmap_offset)));
   }
   if (i.reshape_active) o += reshape_text(i, m.sb1() != nullptr);
+  if (const Superblock1* sb = m.sb1(); sb && sb->devflags) {
+    std::string f;
+    if (sb->devflags & kDevflagWriteMostly) f += " write-mostly";
+    if (sb->devflags & kDevflagFailFast) f += " failfast";
+    o += fmt::format("{:>15} :{}\n", "Flags", f);
+  }
   line("Update Time", ctime_text(i.utime));
-  if (const Superblock1* sb = m.sb1(); sb && sb->bblog_size) {
-    line("Bad Block Log", fmt::format("{} entries available at offset {} sectors", sb->bblog_size * 512 / 8,
-                                      sb->bblog_offset));
+  if (const Superblock1* sb = m.sb1(); sb && sb->bblog_size && sb->bblog_offset) {
+    line("Bad Block Log", fmt::format("{} entries available at offset {} sectors{}", sb->bblog_size * 512 / 8,
+                                      sb->bblog_offset,
+                                      (sb->feature_map & kFeatureBadBlocks) ? " - bad blocks present." : ""));
   }
   uint32_t csum = m.sb1() ? m.sb1()->sb_csum : m.sb0()->sb_csum;
   line("Checksum", fmt::format("{:08x} - correct", csum));

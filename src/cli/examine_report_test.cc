@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
 #include "assemble/engine_test_util.h"
+#include "bitmap/bitmap_super.h"
 #include "format/testdata_util.h"
 
 namespace umd::cli {
@@ -71,6 +74,68 @@ TEST_P(KernelReshapeExamineTest, TextIsMdadms) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, KernelReshapeExamineTest,
                          ::testing::Values("v12r5chunk_reshape_vda", "v12r10grow_reshape_vda",
                                            "v12r5grow_bitmap_reshape_vda"));
+
+
+// Members of arrays the kernel made and stopped (src/format/testdata/README.md), 1.0, 1.1
+// and 1.2, with and without a bitmap, clean, dirty and rebuilt: umd's --examine prints
+// what mdadm 4.2 printed for them, line for line (the Unused Space line included).
+class KernelExamineTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KernelExamineTest, TextIsMdadms) {
+  const std::string name = GetParam();
+  std::vector<uint8_t> sb = umd::testing::load_fixture(name + ".sb");
+  auto decoded = decode_superblock1(sb);
+  ASSERT_TRUE(decoded.is_ok()) << name;
+  std::vector<uint8_t> mdadm_text = umd::testing::load_fixture(name + ".examine.txt");
+  engine::ProbedMember pm =
+      engine::testing::probed(engine::testing::member_with("vda", 49152, sb, decoded->super_offset));
+  pm.path = "/dev/" + name.substr(name.size() - 3);
+  // The VM has no host name: mdadm's homehost there is "(none)", as the arrays' names say.
+  EXPECT_EQ(examine_text(pm, "(none)"), std::string(mdadm_text.begin(), mdadm_text.end()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, KernelExamineTest,
+                         ::testing::Values("v12r5_vda", "v12r5_vdb", "v12r5_vdc", "v12r1b_vda", "v12r1b_vdb",
+                                           "v11r1f_vda", "v11r1f_vdb", "v11r1f_vdc", "v10r1b_vda", "v10r1b_vdb",
+                                           "v10r5_vda", "v10r5_vdb", "v10r5_vdc", "v12r6_vda", "v12r6_vdb",
+                                           "v12r6_vdc", "v12r6_vdd"));
+
+// A 1.2 member whose internal bitmap reaches past the kernel's 72-sector reserve: mdadm
+// counts the bitmap's 4 KiB pages (superblock and bits) from the device's start.
+TEST(ExamineReportTest, UnusedSpaceBeforeEndsAtALargeInternalBitmap) {
+  Superblock1 sb = engine::testing::make_sb1(2, 65536, 5, 3, 0);
+  ASSERT_EQ(sb.super_offset, 8u);
+  sb.data_offset = 2048;
+  sb.data_size = 65536 - 2048;
+  sb.size = sb.data_size;
+  sb.feature_map |= kFeatureBitmapOffset;
+  sb.bitmap_offset = 8;
+  auto m = engine::testing::member_with_sb1("d0.img", 65536, sb);
+  bitmap::BitmapSuper bsb;
+  bsb.chunksize = 512;          // a bit a sector
+  bsb.sync_size = 1u << 20;     // 2^20 bits: 128 KiB + the 256-byte superblock = 33 pages
+  const auto enc = bitmap::encode_bitmap_super(bsb);
+  std::memcpy(m->raw().data() + 16 * 512, enc.data(), enc.size());
+  engine::ProbedMember pm = engine::testing::probed(std::move(m));
+  auto u = unused_space(pm);
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->before, 2048u - (8 + 33 * 8));
+  EXPECT_EQ(u->after, 0u);
+  // Without the bitmap the kernel's 72 sectors past the superblock are what is used.
+  sb.feature_map &= ~kFeatureBitmapOffset;
+  pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 65536, sb));
+  EXPECT_EQ(unused_space(pm)->before, 2048u - 80);
+}
+
+TEST(ExamineReportTest, UnusedSpaceOfADeviceTooSmallSaysSo) {
+  Superblock1 sb = engine::testing::make_sb1(2, 4096, 5, 3, 0);
+  engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
+  pm.path = "d0.img";
+  pm.dev_sectors -= 100;  // as a member copied short reads
+  const std::string text = examine_text(pm);
+  EXPECT_NE(text.find("after=-100 sectors DEVICE TOO SMALL\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("State : clean TRUNCATED DEVICE\n"), std::string::npos) << text;
+}
 
 }  // namespace
 }  // namespace umd::cli
