@@ -11,6 +11,8 @@ PKGS=(
   # libraries
   libisal-dev liburing-dev libnbd-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  # libcrypto (SHA-1 of the host name for a 0.90 member's --examine)
+  libssl-dev
   # real peers and clients used by tests and benchmarks
   mdadm qemu-utils libnbd-bin nbdkit fio
   # sfdisk: partitioned disk images in the recovery tests and fixtures

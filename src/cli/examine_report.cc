@@ -2,12 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "assemble/member_set.h"
 #include "bitmap/bitmap_location.h"
 #include "bitmap/bitmap_super.h"
+#include "cli/examine_bitmap_report.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
 #include "util/printable.h"
@@ -139,7 +146,7 @@ bool has_chunk(int level) { return level == 0 || level == 4 || level == 5 || lev
 std::string reshape_text(const MemberInfo& i, bool v1) {
   std::string o;
   auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
-  line("Reshape pos'n", fmt::format("{}{}", i.reshape_position / 2, mdadm_human_size(i.reshape_position)));
+  line("Reshape pos'n", fmt::format("{}{}", i.reshape_position / 2, umd::mdadm_human_size(i.reshape_position)));
   if (i.delta_disks != 0) {
     line("Delta Devices", fmt::format("{} ({}->{})", i.delta_disks, int64_t(i.raid_disks) - i.delta_disks,
                                       i.raid_disks));
@@ -216,7 +223,196 @@ nlohmann::json examine_json(const engine::ProbedMember& m) {
   return j;
 }
 
-std::string examine_text(const engine::ProbedMember& m, const std::string& homehost) {
+std::string device_name_in_dev(uint32_t maj, uint32_t min) {
+  if (maj == 0 && min == 0) return "";
+  struct Node {
+    dev_t rdev;
+    std::string path;
+  };
+  // Every block device under /dev, a link counting as what it points to; directories
+  // reached through links are not entered.
+  static const std::vector<Node> nodes = [] {
+    std::vector<Node> v;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::recursive_directory_iterator it("/dev", fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      struct stat st;
+      const std::string p = it->path().string();
+      if (::stat(p.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) v.push_back({st.st_rdev, p});
+    }
+    return v;
+  }();
+  const dev_t want = makedev(maj, min);
+  std::string regular, preferred;
+  for (const Node& n : nodes) {
+    if (n.rdev != want) continue;
+    std::string& best = n.path.starts_with("/dev/md/") ? preferred : regular;
+    if (best.empty() || n.path.size() < best.size() || (n.path.size() == best.size() && n.path < best)) {
+      best = n.path;
+    }
+  }
+  return preferred.empty() ? regular : preferred;
+}
+
+namespace {
+
+// mdadm's match_home0: the last 8 bytes of a 0.90 array's UUID (set_uuid2 and set_uuid3 as
+// they lie on disk) are the first 8 of the SHA-1 of the host's name.
+bool uuid_is_local_090(const Superblock0& sb, const std::string& homehost) {
+  if (homehost.empty()) return false;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(homehost.data(), homehost.size(), md, &len, EVP_sha1(), nullptr) != 1 || len < 8) return false;
+  const std::array<uint8_t, 16> u = sb.uuid_bytes();
+  return std::equal(u.begin() + 8, u.end(), md);
+}
+
+// mdadm's names of levels (map_num(pers, ...)) and of raid5/6 layouts (r5layout, r6layout).
+std::string level_text_090(int32_t level) {
+  switch (level) {
+    case -1: case 0: case 1: case 4: case 5: case 6: case 10: case -4: case -5: return layout::level_name(level);
+    case -100: return "container";
+    default: return "-unknown-";
+  }
+}
+
+std::string parity_layout_text_090(int level, uint32_t layout) {
+  const bool known = layout <= 5 || (level == 6 && ((layout >= 8 && layout <= 10) || (layout >= 16 && layout <= 20)));
+  return known ? layout::layout_name(level, layout) : "-unknown-";
+}
+
+// mdadm's print_r10_layout: " near=N", ", far=N" or ", offset=N", or "NO REDUNDANCY" (no
+// space before it).
+std::string r10_layout_text_090(uint32_t layout) {
+  const uint32_t near = layout & 255, far = (layout >> 8) & 255;
+  std::string s, sep;
+  if (near != 1) {
+    s += fmt::format(" near={}", near);
+    sep = ",";
+  }
+  if (far != 1) s += fmt::format("{} {}={}", sep, (layout & 0x10000) ? "offset" : "far", far);
+  if (near * far == 1) s += "NO REDUNDANCY";
+  return s;
+}
+
+// What mdadm 4.2's examine_super0 prints for a 0.90 member, line for line. Numbers the
+// superblock holds as 32-bit words print as signed, as mdadm's %d prints them.
+std::string examine_text_090(const engine::ProbedMember& m, const Superblock0& sb, const std::string& homehost,
+                             const DeviceNamer& dev_name) {
+  std::string o;
+  auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
+  auto num = [](uint32_t v) { return std::to_string(int32_t(v)); };
+  o += printable(m.path) + ":\n";
+  line("Magic", fmt::format("{:08x}", sb.md_magic));
+  line("Version", fmt::format("{}.{:02}.{:02}", int32_t(sb.major_version), int32_t(sb.minor_version),
+                              int32_t(sb.patch_version)));
+  line("UUID", fmt::format("{:08x}:{:08x}:{:08x}:{:08x}{}", sb.set_uuid0, sb.set_uuid1, sb.set_uuid2, sb.set_uuid3,
+                           uuid_is_local_090(sb, homehost)
+                               ? fmt::format(" (local to host {})", printable(homehost))
+                               : ""));
+  if (sb.not_persistent) line("Eedk", "not persistent");
+  line("Creation Time", ctime_text(sb.ctime));
+  line("Raid Level", level_text_090(sb.level));
+  if (sb.level > 0) {
+    line("Used Dev Size", fmt::format("{}{}", num(sb.size), umd::mdadm_human_size(uint64_t(sb.size) * 2)));
+    // The array's size as mdadm reckons it from the member's: data members times the size.
+    int64_t data_disks = 0, denom = 1;
+    switch (sb.level) {
+      case 1: data_disks = 1; break;
+      case 4: case 5: data_disks = int64_t(sb.raid_disks) - 1; break;
+      case 6: data_disks = int64_t(sb.raid_disks) - 2; break;
+      case 10:
+        data_disks = sb.raid_disks;
+        denom = int64_t(sb.layout & 255) * ((sb.layout >> 8) & 255);
+        break;
+      default: break;
+    }
+    if (data_disks != 0 && denom != 0) {
+      // 128 bits: a fuzzed raid_disks overflows mdadm's long long, not this.
+      const __int128 bytes = __int128(uint64_t(sb.size) << 10) * data_disks / denom;
+      const bool human = bytes >= 0 && bytes <= __int128(UINT64_MAX);
+      line("Array Size", fmt::format("{}{}", uint64_t(bytes >> 10), human ? cli::mdadm_human_size(uint64_t(bytes)) : ""));
+    }
+  }
+  line("Raid Devices", num(sb.raid_disks));
+  line("Total Devices", num(sb.nr_disks));
+  line("Preferred Minor", num(sb.md_minor));
+  o += "\n";
+  uint32_t shrink_extra = 0;  // the rows a shrinking reshape still shows past raid_disks
+  if (sb.minor_version > 90 && sb.reshape_position != kMaxSector) {
+    line("Reshape pos'n", fmt::format("{}{}", sb.reshape_position / 2, umd::mdadm_human_size(sb.reshape_position)));
+    if (sb.delta_disks) {
+      line("Delta Devices", fmt::format("{} ({}->{})", num(sb.delta_disks), num(sb.raid_disks - sb.delta_disks),
+                                        num(sb.raid_disks)));
+      if (int32_t(sb.delta_disks) < 0) shrink_extra = 0u - sb.delta_disks;
+    }
+    if (sb.new_level != uint32_t(sb.level)) line("New Level", level_text_090(int32_t(sb.new_level)));
+    if (sb.new_layout != sb.layout) {
+      if (sb.level == 5 || sb.level == 6) line("New Layout", parity_layout_text_090(sb.level, sb.new_layout));
+      if (sb.level == 10) {
+        line("New Layout", fmt::format("near={}, {}={}", sb.new_layout & 255,
+                                       (sb.new_layout & 0x10000) ? "offset" : "far", (sb.new_layout >> 8) & 255));
+      }
+    }
+    if (sb.new_chunk != sb.chunk_size) line("New Chunksize", num(sb.new_chunk));
+    o += "\n";
+  }
+  line("Update Time", ctime_text(sb.utime));
+  line("State", (sb.state & kSb0StateClean) ? "clean" : "active");
+  if (sb.state & kSb0StateBitmapPresent) line("Internal Bitmap", "present");
+  line("Active Devices", num(sb.active_disks));
+  line("Working Devices", num(sb.working_disks));
+  line("Failed Devices", num(sb.failed_disks));
+  line("Spare Devices", num(sb.spare_disks));
+  // The full 32-bit sum over the block as it lies on the member (decoding accepts a sum
+  // whose 16-bit fold matches, as the kernel does; mdadm wants all 32 bits).
+  uint32_t expected = sb.sb_csum;
+  if (m.dev && m.info.super_offset != 0 && m.info.super_offset < m.dev_sectors) {
+    std::vector<uint8_t> raw(kSb0Bytes);
+    if (m.dev->read(m.info.super_offset * 512, raw).is_ok()) expected = superblock0_checksum(raw);
+  }
+  line("Checksum", expected == sb.sb_csum ? fmt::format("{:x} - correct", sb.sb_csum)
+                                          : fmt::format("{:x} - expected {:x}", sb.sb_csum, expected));
+  line("Events", std::to_string(sb.events));
+  o += "\n";
+  if (sb.level == 5 || sb.level == 6) line("Layout", parity_layout_text_090(sb.level, sb.layout));
+  if (sb.level == 10) o += fmt::format("{:>15} :{}\n", "Layout", r10_layout_text_090(sb.layout));
+  switch (sb.level) {
+    case 0: case 4: case 5: case 6: case 10: line("Chunk Size", fmt::format("{}K", num(sb.chunk_size / 1024))); break;
+    case -1: line("Rounding", fmt::format("{}K", num(sb.chunk_size / 1024))); break;
+    default: break;
+  }
+  o += "\n";
+  // The disk table: this member's own descriptor, then descriptors 0 .. raid disks +
+  // spares (+ those a shrink is dropping), as far as the superblock holds them.
+  o += "      Number   Major   Minor   RaidDevice State\n";
+  const int64_t rows = std::min<int64_t>(int64_t(sb.raid_disks) + shrink_extra + sb.spare_disks, kSb0Disks);
+  for (int64_t d = -1; d < rows; d++) {
+    const DiskDescriptor0& dp = d < 0 ? sb.this_disk : sb.disks[d];
+    o += fmt::format("{:>4} {:>5}   {:>5}    {:>5}    {:>5}     ", d < 0 ? std::string("this") : std::to_string(d),
+                     num(dp.number), num(dp.major), num(dp.minor), num(dp.raid_disk));
+    const uint32_t flags = dp.state & (kDiskWriteMostly | kDiskFailFast);
+    const uint32_t state = dp.state & ~flags;
+    if (state & kDiskFaulty) o += " faulty";
+    if (state & kDiskActive) o += " active";
+    if (state & kDiskSync) o += " sync";
+    if (state & kDiskRemoved) o += " removed";
+    if (flags & kDiskWriteMostly) o += " write-mostly";
+    if (flags & kDiskFailFast) o += " failfast";
+    if (state == 0) o += " spare";
+    const std::string name = dev_name ? dev_name(dp.major, dp.minor) : device_name_in_dev(dp.major, dp.minor);
+    if (!name.empty()) o += "   " + printable(name);
+    o += "\n";
+    if (d < 0) o += "\n";
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string examine_text(const engine::ProbedMember& m, const std::string& homehost, const DeviceNamer& dev_name) {
+  if (const Superblock0* sb = m.sb0()) return examine_text_090(m, *sb, homehost, dev_name);
   const MemberInfo& i = m.info;
   std::string o;
   auto line = [&](const char* key, const std::string& v) { o += fmt::format("{:>15} : {}\n", key, v); };
@@ -235,12 +431,12 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
   line("Raid Level", layout::level_name(i.level));
   line("Raid Devices", std::to_string(i.raid_disks));
   o += "\n";
-  line("Avail Dev Size", fmt::format("{} sectors{}", i.data_size, mdadm_human_size(i.data_size)));
+  line("Avail Dev Size", fmt::format("{} sectors{}", i.data_size, umd::mdadm_human_size(i.data_size)));
   const uint64_t as = array_sectors_of(i);
-  line("Array Size", fmt::format("{} KiB{}", as / 2, mdadm_human_size(as)));
+  line("Array Size", fmt::format("{} KiB{}", as / 2, umd::mdadm_human_size(as)));
   // mdadm prints the used size of a 1.x member only when it differs from what is available.
   if ((i.level >= 1 || i.level == -1) && (!m.sb1() || i.component_sectors != i.data_size)) {
-    line("Used Dev Size", fmt::format("{} sectors{}", i.component_sectors, mdadm_human_size(i.component_sectors)));
+    line("Used Dev Size", fmt::format("{} sectors{}", i.component_sectors, umd::mdadm_human_size(i.component_sectors)));
   }
   if (m.sb1()) {
     if (i.data_offset) line("Data Offset", fmt::format("{} sectors", i.data_offset));
@@ -258,7 +454,6 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
                                                            unused->after));
   }
   line("State", std::string(i.clean ? "clean" : "active") + (unused && unused->truncated() ? " TRUNCATED DEVICE" : ""));
-  if (const Superblock0* sb = m.sb0(); sb && (sb->state & kSb0StateBitmapPresent)) line("Internal Bitmap", "present");
   if (m.sb1()) line("Device UUID", format_uuid_mdadm(i.device_uuid));
   o += "\n";
   if (const Superblock1* sb = m.sb1(); sb && (sb->feature_map & kFeatureBitmapOffset)) {
@@ -277,8 +472,7 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
                                       sb->bblog_offset,
                                       (sb->feature_map & kFeatureBadBlocks) ? " - bad blocks present." : ""));
   }
-  uint32_t csum = m.sb1() ? m.sb1()->sb_csum : m.sb0()->sb_csum;
-  line("Checksum", fmt::format("{:08x} - correct", csum));
+  line("Checksum", fmt::format("{:08x} - correct", m.sb1()->sb_csum));
   line("Events", std::to_string(i.events));
   o += "\n";
   if (std::string l = layout_text(i); !l.empty()) line("Layout", l);
