@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of umd: unit, CLI and kernel-oracle tests on a normal build, the same
-# unit and CLI tests under ASan+UBSan, the concurrency tests under TSan, a clang build that
-# checks the thread-safety annotations, and every fuzz target for a bounded time
-# (fuzz/run.sh, clang; UMD_FUZZ_SECONDS per target, default 20).
+# unit and CLI tests under ASan+UBSan, the concurrency tests under TSan, and every fuzz
+# target for a bounded time (fuzz/run.sh, clang; UMD_FUZZ_SECONDS per target, default 20),
+# whose clang build also checks the thread-safety annotations.
 # Usage: scripts/test.sh            (everything)
-#        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer builds)
+#        UMD_TEST_FAST=1 scripts/test.sh   (skip the sanitizer and fuzz builds; a clang
+#                                           build of the annotated libraries instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -19,11 +20,13 @@ build() { # dir, [targets...] --, cmake args...
 }
 export UMD_SHARED=${UMD_SHARED:-$(cd .. && pwd)/shared}
 build build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo
-echo "== clang thread-safety analysis =="
-# Only the libraries whose sources carry GUARDED_BY/REQUIRES annotations (util/mutex.h);
-# -DUMD_THREAD_SAFETY=ON makes every -Wthread-safety finding an error.
-build build-clang umd_array umd_sync umd_bitmap_runtime -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DUMD_THREAD_SAFETY=ON
-if [ -z "${UMD_TEST_FAST:-}" ]; then
+if [ -n "${UMD_TEST_FAST:-}" ]; then
+  echo "== clang thread-safety analysis =="
+  # The annotated libraries (GUARDED_BY/REQUIRES, util/mutex.h); -DUMD_THREAD_SAFETY=ON
+  # makes every -Wthread-safety finding an error. The full run gets this check from the
+  # fuzz build (clang, the same flag, every library), without a build of its own.
+  build build-clang umd_array umd_sync umd_bitmap_runtime -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DUMD_THREAD_SAFETY=ON
+else
   echo "== ASan+UBSan =="
   build build-asan -- -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON
   (cd build-asan && ctest --output-on-failure -j"$JOBS" -LE oracle)

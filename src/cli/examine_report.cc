@@ -282,9 +282,9 @@ std::string parity_layout_text_090(int level, uint32_t layout) {
   return known ? layout::layout_name(level, layout) : "-unknown-";
 }
 
-// mdadm's print_r10_layout: " near=N", ", far=N" or ", offset=N", or "NO REDUNDANCY" (no
-// space before it).
-std::string r10_layout_text_090(uint32_t layout) {
+// mdadm's print_r10_layout, for 0.90 and 1.x alike: " near=N", ", far=N" or ", offset=N",
+// or "NO REDUNDANCY" (no space before it).
+std::string r10_layout_text(uint32_t layout) {
   const uint32_t near = layout & 255, far = (layout >> 8) & 255;
   std::string s, sep;
   if (near != 1) {
@@ -377,7 +377,7 @@ std::string examine_text_090(const engine::ProbedMember& m, const Superblock0& s
   line("Events", std::to_string(sb.events));
   o += "\n";
   if (sb.level == 5 || sb.level == 6) line("Layout", parity_layout_text_090(sb.level, sb.layout));
-  if (sb.level == 10) o += fmt::format("{:>15} :{}\n", "Layout", r10_layout_text_090(sb.layout));
+  if (sb.level == 10) o += fmt::format("{:>15} :{}\n", "Layout", r10_layout_text(sb.layout));
   switch (sb.level) {
     case 0: case 4: case 5: case 6: case 10: line("Chunk Size", fmt::format("{}K", num(sb.chunk_size / 1024))); break;
     case -1: line("Rounding", fmt::format("{}K", num(sb.chunk_size / 1024))); break;
@@ -475,7 +475,11 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
   line("Checksum", fmt::format("{:08x} - correct", m.sb1()->sb_csum));
   line("Events", std::to_string(i.events));
   o += "\n";
-  if (std::string l = layout_text(i); !l.empty()) line("Layout", l);
+  if (i.level == 10) {
+    o += fmt::format("{:>15} :{}\n", "Layout", r10_layout_text(i.layout));  // mdadm's print_r10_layout
+  } else if (std::string l = layout_text(i); !l.empty()) {
+    line("Layout", l);
+  }
   if (has_chunk(i.level)) line("Chunk Size", fmt::format("{}K", i.chunk_sectors / 2));
   if (i.level == -1) line("Rounding", fmt::format("{}K", i.chunk_sectors / 2));
   o += "\n";

@@ -237,6 +237,20 @@ TEST(ExamineReportTest, UnusedSpaceBeforeEndsAtALargeInternalBitmap) {
   EXPECT_EQ(unused_space(pm)->before, 2048u - 80);
 }
 
+// mdadm's print_r10_layout on a 1.x member: "near=2" after a space, "NO REDUNDANCY" without.
+TEST(ExamineReportTest, Raid10LayoutOfA1xMemberIsWordedAsMdadmWordsIt) {
+  Superblock1 sb = engine::testing::make_sb1(2, 4096, 10, 4, 0);
+  auto text_of = [&] {
+    engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
+    return examine_text(pm);
+  };
+  EXPECT_NE(text_of().find("         Layout : near=2\n"), std::string::npos) << text_of();
+  sb.layout = 0x10201;  // offset=2
+  EXPECT_NE(text_of().find("         Layout : offset=2\n"), std::string::npos) << text_of();
+  sb.layout = 0x101;
+  EXPECT_NE(text_of().find("         Layout :NO REDUNDANCY\n"), std::string::npos) << text_of();
+}
+
 TEST(ExamineReportTest, UnusedSpaceOfADeviceTooSmallSaysSo) {
   Superblock1 sb = engine::testing::make_sb1(2, 4096, 5, 3, 0);
   engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
