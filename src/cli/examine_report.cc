@@ -432,11 +432,18 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
   line("Raid Devices", std::to_string(i.raid_disks));
   o += "\n";
   line("Avail Dev Size", fmt::format("{} sectors{}", i.data_size, umd::mdadm_human_size(i.data_size)));
-  const uint64_t as = array_sectors_of(i);
-  line("Array Size", fmt::format("{} KiB{}", as / 2, umd::mdadm_human_size(as)));
-  // mdadm prints the used size of a 1.x member only when it differs from what is available.
-  if ((i.level >= 1 || i.level == -1) && (!m.sb1() || i.component_sectors != i.data_size)) {
-    line("Used Dev Size", fmt::format("{} sectors{}", i.component_sectors, umd::mdadm_human_size(i.component_sectors)));
+  // mdadm's examine_super1 sizes the array only for the levels with redundancy (raid0 and
+  // linear get no line), and prints the used size only when it differs from what is
+  // available. Its test of the level is unsigned: linear (-1) passes it, raid0 does not.
+  if (i.level != 0) {
+    if (i.level == 1 || i.level == 4 || i.level == 5 || i.level == 6 || i.level == 10) {
+      const uint64_t as = array_sectors_of(i);
+      line("Array Size", fmt::format("{} KiB{}", as / 2, umd::mdadm_human_size(as)));
+    }
+    if (i.component_sectors != i.data_size) {
+      line("Used Dev Size",
+           fmt::format("{} sectors{}", i.component_sectors, umd::mdadm_human_size(i.component_sectors)));
+    }
   }
   if (m.sb1()) {
     if (i.data_offset) line("Data Offset", fmt::format("{} sectors", i.data_offset));
@@ -472,12 +479,14 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
                                       sb->bblog_offset,
                                       (sb->feature_map & kFeatureBadBlocks) ? " - bad blocks present." : ""));
   }
-  line("Checksum", fmt::format("{:08x} - correct", m.sb1()->sb_csum));
+  line("Checksum", fmt::format("{:x} - correct", m.sb1()->sb_csum));  // mdadm's %x
   line("Events", std::to_string(i.events));
   o += "\n";
+  // examine_super1 words the layout of raid5, raid6 and raid10, and of a raid0 that
+  // records one (feature bit 12); not raid4's.
   if (i.level == 10) {
     o += fmt::format("{:>15} :{}\n", "Layout", r10_layout_text(i.layout));  // mdadm's print_r10_layout
-  } else if (std::string l = layout_text(i); !l.empty()) {
+  } else if (std::string l = layout_text(i); !l.empty() && i.level != 4) {
     line("Layout", l);
   }
   if (has_chunk(i.level)) line("Chunk Size", fmt::format("{}K", i.chunk_sectors / 2));
