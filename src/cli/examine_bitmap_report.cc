@@ -130,6 +130,7 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
                                   "umd reads",
                                   source.filename, e.sb.nodes, kMaxClusterNodes, kMaxBitmapRegionBytes >> 20));
   const uint64_t stride = bitmap::classic_node_stride_bytes(e.sb.chunks());
+  e.nodes.reserve(e.sb.nodes);
   for (uint32_t i = 0; i < e.sb.nodes; i++) {
     const unsigned __int128 at = static_cast<unsigned __int128>(stride) * i;  // a huge stride must not wrap
     if (at >= region.size()) {
@@ -137,7 +138,7 @@ Result<BitmapExamination> examine_bitmap_region(const BitmapSource& source,
       n.slot = int(i);
       n.readable = false;
       n.read_error = "beyond the bytes read";
-      e.nodes.push_back(n);
+      e.nodes.push_back(std::move(n));
       continue;
     }
     e.nodes.push_back(
