@@ -17,6 +17,7 @@
 #include "cli/examine_bitmap_report.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
+#include "layout/level_limits.h"
 #include "util/printable.h"
 #include "util/units.h"
 
@@ -51,17 +52,23 @@ std::string layout_text(const MemberInfo& i) {
   return "";
 }
 
+// 0 when the superblock's numbers make no array (raid_disks is 32 bits from the disk: it
+// sizes nothing before it is held to what the level takes).
 uint64_t array_sectors_of(const MemberInfo& i) {
+  auto lim = layout::level_limits(i.level);
+  if (!lim.is_ok() || i.raid_disks < lim->min_disks || i.raid_disks > lim->max_disks) return 0;
   std::vector<const MemberInfo*> none(i.raid_disks, nullptr);
   auto geo = layout::make_geometry(engine::geometry_params(i, none));
   return geo.is_ok() ? geo->array_sectors() : 0;
 }
 
+// One letter per raid disk, as far as a 1.x superblock can give roles (kSb1MaxDevs): a
+// corrupt raid_disks does not become a string of gigabytes.
 std::string array_state(const MemberInfo& i) {
-  std::string s(i.raid_disks, '.');
+  std::string s(std::min<uint32_t>(i.raid_disks, kSb1MaxDevs), '.');
   for (size_t d = 0; d < i.roles_of_dev_numbers.size(); d++) {
     int r = i.roles_of_dev_numbers[d];
-    if (r >= 0 && uint32_t(r) < i.raid_disks) s[r] = 'A';
+    if (r >= 0 && uint32_t(r) < s.size()) s[r] = 'A';
   }
   return s;
 }

@@ -251,6 +251,25 @@ TEST(ExamineReportTest, Raid10LayoutOfA1xMemberIsWordedAsMdadmWordsIt) {
   EXPECT_NE(text_of().find("         Layout :NO REDUNDANCY\n"), std::string::npos) << text_of();
 }
 
+// Found by fuzz_examine: a raid_disks of 2^31 from a corrupt superblock sized a vector of
+// 16 GiB (the array size) and a string of 2 GiB (the Array State). Both print what the
+// numbers allow, at once.
+TEST(ExamineReportTest, AWildRaidDisksSizesNothing) {
+  Superblock1 sb = engine::testing::make_sb1(2, 4096, 5, 3, 0);
+  sb.raid_disks = 0x80000000u;
+  engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
+  const std::string text = examine_text(pm);
+  EXPECT_NE(text.find("     Array Size : 0 KiB\n"), std::string::npos) << text.substr(0, 2000);
+  EXPECT_LT(text.size(), 8192u);
+  EXPECT_EQ(examine_json(pm)["array_sectors"], 0);
+
+  Superblock0 sb0 = engine::testing::make_sb0(49152, 5, 3, 0);
+  sb0.raid_disks = 0x7fffffffu;
+  engine::ProbedMember pm0 = engine::testing::probed(engine::testing::member_with_sb0("d", 49152, sb0));
+  EXPECT_EQ(examine_json(pm0)["array_sectors"], 0);
+  EXPECT_LT(examine_text(pm0, "", [](uint32_t, uint32_t) { return std::string(); }).size(), 8192u);
+}
+
 TEST(ExamineReportTest, UnusedSpaceOfADeviceTooSmallSaysSo) {
   Superblock1 sb = engine::testing::make_sb1(2, 4096, 5, 3, 0);
   engine::ProbedMember pm = engine::testing::probed(engine::testing::member_with_sb1("d0.img", 4096, sb));
