@@ -6,11 +6,16 @@ at a time: sequential 1 MiB read/write and random 4 KiB read/write at queue dept
 numjobs 1. Peers: nbdkit's null plugin (the ceiling of this transport with this client),
 its memory plugin, and its file plugin on a file on tmpfs. umd: raid0/1/5/6 over image
 files on tmpfs, created with `umd --create` and served with `umd --assemble --serve`.
-ISA-L parity and memcpy bandwidth come from bench/parity_bench (Google Benchmark) in the
-same run. Prints one Markdown table on stdout; raw results go to --json-out. The sync rows
-(resync/recovery/check throughput, client IOPS during a rebuild; bench/sync_bench.py) follow
-in a second table of the same style, and the bitmap rows (rand write IOPS per write-intent
-bitmap kind, resync after a crash with a bitmap; bench/bitmap_bench.py) in a third.
+Two kinds of variant rows: `-4conn` drives a target's export over 4 NBD connections at
+once (fio numjobs 4, iodepth 8 each; only when the server advertises
+NBD_FLAG_CAN_MULTI_CONN) and compares it with peers over the same 4 connections; `-loop`
+serves a umd array whose members are loop devices (direct I/O) over files on the tmpfs,
+compared with the same array over the image files. ISA-L parity and memcpy bandwidth come
+from bench/parity_bench (Google Benchmark) in the same run. Prints one Markdown table on
+stdout; raw results go to --json-out. The sync rows (resync/recovery/check throughput,
+client IOPS during a rebuild; bench/sync_bench.py) follow in a second table of the same
+style, and the bitmap rows (rand write IOPS per write-intent bitmap kind, resync after a
+crash with a bitmap; bench/bitmap_bench.py) in a third.
 
 Benchmarks report; they never fail on a target. Exit status is non-zero only when the
 harness itself cannot run (missing tools, bad options) or is interrupted.
@@ -31,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import sync_bench  # bench/sync_bench.py: the sync rows (issue 4)
@@ -62,8 +68,57 @@ TARGETS = {
     "raid5": ("umd", {"level": "5", "members": 5}),
     "raid6": ("umd", {"level": "6", "members": 6}),
 }
+# Variant rows. "-4conn": the export of BASE (the same server, already filled) driven over
+# CONNS NBD connections at once: fio numjobs=CONNS, each job its own libnbd connection,
+# iodepth 32/CONNS each, each job its own 1/CONNS of the region; group_reporting. Only when
+# the server advertises NBD_FLAG_CAN_MULTI_CONN. "-loop": a umd array of its own whose
+# members are loop devices (losetup --direct-io=on) over files on the tmpfs, so umd opens
+# block devices, as it would real disks.
+MULTI_CONN = 4
+for _b in ("nbdkit-null", "nbdkit-memory", "raid0", "raid5"):
+    TARGETS[f"{_b}-{MULTI_CONN}conn"] = ("view", {"base": _b, "conns": MULTI_CONN})
+TARGETS["raid0-loop"] = ("umd", {"level": "0", "members": 4, "loop": True})
+TARGETS["raid5-loop"] = ("umd", {"level": "5", "members": 5, "loop": True})
 QUICK_TARGETS = ["nbdkit-null", "nbdkit-memory", "raid0", "raid5", "raid6"]
+# --only shorthands: the variant rows with the rows they are compared with.
+ALIASES = {
+    "multiconn": ["nbdkit-null", "nbdkit-memory", "raid0", "raid5"]
+                 + [t for t, (k, _) in TARGETS.items() if k == "view"],
+    "loop": ["raid0", "raid5", "raid0-loop", "raid5-loop"],
+}
 ALL_NAMES = list(TARGETS) + ["parity", "sync", "bitmap"]
+
+
+def kind_of(name: str) -> str:
+    """"nbdkit" or "umd"; a -Nconn row is of its base's kind."""
+    kind, spec = TARGETS[name]
+    return TARGETS[spec["base"]][0] if kind == "view" else kind
+
+
+def conns_of(name: str) -> int:
+    return TARGETS[name][1].get("conns", 1)
+
+
+def peer(name: str, base: str) -> str:
+    """The row NAME is compared with under BASE's column: the same connection count
+    (nbdkit-memory-4conn for a -4conn row), the same members (raid0-loop for raid5-loop)."""
+    spec = TARGETS[name][1]
+    if spec.get("conns", 1) > 1 and f"{base}-{spec['conns']}conn" in TARGETS:
+        return f"{base}-{spec['conns']}conn"
+    if spec.get("loop") and f"{base}-loop" in TARGETS:
+        return f"{base}-loop"
+    return base
+
+
+def own_base(name: str) -> str | None:
+    """The row NAME is a variant of: the same target over 1 connection, the same array
+    over image files."""
+    spec = TARGETS[name][1]
+    if "base" in spec:
+        return spec["base"]
+    if spec.get("loop"):
+        return name[:-len("-loop")]
+    return None
 
 EXPORT_SIZE = GiB            # the region every fio job works over
 MEMBER_SLACK = 16 * MiB      # superblock, data offset (1 MiB for members this size), rounding
@@ -211,19 +266,64 @@ def run_group(argv, timeout) -> subprocess.CompletedProcess | None:
             return None
         raise
 
-def run_fio(sock: str, wl: str, runtime: float | None, size: int, outdir: str, tag: str) -> dict:
-    """One fio job; runtime None = one pass over SIZE (the preconditioning fill)."""
+def connections_to(sock: str) -> int:
+    """Connected unix sockets bound to SOCK: the server's end of each client connection
+    (/proc/net/unix lists the listener's path on every socket it accepted)."""
+    n = 0
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                v = line.split(None, 7)
+                if len(v) == 8 and v[7].strip() == sock and v[5] == "03":  # SS_CONNECTED
+                    n += 1
+    except OSError:
+        return -1
+    return n
+
+
+class ConnSampler:
+    """The most connections to SOCK seen, sampled every 0.1 s while fio runs."""
+    def __init__(self, sock: str):
+        self.sock, self.most, self.stop = sock, 0, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.wait(0.1):
+            self.most = max(self.most, connections_to(self.sock))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(timeout=2)
+
+
+def run_fio(sock: str, wl: str, runtime: float | None, size: int, outdir: str, tag: str,
+            jobs: int = 1) -> dict:
+    """One fio job; runtime None = one pass over SIZE (the preconditioning fill). JOBS > 1:
+    that many jobs (each its own NBD connection) at iodepth 32/JOBS, job i over the i-th
+    1/JOBS of SIZE, reported as one group."""
     key, rw, bs, _ = WL[wl]
     out = os.path.join(outdir, f"fio-{tag}-{key}{'' if runtime else '-fill'}.json")
+    if jobs > 1:
+        part = size // jobs // MiB * MiB
+        shape = [f"--iodepth={32 // jobs}", f"--numjobs={jobs}", f"--size={part}",
+                 f"--offset_increment={part}", "--group_reporting=1"]
+    else:
+        shape = ["--iodepth=32", "--numjobs=1", f"--size={size}"]
     argv = ["fio", f"--name={tag}-{key}", "--ioengine=nbd", f"--uri={uri_of(sock)}",
-            f"--rw={rw}", f"--bs={bs}", "--iodepth=32", "--numjobs=1", f"--size={size}",
+            f"--rw={rw}", f"--bs={bs}", *shape,
             "--norandommap=1", "--randrepeat=0", "--output-format=json", f"--output={out}"]
     if runtime:
         argv += ["--time_based=1", f"--runtime={max(1, round(runtime * 1000))}ms"]
         if runtime >= 2:
             argv.append("--ramp_time=500ms")
     limit = (runtime or 0) + 120
-    r = run_group(argv, limit)
+    with ConnSampler(sock) as conns:
+        r = run_group(argv, limit)
     if r is None:
         return {"error": f"fio did not finish within {limit:g} s"}
     try:
@@ -236,7 +336,8 @@ def run_fio(sock: str, wl: str, runtime: float | None, size: int, outdir: str, t
            "clat_p99_us": (side.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0)) / 1000.0,
            "io_bytes": side["io_bytes"], "runtime_ms": side["runtime"],
            "total_ios": side["total_ios"], "fio_error": job.get("error", 0),
-           "usr_cpu": job.get("usr_cpu"), "sys_cpu": job.get("sys_cpu"), "fio_job": job}
+           "usr_cpu": job.get("usr_cpu"), "sys_cpu": job.get("sys_cpu"), "fio_job": job,
+           "connections_seen": conns.most}
     if r.returncode != 0 or job.get("error", 0) or side["io_bytes"] == 0:
         errs = [l.strip() for l in (r.stderr + r.stdout).splitlines() if "err" in l.lower()]
         res["error"] = f"fio exit {r.returncode}, job error {job.get('error', 0)}, " \
@@ -257,6 +358,7 @@ class Bench:
         self.mounted = None
         self.tmpfs = None
         self.assembled: list[str] = []
+        self.loop_files: list[str] = []   # files we (may) have attached a loop device to
         self.live: dict[str, dict] = {}
         self.region = EXPORT_SIZE
 
@@ -294,6 +396,7 @@ class Bench:
         for name in list(self.assembled):
             self.umd_stop(name, None)
         self.procs.stop_all()
+        self.detach_loops(list(self.loop_files))  # before the umount: they hold its files
         if self.mounted:
             if os.path.ismount(self.mounted):
                 r = subprocess.run(["umount", self.mounted], capture_output=True, text=True)
@@ -330,6 +433,83 @@ class Bench:
             return None, sock, why
         return p, sock, None
 
+    # --- loop devices --------------------------------------------------------------------
+
+    def attach_loop(self, path: str) -> tuple[str | None, str | None]:
+        """(device, None) for a loop device over PATH with direct I/O, or (None, why not).
+        PATH is recorded before losetup runs, so an interrupt at any point still finds and
+        detaches whatever got attached to it (detach_loops asks losetup -j)."""
+        if not shutil.which("losetup"):
+            return None, "losetup not found (Debian: mount)"
+        self.loop_files.append(path)
+        try:
+            r = subprocess.run(["losetup", "-f", "--show", "--direct-io=on", path],
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return None, "losetup -f --show --direct-io=on timed out"
+        dev = r.stdout.strip()
+        if r.returncode != 0 or not dev.startswith("/dev/"):
+            return None, f"losetup -f --show --direct-io=on failed (exit {r.returncode}): " \
+                         f"{(r.stderr.strip().splitlines() or ['?'])[-1]}"
+        return dev, None
+
+    def detach_loops(self, paths: list[str]) -> None:
+        """Detaches every loop device over each of PATHS (as losetup -j lists them)."""
+        for path in paths:
+            if path not in self.loop_files:
+                continue
+            for attempt in range(5):
+                try:
+                    r = subprocess.run(["losetup", "-j", path], capture_output=True, text=True,
+                                       timeout=15, stdin=subprocess.DEVNULL)
+                except (OSError, subprocess.TimeoutExpired):
+                    break
+                devs = [l.split(":", 1)[0] for l in r.stdout.splitlines() if l.startswith("/dev/")]
+                if not devs:
+                    break
+                for d in devs:
+                    try:
+                        d_r = subprocess.run(["losetup", "-d", d], capture_output=True, text=True,
+                                             timeout=15, stdin=subprocess.DEVNULL)
+                        if d_r.returncode != 0 and attempt == 4:
+                            log(f"losetup -d {d} ({path}): {d_r.stderr.strip()}")
+                    except subprocess.TimeoutExpired:
+                        log(f"losetup -d {d} timed out")
+                time.sleep(0.2 * attempt)
+            self.loop_files.remove(path)
+
+    @staticmethod
+    def loop_dio(dev: str) -> bool | None:
+        try:
+            with open(f"/sys/block/{os.path.basename(dev)}/loop/dio") as f:
+                return f.read().strip() == "1"
+        except OSError:
+            return None
+
+    @staticmethod
+    def direct_members(p: subprocess.Popen, members: list[str]) -> int | None:
+        """How many of MEMBERS the umd daemon P holds open with O_DIRECT (/proc/PID/fdinfo);
+        None when that cannot be read."""
+        direct, found = set(), set()
+        real = {os.path.realpath(m) for m in members}
+        try:
+            for fd in os.listdir(f"/proc/{p.pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{p.pid}/fd/{fd}")
+                    if target not in real:
+                        continue
+                    found.add(target)
+                    with open(f"/proc/{p.pid}/fdinfo/{fd}") as f:
+                        flags = next(int(l.split()[1], 8) for l in f if l.startswith("flags:"))
+                    if flags & os.O_DIRECT:
+                        direct.add(target)
+                except (OSError, StopIteration, ValueError):
+                    continue
+        except OSError:
+            return None
+        return len(direct) if found else None
+
     def umd(self, *argv, timeout=60) -> subprocess.CompletedProcess:
         return subprocess.run([self.args.umd, *argv], capture_output=True, text=True,
                               env=self.umd_env, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -352,12 +532,27 @@ class Bench:
                     for _ in range(msize // len(pattern)):
                         f.write(pattern)
                 f.truncate(msize)
+        if spec.get("loop"):
+            # umd gets the loop devices; the files stay in `files` to be removed after.
+            files, members = members, []
+            for m in files:
+                dev, why = self.attach_loop(m)
+                if why:
+                    return None, sock, why, files
+                members.append(dev)
+            self.live[name]["loops"] = members
+            dio = [self.loop_dio(d) for d in members]
+            self.live[name]["loop_dio"] = dio
+            if not all(dio):
+                log(f"{name}: loop devices without direct I/O: {dio}")
+        else:
+            files = members
         arr = f"bench-{name}"
         chunk = [] if spec["level"] == "1" else [f"--chunk={CHUNK}"]  # raid1 has none
         r = self.umd("--create", arr, f"--level={spec['level']}",
                      f"--raid-devices={spec['members']}", *chunk, "--assume-clean", *members)
         if r.returncode != 0:
-            return None, sock, f"umd --create failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}", members
+            return None, sock, f"umd --create failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}", files
         logpath = os.path.join(self.work, f"{name}.log")
         p = self.procs.start([self.args.umd, "--assemble", arr, *members,
                               "--serve", f"nbd:unix:{sock}", "--foreground"],
@@ -367,8 +562,9 @@ class Bench:
         if why:
             why = f"umd --assemble: {why}: {last_line(logpath)}"
             self.umd_stop(arr, p)
-            return None, sock, why, members
-        return p, sock, None, members
+            return None, sock, why, files
+        self.live[name]["direct"] = (self.direct_members(p, members), len(members))
+        return p, sock, None, files
 
     def umd_stop(self, arr, p) -> None:
         """`umd --stop NAME`, then SIGTERM/SIGKILL for whatever is still running."""
@@ -394,8 +590,9 @@ class Bench:
         (tmpfs or nbdkit-memory): shrink the region if the machine cannot spare that."""
         def need(region):
             return sum(member_size(TARGETS[n][1], region) * TARGETS[n][1]["members"]
-                       if TARGETS[n][0] == "umd" else (region if n != "nbdkit-null" else 0)
-                       for n in names)
+                       if TARGETS[n][0] == "umd" else
+                       (region if TARGETS[n][0] == "nbdkit" and n != "nbdkit-null" else 0)
+                       for n in names)  # a -Nconn row has no server of its own
         avail = None
         try:
             with open("/proc/meminfo") as f:
@@ -412,6 +609,8 @@ class Bench:
     def start_target(self, name) -> dict:
         kind, spec = TARGETS[name]
         res = {"target": name, "kind": kind, "spec": spec, "workloads": {}, "slices": {}}
+        if kind == "view":
+            return self.start_view(name, spec, res)
         self.live[name] = {"proc": None, "sock": "", "members": [], "arr": f"bench-{name}"}
         if kind == "nbdkit":
             p, sock, why = self.start_nbdkit(name, spec)
@@ -426,6 +625,9 @@ class Bench:
             log(f"{name}: n/a — {why}")
             self.stop_target(name)
             return res
+        for k in ("loops", "loop_dio", "direct"):
+            if k in self.live[name]:
+                res[k] = self.live[name][k]
         size = export_size(sock)
         res["export_size"] = size
         try:
@@ -435,7 +637,7 @@ class Bench:
             res["server_log_head"] = ""
         fio_size = min(self.region, size) if size else self.region
         fio_size -= fio_size % MiB
-        res["fio_size"] = fio_size
+        res["fio_size"] = self.live[name]["fio_size"] = fio_size
         # Fill the region once, unmeasured, so every target is measured in steady state:
         # tmpfs pages and nbdkit-memory's pages already allocated.
         f = run_fio(sock, "seq-write", None, fio_size, self.work, name)
@@ -446,14 +648,48 @@ class Bench:
             log(f"{name} fill: {f['io_bytes'] / MiB:.0f} MiB at {f['bw_bytes'] / 1e6:.0f} MB/s")
         return res
 
+    def start_view(self, name, spec, res) -> dict:
+        """A -Nconn row: the server of its base row (started, filled), if it advertises
+        NBD_FLAG_CAN_MULTI_CONN."""
+        base = spec["base"]
+        b = self.live.get(base)
+        self.live[name] = {"view": True, "proc": b["proc"] if b else None,
+                           "sock": b["sock"] if b else ""}
+        why = None
+        if b is None or b["proc"] is None:
+            why = f"its server ({base}) is not running"
+        elif not shutil.which("nbdinfo"):
+            why = "nbdinfo not found (Debian: libnbd-bin): cannot ask for can_multi_conn"
+        else:
+            try:
+                r = subprocess.run(["nbdinfo", "--json", uri_of(b["sock"])], capture_output=True,
+                                   text=True, timeout=15, stdin=subprocess.DEVNULL)
+                info = json.loads(r.stdout)["exports"][0]
+                res["can_multi_conn"] = info.get("can_multi_conn")
+                if info.get("can_multi_conn") is not True:
+                    why = (f"{base}'s NBD server does not advertise NBD_FLAG_CAN_MULTI_CONN "
+                           f"(nbdinfo --json: can_multi_conn {json.dumps(info.get('can_multi_conn'))}), so "
+                           f"{spec['conns']} connections to one export are not safe")
+            except (subprocess.TimeoutExpired, ValueError, KeyError, IndexError) as e:
+                why = f"nbdinfo --json {uri_of(b['sock'])}: {type(e).__name__} {e}"
+        if why:
+            res["error"] = why
+            log(f"{name}: n/a — {why}")
+            self.live.pop(name, None)
+            return res
+        log(f"{name}: {base}'s server advertises can_multi_conn")
+        res["fio_size"] = b["fio_size"]
+        return res
+
     def stop_target(self, name) -> None:
         t = self.live.pop(name, None)
-        if not t:
+        if not t or t.get("view"):
             return
         if TARGETS[name][0] == "umd":
             self.umd_stop(t["arr"], t["proc"])
         elif t["proc"] is not None:
             self.procs.stop(t["proc"])
+        self.detach_loops(t["members"])  # before the files go
         files = list(t["members"])
         if name == "nbdkit-file":
             files.append(os.path.join(self.tmpfs, "nbdkit-file.img"))
@@ -482,10 +718,10 @@ class Bench:
                         r = {"error": f"server exited ({p.returncode}): "
                                       f"{last_line(os.path.join(self.work, name + '.log'))}"}
                     else:
-                        idle0, own0 = self.idle_cpu(exclude=name), proc_cpu(p)
+                        idle0, own0 = self.idle_cpu(busy=p), proc_cpu(p)
                         r = run_fio(t["sock"], key, slice_s, res["fio_size"], self.work,
-                                    f"{name}-r{rnd}")
-                        idle = self.idle_cpu(exclude=name) - idle0
+                                    f"{name}-r{rnd}", jobs=conns_of(name))
+                        idle = self.idle_cpu(busy=p) - idle0
                         r["idle_servers_cpu_s"] = round(idle, 3)
                         r["server_cpu_s"] = round(proc_cpu(p) - own0, 3)  # incl. ramp
                     res["slices"].setdefault(key, []).append(
@@ -510,15 +746,19 @@ class Bench:
                        "lat_mean_us": sum(x["lat_mean_us"] * x["total_ios"] for x in ok)
                        / max(1, sum(x["total_ios"] for x in ok)),
                        "idle_servers_cpu_s": sum(x.get("idle_servers_cpu_s", 0) for x in ok),
-                       "server_cpu_s": sum(x.get("server_cpu_s", 0) for x in ok)}
+                       "server_cpu_s": sum(x.get("server_cpu_s", 0) for x in ok),
+                       "connections_seen": min(x.get("connections_seen", 0) for x in ok)}
                 per = agg["bw_bytes_per_round"]
                 if len(per) > 1 and agg["bw_bytes"]:
                     agg["spread"] = (max(per) - min(per)) / 2 / (sum(per) / len(per))
                 res["workloads"][key] = agg
 
-    def idle_cpu(self, exclude: str) -> float:
-        """CPU seconds used so far by the servers other than EXCLUDE (they should idle)."""
-        return sum(proc_cpu(t["proc"]) for name, t in self.live.items() if name != exclude)
+    def idle_cpu(self, busy: subprocess.Popen) -> float:
+        """CPU seconds used so far by the servers other than BUSY (they should idle); a
+        -Nconn row shares its base's server."""
+        others = {t["proc"].pid: t["proc"] for t in self.live.values()
+                  if t["proc"] is not None and t["proc"] is not busy}
+        return sum(proc_cpu(p) for p in others.values())
 
     # --- parity --------------------------------------------------------------------------
 
@@ -570,6 +810,9 @@ def metric(results, target, wl):
 
 
 def ratio(results, target, wl, base):
+    """TARGET / BASE on WL; BASE stands for its variant with TARGET's connection count or
+    member kind (peer())."""
+    base = peer(target, base) if target in TARGETS else base
     a, b = metric(results, target, wl), metric(results, base, wl)
     if a is None or b is None or b == 0 or target == base:
         return None
@@ -590,14 +833,35 @@ def fmt_iops(x):
 
 def build_table(results: dict, parity: dict | None, targets: list[str]) -> tuple[str, list[str], dict]:
     lines = ["| target | workload | IOPS | throughput | × nbdkit-memory | × nbdkit-null "
-             "| × raid0 | × memcpy | issue target |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| × raid0 | × base | × memcpy | issue target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     ratios = {}
+    if any(own_base(t) for t in targets):
+        notes.append(f"-{MULTI_CONN}conn rows: {MULTI_CONN} NBD connections to the export at "
+                     f"once, iodepth {32 // MULTI_CONN} each; their × columns compare with the "
+                     f"same {MULTI_CONN} connections to nbdkit-memory / nbdkit-null / raid0, "
+                     f"× base with their own target over 1 connection. -loop rows: members "
+                     f"are loop devices (direct I/O) over files on the tmpfs; × raid0 is "
+                     f"raid0-loop, × base the same array over the image files.")
     for t in targets:
         res = results.get(t, {})
         if "error" in res:
             notes.append(f"n/a: {t}: {res['error']}")
+        loop_side = TARGETS[t][1].get("loop") or f"{t}-loop" in targets
+        if loop_side and res.get("direct") and res["direct"][0] is not None and "error" not in res:
+            nd, nm = res["direct"]
+            what = "loop devices" if TARGETS[t][1].get("loop") else "image files"
+            dio = res.get("loop_dio")
+            notes.append(f"note: {t}: umd holds {nd} of its {nm} members ({what}) open with "
+                         f"O_DIRECT" + ("" if dio is None else
+                                        f"; loop direct I/O on {sum(1 for x in dio if x)} of {len(dio)}"))
+        bad_conns = sorted({r.get("connections_seen", 0) for r in res.get("workloads", {}).values()
+                            if "error" not in r and r.get("connections_seen", 0) != conns_of(t)
+                            and conns_of(t) > 1})
+        if bad_conns:
+            notes.append(f"note: {t}: {conns_of(t)} connections wanted, at most "
+                         f"{', '.join(map(str, bad_conns))} seen at once in some slice")
         for line in res.get("server_log_head", "").splitlines():
             if "read-only" in line:
                 notes.append(f"note: {t}: server said \"{line.strip()}\"")
@@ -606,8 +870,15 @@ def build_table(results: dict, parity: dict | None, targets: list[str]) -> tuple
             label = WL[wl][3]
             rm = ratio(results, t, wl, "nbdkit-memory")
             rn = ratio(results, t, wl, "nbdkit-null")
-            r0 = ratio(results, t, wl, "raid0") if TARGETS[t][0] == "umd" else None
-            ratios[f"{t}/{wl}"] = {"vs_nbdkit_memory": rm, "vs_nbdkit_null": rn, "vs_raid0": r0}
+            r0 = ratio(results, t, wl, "raid0") if kind_of(t) == "umd" else None
+            ob = own_base(t)
+            rb = None
+            if ob:
+                a, b = metric(results, t, wl), metric(results, ob, wl)
+                rb = a / b if a is not None and b else None
+            ratios[f"{t}/{wl}"] = {"vs_nbdkit_memory": rm, "vs_nbdkit_null": rn, "vs_raid0": r0,
+                                   "vs_base": rb, "base": ob,
+                                   "peers": {k: peer(t, k) for k in ("nbdkit-memory", "nbdkit-null", "raid0")}}
             if "error" in res:
                 iops = bw = "n/a"
             elif "error" in r or not r:
@@ -621,10 +892,10 @@ def build_table(results: dict, parity: dict | None, targets: list[str]) -> tuple
                 notes.append(f"note: {t} {label}: the other (idle) servers used "
                              f"{r['idle_servers_cpu_s']:.2f} CPU-s during its {r['seconds']:.1f} s")
             lines.append(f"| {t} | {label} | {iops} | {bw} | {fmt_ratio(rm)} | {fmt_ratio(rn)} "
-                         f"| {fmt_ratio(r0)} | — | {goal_text(results, t, wl)} |")
+                         f"| {fmt_ratio(r0)} | {fmt_ratio(rb)} | — | {goal_text(results, t, wl)} |")
     if parity is not None:
         if "error" in parity:
-            lines.append("| isa-l parity | all | — | n/a | — | — | — | — | — |")
+            lines.append("| isa-l parity | all | — | n/a | — | — | — | — | — | — |")
             notes.append(f"n/a: parity: {parity['error']}")
         else:
             rows = parity["rows"]
@@ -642,7 +913,7 @@ def build_table(results: dict, parity: dict | None, targets: list[str]) -> tuple
                     ratios[f"parity/{op}/{k}"] = {"vs_memcpy": rel}
                     tgt = "isa-l parity" if op != "memcpy" else "memcpy"
                     lines.append(f"| {tgt} | {names[op]}, {k}×64 KiB | — | {row['gbps']:.1f} GB/s "
-                                 f"| — | — | — | {fmt_ratio(rel)} | — |")
+                                 f"| — | — | — | — | {fmt_ratio(rel)} | — |")
     return "\n".join(lines), notes, ratios
 
 
@@ -699,7 +970,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=None,
                     help="interleaved rounds each job's runtime is split into (default 2, 1 with --quick)")
     ap.add_argument("--only", default=None,
-                    help="comma list of rows: %s" % ",".join(ALL_NAMES))
+                    help="comma list of rows: %s; or %s" % (
+                        ",".join(ALL_NAMES),
+                        "; ".join(f"{k} (= {','.join(v)})" for k, v in ALIASES.items())))
     ap.add_argument("--json-out", default=None, help="write raw results here")
     ap.add_argument("--umd", default=None, help="umd binary")
     ap.add_argument("--parity-bench", default=None, help="parity_bench binary")
@@ -720,14 +993,18 @@ def main() -> int:
 
     if args.only:
         wanted = [x.strip() for x in args.only.split(",") if x.strip()]
-        bad = [x for x in wanted if x not in ALL_NAMES]
+        bad = [x for x in wanted if x not in ALL_NAMES and x not in ALIASES]
         if bad:
-            ap.error(f"unknown row(s) {','.join(bad)}; known: {','.join(ALL_NAMES)}")
+            ap.error(f"unknown row(s) {','.join(bad)}; known: {','.join(ALL_NAMES)}, "
+                     f"{','.join(ALIASES)}")
+        wanted = [y for x in wanted for y in ALIASES.get(x, [x])]
     else:
         wanted = (QUICK_TARGETS + ["parity"]) if args.quick else (list(TARGETS) + ["parity", "sync", "bitmap"])
-    targets = [t for t in TARGETS if t in wanted]
+    # A -Nconn row runs on its base row's server: that row runs too (and is shown).
+    wanted += [TARGETS[t][1]["base"] for t in wanted if t in TARGETS and TARGETS[t][0] == "view"]
+    targets = [t for t in TARGETS if t in wanted]  # bases come before their -Nconn rows
 
-    for tool in ["fio"] + (["nbdkit"] if any(TARGETS[t][0] == "nbdkit" for t in targets) else []):
+    for tool in ["fio"] + (["nbdkit"] if any(kind_of(t) == "nbdkit" for t in targets) else []):
         if not shutil.which(tool):
             print(f"bench: {tool} not found (Debian: apt-get install fio nbdkit libnbd-bin)",
                   file=sys.stderr)
@@ -799,7 +1076,10 @@ def main() -> int:
     info = machine()
     header = (f"umd bench, {started:%Y-%m-%d %H:%M %Z}: {info['cpus']} CPUs ({info['cpu_model']}), "
               f"{info['fio']}, {info['nbdkit']}, fio nbd engine over unix sockets, "
-              f"iodepth 32, numjobs 1, {args.runtime:g} s per job in {args.rounds} interleaved "
+              f"iodepth 32, numjobs 1"
+              + (f" (-{MULTI_CONN}conn rows: numjobs {MULTI_CONN}, each its own connection, "
+                 f"iodepth {32 // MULTI_CONN} each)" if any(conns_of(t) > 1 for t in targets) else "")
+              + f", {args.runtime:g} s per job in {args.rounds} interleaved "
               f"round(s), over a {bench.region // MiB} MiB region written once beforehand; images on "
               f"{'a private tmpfs' if bench.mounted else os.path.dirname(bench.tmpfs)}. "
               f"Load average {load0[0]:.2f} → {load1[0]:.2f}; CPU busy {busy * 100:.0f}% "
@@ -832,6 +1112,7 @@ def main() -> int:
            "cpu_busy_other_fraction_est": others,
            "options": {"runtime": args.runtime, "quick": args.quick, "only": args.only,
                        "iodepth": 32, "numjobs": 1, "rounds": args.rounds,
+                       "multi_conn": {"numjobs": MULTI_CONN, "iodepth_per_job": 32 // MULTI_CONN},
                        "region": bench.region if bench else None,
                        "chunk": CHUNK, "export_size": EXPORT_SIZE},
            "targets": results, "parity": parity, "ratios": ratios,
