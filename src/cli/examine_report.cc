@@ -52,6 +52,30 @@ std::string layout_text(const MemberInfo& i) {
   return "";
 }
 
+// The array's size as mdadm's --examine reckons it from one member's used bytes: data
+// members times the size (raid10: raid disks over the copies), not rounded to whole
+// stripes as the array is: "KiB[unit] (human)" (unit: " KiB" for 1.x, none for 0.90).
+// None for the levels it does not size. In 128 bits: a corrupt raid_disks overflows
+// mdadm's long long, not this.
+std::optional<std::string> mdadm_array_size(int level, uint64_t member_bytes, uint32_t raid_disks,
+                                            uint32_t layout, const char* unit) {
+  int64_t data_disks = 0, denom = 1;
+  switch (level) {
+    case 1: data_disks = 1; break;
+    case 4: case 5: data_disks = int64_t(raid_disks) - 1; break;
+    case 6: data_disks = int64_t(raid_disks) - 2; break;
+    case 10:
+      data_disks = raid_disks;
+      denom = int64_t(layout & 255) * ((layout >> 8) & 255);
+      break;
+    default: return std::nullopt;
+  }
+  if (data_disks == 0 || denom == 0) return std::nullopt;
+  const __int128 bytes = __int128(member_bytes) * data_disks / denom;
+  const bool human = bytes >= 0 && bytes <= __int128(UINT64_MAX);
+  return fmt::format("{}{}{}", int64_t(bytes >> 10), unit, human ? cli::mdadm_human_size(uint64_t(bytes)) : "");
+}
+
 // 0 when the superblock's numbers make no array (raid_disks is 32 bits from the disk: it
 // sizes nothing before it is held to what the level takes).
 uint64_t array_sectors_of(const MemberInfo& i) {
@@ -323,23 +347,8 @@ std::string examine_text_090(const engine::ProbedMember& m, const Superblock0& s
   line("Raid Level", level_text_090(sb.level));
   if (sb.level > 0) {
     line("Used Dev Size", fmt::format("{}{}", num(sb.size), umd::mdadm_human_size(uint64_t(sb.size) * 2)));
-    // The array's size as mdadm reckons it from the member's: data members times the size.
-    int64_t data_disks = 0, denom = 1;
-    switch (sb.level) {
-      case 1: data_disks = 1; break;
-      case 4: case 5: data_disks = int64_t(sb.raid_disks) - 1; break;
-      case 6: data_disks = int64_t(sb.raid_disks) - 2; break;
-      case 10:
-        data_disks = sb.raid_disks;
-        denom = int64_t(sb.layout & 255) * ((sb.layout >> 8) & 255);
-        break;
-      default: break;
-    }
-    if (data_disks != 0 && denom != 0) {
-      // 128 bits: a fuzzed raid_disks overflows mdadm's long long, not this.
-      const __int128 bytes = __int128(uint64_t(sb.size) << 10) * data_disks / denom;
-      const bool human = bytes >= 0 && bytes <= __int128(UINT64_MAX);
-      line("Array Size", fmt::format("{}{}", uint64_t(bytes >> 10), human ? cli::mdadm_human_size(uint64_t(bytes)) : ""));
+    if (auto t = mdadm_array_size(sb.level, uint64_t(sb.size) << 10, sb.raid_disks, sb.layout, "")) {
+      line("Array Size", *t);
     }
   }
   line("Raid Devices", num(sb.raid_disks));
@@ -443,9 +452,8 @@ std::string examine_text(const engine::ProbedMember& m, const std::string& homeh
   // linear get no line), and prints the used size only when it differs from what is
   // available. Its test of the level is unsigned: linear (-1) passes it, raid0 does not.
   if (i.level != 0) {
-    if (i.level == 1 || i.level == 4 || i.level == 5 || i.level == 6 || i.level == 10) {
-      const uint64_t as = array_sectors_of(i);
-      line("Array Size", fmt::format("{} KiB{}", as / 2, umd::mdadm_human_size(as)));
+    if (auto t = mdadm_array_size(i.level, m.sb1()->size * 512, m.sb1()->raid_disks, m.sb1()->layout, " KiB")) {
+      line("Array Size", *t);
     }
     if (i.component_sectors != i.data_size) {
       line("Used Dev Size",
