@@ -33,16 +33,13 @@ std::string ctime_text(uint64_t secs) {
   return buf;
 }
 
+std::string r10_layout_text(uint32_t layout);  // below, with the 0.90 printer
+
 // mdadm's wording of the layout word for the levels that print one ("" for none).
 std::string layout_text(const MemberInfo& i) {
-  if (i.level == 10) {
-    const uint32_t near = i.layout & 0xff, far = (i.layout >> 8) & 0xff;
-    const bool offset = i.layout & (1u << 16);
-    std::string s, sep;
-    if (near != 1) { s += fmt::format("near={}", near); sep = ", "; }
-    if (far != 1) s += fmt::format("{}{}={}", sep, offset ? "offset" : "far", far);
-    if (near * far == 1) s = "NO REDUNDANCY";
-    return s;
+  if (i.level == 10) {  // print_r10_layout's words without the space it puts after the colon
+    std::string s = r10_layout_text(i.layout);
+    return s.starts_with(' ') ? s.substr(1) : s;
   }
   if (i.level == 0) {
     if (!i.raid0_layout_flag && i.metadata_major == 1) return "";
