@@ -41,8 +41,8 @@ bool Array::client_busy() const {
   return inflight_ > 0;
 }
 
-void Array::sync_checkpoint(SyncOp op, uint64_t pos) {
-  if (op == SyncOp::check || op == SyncOp::repair) return;
+bool Array::sync_checkpoint(SyncOp op, uint64_t pos) {
+  if (op == SyncOp::check || op == SyncOp::repair) return true;
   {
     umd::MutexLock l(mu_);
     if (op == SyncOp::resync && resync_offset_ != kMaxSector) resync_offset_ = std::max(resync_offset_, pos);
@@ -52,6 +52,7 @@ void Array::sync_checkpoint(SyncOp op, uint64_t pos) {
     umd::MutexLock l(mu_);
     warnings_.push_back(fmt::format("{}: recording {} progress: {}", name_, sync_op_name(op), s.message()));
   }
+  return s.is_ok();
 }
 
 void Array::sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) {

@@ -135,6 +135,10 @@ class Personality {
     return 0;
   }
   virtual uint64_t sync_granule() const { return 8; }
+  // Sync-space sectors per sector of md's sync_min/sync_max/sync_completed: 1, except in a
+  // reshape of raid4/5/6, whose sysfs counts sectors of each member (the reshape's array
+  // sectors over the new data disks), as md_do_sync hands them to raid5's reshape_request.
+  virtual uint64_t sync_unit() const { return 1; }
   virtual Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
     (void)op, (void)pos, (void)n, (void)report;
     return Status(Err::unsupported, "this level has no redundancy to sync");

@@ -123,6 +123,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   marks_.clear();
   marks_.emplace_back(Clock::now(), done_sectors_);
   last_publish_ = Clock::now();
+  events_++;
   cv_.notify_all();
   l.unlock();
   p.sync_arm(true);
@@ -190,10 +191,16 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
     }
     if (n == 0) continue;
     SyncReport rep;
-    l.unlock();
     Status s;
     {
-      std::lock_guard step(step_mu_);
+      l.unlock();
+      std::unique_lock step(step_mu_);
+      // sync_max may have come down while the step waited for its mutex (an overseer holds
+      // the reshape before it has a backup): the step goes no further than it says now.
+      l.lock();
+      n = std::min(n, held_at() > pos ? held_at() - pos : 0);
+      if (n == 0 || should_stop_locked()) continue;
+      l.unlock();
       s = p.sync(op, pos, n, &rep);
     }
     l.lock();
@@ -229,18 +236,30 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   last_run_ = Clock::now() - started;
   last_action_ = sync_op_name(op);
   pos_ = published_ = 0;
+  events_++;
   cv_.notify_all();
   return err.is_ok();
 }
 
+// The checkpoint first, then sync_completed: as md's reshape_request writes the
+// superblocks before it moves curr_resync_completed, what sync_completed says is on disk,
+// so an overseer may forget its backup of everything below it.
 void SyncEngine::publish_locked(SyncOp op, uint64_t pos, std::unique_lock<std::mutex>& l) {
+  last_publish_ = Clock::now();
+  l.unlock();
+  const bool recorded = host_.sync_checkpoint(op, pos);
+  l.lock();
+  if (!recorded) return;  // an overseer must not forget what the superblocks do not say
   published_ = pos;
   publishes_++;
-  last_publish_ = Clock::now();
+  events_++;
   cv_.notify_all();
-  l.unlock();
-  host_.sync_checkpoint(op, pos);
-  l.lock();
+}
+
+uint64_t SyncEngine::wait_event(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock l(mu_);
+  cv_.wait_for(l, timeout, [&] { return events_ != seen || stopping_; });
+  return events_;
 }
 
 uint64_t SyncEngine::speed_locked() const {
@@ -350,10 +369,11 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   std::lock_guard l(mu_);
   if (name == "sync_action") return std::string(frozen_ ? "frozen" : running_ ? sync_op_name(op_) : "idle");
   if (name == "last_sync_action") return last_action_;
-  if (name == "sync_min") return std::to_string(sync_min_);
-  if (name == "sync_max") return sync_max_ == ~0ull ? std::string("max") : std::to_string(sync_max_);
+  const uint64_t unit = host_.sync_personality().sync_unit();
+  if (name == "sync_min") return std::to_string(sync_min_ / unit);
+  if (name == "sync_max") return sync_max_ == ~0ull ? std::string("max") : std::to_string(sync_max_ / unit);
   if (name == "sync_completed") {
-    return running_ ? fmt::format("{} / {}", published_, end_) : std::string("none");
+    return running_ ? fmt::format("{} / {}", published_ / unit, end_ / unit) : std::string("none");
   }
   if (name == "sync_speed") return running_ ? std::to_string(speed_locked()) : std::string("none");
   if (name == "sync_speed_min") {
@@ -374,6 +394,7 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
 Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
   const std::string v = trimmed(raw);
   const uint64_t granule = host_.sync_personality().sync_granule();
+  const uint64_t unit = host_.sync_personality().sync_unit();
   std::lock_guard l(mu_);
   if (name == "sync_action") {
     if (v == "idle") {
@@ -406,19 +427,21 @@ Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
     const bool is_max = name == "sync_max";
     std::optional<uint64_t> x = is_max && v == "max" ? std::optional<uint64_t>(~0ull) : parse_u64(v);
     if (!x) return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number{}", name, v, is_max ? " or max" : ""));
-    if (*x != ~0ull && *x % granule != 0) {
-      return Status(Err::invalid, fmt::format("{}: {} is not a multiple of {} sectors (the chunk)", name, *x, granule));
+    if (*x != ~0ull && *x > (~0ull - granule) / unit) return Status(Err::invalid, fmt::format("{}: {} is too big", name, *x));
+    if (*x != ~0ull && *x * unit % granule != 0) {
+      return Status(Err::invalid, fmt::format("{}: {} is not a multiple of {} sectors (the chunk)", name, *x, granule / unit));
     }
+    if (*x != ~0ull) *x *= unit;
     if (is_max) {
-      if (*x < sync_min_) return Status(Err::invalid, fmt::format("sync_max: {} is below sync_min {}", *x, sync_min_));
+      if (*x < sync_min_) return Status(Err::invalid, fmt::format("sync_max: {} is below sync_min {}", *x / unit, sync_min_ / unit));
       if (running_ && *x < sync_max_ && *x < pos_) {
-        return Status(Err::busy, fmt::format("sync_max: cannot move below the position {} while {} runs", pos_,
+        return Status(Err::busy, fmt::format("sync_max: cannot move below the position {} while {} runs", pos_ / unit,
                                              sync_op_name(op_)));
       }
       sync_max_ = *x;
     } else {
       if (running_) return Status(Err::busy, fmt::format("sync_min: cannot change while {} runs", sync_op_name(op_)));
-      if (*x > sync_max_) return Status(Err::invalid, fmt::format("sync_min: {} is above sync_max", *x));
+      if (*x > sync_max_) return Status(Err::invalid, fmt::format("sync_min: {} is above sync_max", *x / unit));
       sync_min_ = *x;
     }
     cv_.notify_all();

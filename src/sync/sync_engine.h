@@ -12,12 +12,17 @@
 // PROGRESS, OVERSIGHT AND CHECKPOINTS (seed 000)
 //  - The thread never goes past sync_max (a sector number or "max"): it waits there until
 //    sync_max moves or the action changes. sync_min is where check/repair start.
-//  - sync_completed ("done / end", or "none" when idle) is published -- and the host
-//    checkpoints the position in the superblocks -- when the position reaches HALF-WAY
-//    from the last published value to sync_max, when it reaches sync_max, at the end, and
-//    at least every 3 s. An overseer that moves sync_max forward when it sees
-//    sync_completed change therefore always has the next window open before the thread
-//    gets there (double buffering), and is never left waiting for a timer.
+//  - sync_completed ("done / end", or "none" when idle) is published when the position
+//    reaches HALF-WAY from the last published value to sync_max, when it reaches sync_max,
+//    at the end, and at least every 3 s; the host checkpoints the position in the
+//    superblocks first, so what sync_completed says is on disk (md's reshape_request
+//    writes them before curr_resync_completed). An overseer that moves sync_max forward
+//    when it sees sync_completed change therefore always has the next window open before
+//    the thread gets there (double buffering), is never left waiting for a timer, and may
+//    forget its backup of what lies below sync_completed.
+//  - Units: sync_min, sync_max and sync_completed count Personality::sync_unit() sync
+//    sectors each: in a raid4/5/6 reshape, sectors of each member (md's), else sectors of
+//    the sync space itself. Inside, every position is in sync-space sectors.
 //  - publishes() and wait_ms() count those publications and the time spent waiting at
 //    sync_max, for tests and for the attribute umd/sync_stats.
 //
@@ -55,7 +60,8 @@ class SyncHost {
   virtual std::optional<Need> needed() = 0;
   virtual Personality& sync_personality() = 0;
   // Everything below `pos` is done: record it (superblocks). Called from the sync thread.
-  virtual void sync_checkpoint(SyncOp op, uint64_t pos) = 0;
+  // False when it could not be recorded: sync_completed then stays where it was.
+  virtual bool sync_checkpoint(SyncOp op, uint64_t pos) = 0;
   // The run ended: complete (reached the end) or interrupted at pos (err: why, if failed).
   virtual void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) = 0;
   virtual bool client_busy() const = 0;
@@ -116,6 +122,10 @@ class SyncEngine {
   // Blocks until a run has published a position >= pos (true: it is there, or held at a
   // sync_max there), or until nothing runs or is about to run, or the timeout (false).
   bool wait_published(uint64_t pos, std::chrono::milliseconds timeout);
+  // md's sysfs_notify on sync_completed and sync_action, which mdadm select()s on: blocks
+  // until the count of events (a publication, a run starting or ending) is no longer
+  // `seen`, or the timeout; returns the count.
+  uint64_t wait_event(uint64_t seen, std::chrono::milliseconds timeout);
 
  private:
   void loop();
@@ -126,6 +136,7 @@ class SyncEngine {
   void throttle(std::unique_lock<std::mutex>& l);
   uint64_t speed_locked() const;
   void publish_locked(SyncOp op, uint64_t pos, std::unique_lock<std::mutex>& l);
+  uint64_t events_ = 0;  // guarded by mu_: wait_event's count
 
   SyncHost& host_;
   mutable std::mutex mu_;
