@@ -97,16 +97,6 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                       "`umd --dump` reads it, and mdadm --assemble continues it",
                                       name, ref.reshape_position));
   }
-  if (ref.reshape_active && ref.new_data_offset == ref.data_offset && !ref.clean) {
-    // What mdadm refuses too ("Failed to restore critical section for reshape"): serving it
-    // could write over a section whose only whole copy is in the backup file.
-    return Result<std::unique_ptr<Array>>(
-        Err::unsupported, fmt::format("{}: a reshape that rewrites in place was cut off at array sector {}; the "
-                                      "section it was moving may be whole only in mdadm's backup file, which umd "
-                                      "cannot restore yet: mdadm --assemble --backup-file restores it, and "
-                                      "`umd --dump` reads the members as they are",
-                                      name, ref.reshape_position));
-  }
   // Members absent now that the freshest superblock still counts as active: the array
   // had them when last written, so starting without them needs --run (as mdadm, whose
   // req_cnt is the superblock's working_disks). A slot no device held then was missing
@@ -157,8 +147,28 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   // (array_reader.h, reshaping_personality.h).
   UMD_ASSIGN_OR_RETURN(a->personality_, personality_for(set, a.get()));
   a->reshaping_ = dynamic_cast<ReshapingPersonality*>(a->personality_.get());
+  // An in-place reshape inside its critical section (or one that keeps its data disks)
+  // moves only under an overseer with a backup file (reshaping_personality.h: IN PLACE).
+  // Cut off there while active, its section may be whole only in that file: mdadm refuses
+  // it too ("Failed to restore critical section for reshape") unless it restores first.
+  bool overseer_needed = false;
   if (a->reshaping_) {
     a->reshaping_->set_host(static_cast<ReshapeHost*>(a.get()));
+    overseer_needed = a->reshaping_->in_place() && !a->reshaping_->resumes_alone();
+    if (overseer_needed && opts.backup_file.empty() && !ref.clean && !opts.read_only) {
+      {
+        umd::MutexLock l(a->mu_);
+        a->stopped_ = true;  // refused: nothing is written on the way out
+      }
+      return Result<std::unique_ptr<Array>>(
+          Err::unsupported, fmt::format("{}: a reshape that rewrites in place was cut off at array sector {}, inside "
+                                        "the section its backup file holds; give that file to restore it from: "
+                                        "--assemble --backup-file=FILE (umd's or mdadm's); `umd --dump` reads the "
+                                        "members as they are",
+                                        name, set.reshape->position));
+    }
+  }
+  if (a->reshaping_) {
     const uint64_t end = std::max(set.reshape->previous.array_sectors(), set.geometry.array_sectors());
     if (!a->reshaping_->can_move()) {
       a->warnings_.push_back(fmt::format("{}: a reshape is under way, stopped at array sector {} of {}; served through "
@@ -223,6 +233,27 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   }
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
   if (opts.freeze_reshape && ms.reshape) UMD_TRY(a->sync_->set_attr("sync_action", "frozen"));
+  if (overseer_needed && !a->read_only_) {
+    if (!opts.backup_file.empty()) {
+      if (Status s = a->restore_reshape_backup(opts.backup_file); !s.is_ok()) {
+        {
+          umd::MutexLock l(a->mu_);
+          a->stopped_ = true;  // refused: nothing more is written on the way out
+        }
+        return Result<std::unique_ptr<Array>>(s);
+      }
+    }
+    // Held where it is, for the overseer (overseer/reshape_overseer.h) to move sync_max.
+    if (a->reshaping_->in_place() && !a->reshaping_->resumes_alone()) {
+      const uint64_t at = a->reshaping_->progress_of(a->reshaping_->position()) / a->reshaping_->sync_unit();
+      UMD_TRY(a->sync_->set_attr("sync_max", std::to_string(at)));
+      a->warnings_.push_back(fmt::format("{}: the reshape rewrites in place: held at array sector {} until an "
+                                         "overseer backs up what comes next ({})",
+                                         name, a->reshaping_->position(),
+                                         opts.backup_file.empty() ? "assemble with --backup-file=FILE"
+                                                                  : "umd starts it with the backup file"));
+    }
+  }
   if (!a->read_only_) {
     a->state_thread_ = std::thread([p = a.get()] { p->state_loop(); });
     a->activate_spares();

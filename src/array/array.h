@@ -62,6 +62,8 @@
 #include "sync/sync_engine.h"
 #include "bitmap/write_intent.h"
 #include "io/member.h"
+#include "overseer/overseen_array.h"
+#include "overseer/reshape_overseer.h"
 #include "util/mutex.h"
 
 namespace umd::engine {
@@ -75,6 +77,10 @@ struct ReshapeRequest {
   std::optional<int> level;
   bool preserve_layout = false;  // --layout=preserve: the level change that needs no restripe
   bool force = false;            // --force: convert even when too few spares leave it degraded
+  // --backup-file (mdadm's in-place reshape of raid4/5/6): the data offset stays, and the
+  // reshape starts held at sync_max 0 for its overseer (overseer/reshape_overseer.h), which
+  // backs each section up before it lets sync_max past it.
+  bool in_place = false;
 };
 
 struct AssembleOptions {
@@ -86,6 +92,9 @@ struct AssembleOptions {
   // mdadm --freeze-reshape: a reshape the superblocks record stays where it is (sync_action
   // "frozen") until sync_action is written; without it the reshape resumes.
   bool freeze_reshape = false;
+  // mdadm --backup-file: an in-place reshape's sections are restored from it first
+  // (array_backup_restore.cc); the reshape then waits at sync_max for an overseer.
+  std::string backup_file;
 };
 
 struct MemberDetail {
@@ -166,6 +175,7 @@ namespace umd::engine {
 class ReshapingPersonality;
 
 class Array final : public BlockTarget,
+                    public overseer::OverseenArray,
                     private PersonalityHost,
                     private SyncHost,
                     private bitmap::BitmapHost,
@@ -208,8 +218,15 @@ class Array final : public BlockTarget,
   // and the rules are at the top of array_attrs.cc): "array_state", "sync_action",
   // "sync_max", "dev-d1.img/state", ... attr_names() lists every readable name now.
   std::vector<std::string> attr_names() const;
-  Result<std::string> attr(const std::string& name) const;      // the value, no trailing newline
-  Status set_attr(const std::string& name, const std::string& value);
+  Result<std::string> attr(const std::string& name) const override;  // the value, no trailing newline
+  Status set_attr(const std::string& name, const std::string& value) override;
+  // OverseenArray's rest (overseer/overseen_array.h): the array's bytes, and md's
+  // sysfs_notify on sync_completed and sync_action (the sync thread's events).
+  Status read_sectors(uint64_t sector, uint64_t sectors, uint8_t* out) override;
+  // What an overseer of this array's reshape needs, when one moves in place and cannot go
+  // on without it (reshaping_personality.h: IN PLACE); nullopt otherwise.
+  std::optional<overseer::ReshapePlan> overseer_plan() const;
+  uint64_t wait_sync_event(uint64_t seen, std::chrono::milliseconds timeout) override;
 
   // mdadm --manage. `member` names a member by its path (as given at assembly or add),
   // its base name ("d1.img") or "dev-d1.img". Errors name the member and the reason,
@@ -289,14 +306,17 @@ class Array final : public BlockTarget,
   // ReshapeHost, and the end of a reshape (array_sync.cc)
   Status record_reshape_position(uint64_t position) override;
   void record_reshape_position_soon() override;  // the state thread records
+  std::pair<uint64_t, uint64_t> reshape_suspended() const override;
   void finish_reshape();
+  // Grow_restart at assembly (array_backup_restore.cc).
+  Status restore_reshape_backup(const std::string& path) NO_THREAD_SAFETY_ANALYSIS;
   // The personality while a reshape is recorded (and after it, collapsed), else nullptr.
   ReshapingPersonality* reshaping() const { return reshaping_; }
 
   // SyncHost
   std::optional<Need> needed() override;
   Personality& sync_personality() override { return *personality_; }
-  void sync_checkpoint(SyncOp op, uint64_t pos) override;
+  bool sync_checkpoint(SyncOp op, uint64_t pos) override;
   void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
   bool client_busy() const override;
   uint64_t sync_skip(SyncOp op, uint64_t pos, uint64_t end) override;

@@ -11,7 +11,8 @@
 //   sync_action, last_sync_action, sync_min, sync_max, sync_completed, sync_speed,
 //   sync_speed_min, sync_speed_max, mismatch_cnt      (the sync thread: sync_engine.h)
 //   suspend_lo, suspend_hi    writes to array sectors in [lo, hi) wait (md: sectors); they are
-//                     parked at the door, and other requests go on (array.h)
+//                     parked at the door, and other requests go on (array.h); a write that
+//                     widens the window returns once no write is in flight (md's quiesce)
 //   dev-NAME/state    in_sync | spare | faulty (md's words; a member being rebuilt reads
 //                     "spare", as in md); writing "faulty" fails it, "remove" removes it
 //   dev-NAME/slot     its slot, or "none";  dev-NAME/recovery_start  "none" or sectors
@@ -28,6 +29,7 @@
 #include <charconv>
 
 #include "array/array.h"
+#include "block/block_wait.h"
 #include "personality/replacing_member.h"
 #include "layout/layout_names.h"
 #include "util/numbers.h"
@@ -157,9 +159,18 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     const std::optional<uint64_t> n = parse_u64(v);
     if (!n) return Status(Err::invalid, fmt::format("{}: \"{}\" is not a sector number", name, v));
     const uint64_t x = *n;
+    bool wider = false;
     {
       umd::MutexLock l(mu_);
-      (name == "suspend_lo" ? suspend_lo_ : suspend_hi_) = x;
+      uint64_t& at = name == "suspend_lo" ? suspend_lo_ : suspend_hi_;
+      wider = name == "suspend_lo" ? x < at && x < suspend_hi_ : x > at && x > suspend_lo_;
+      at = x;
+    }
+    // md's suspend stores quiesce the array: once the window covers more, no write into it
+    // is still in flight when this returns (an overseer reads those sectors next).
+    if (wider) {
+      pause_io();
+      resume_io();
     }
     release_parked();  // writes the window no longer covers go; the rest park again
     return Status::ok();
@@ -203,6 +214,14 @@ Status Array::set_attr(const std::string& name, const std::string& raw) {
     if (known == name) return Status(Err::invalid, fmt::format("{} is read-only", name));
   }
   return Status(Err::not_found, fmt::format("{} has no attribute {}", name_, name));
+}
+
+Status Array::read_sectors(uint64_t sector, uint64_t sectors, uint8_t* out) {
+  return submit_and_wait(*this, BlockOp::read, sector * 512, sectors * 512, out);
+}
+
+uint64_t Array::wait_sync_event(uint64_t seen, std::chrono::milliseconds timeout) {
+  return sync_->wait_event(seen, timeout);
 }
 
 }  // namespace umd::engine

@@ -107,8 +107,8 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       if (held_[i].state == Held::State::spare) spares.push_back(i);
     }
     for (const ProbedMember& m : set_->members) {
-      if (!m.sb1()) return Status(Err::unsupported, what + ": 0.90 members cannot move their data offset; a reshape "
-                                                           "of them needs a backup file, which umd does not write yet");
+      if (!m.sb1()) return Status(Err::unsupported, what + ": umd reshapes only 1.x arrays yet (0.90 members cannot "
+                                                           "move their data offset; mdadm --grow reshapes them in place)");
     }
   }
   if (sync_->progress().running && !on_sync_thread()) {  // the sync thread: a step chained at a sync's end
@@ -117,6 +117,10 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   const uint32_t disks = rq.raid_disks.value_or(old_geo.raid_disks());
   const bool fewer = disks < old_geo.raid_disks();
   if (o10 && fewer) return Status(Err::unsupported, what + ": fewer raid10 devices is not supported yet");
+  if (rq.in_place && fewer) {
+    return Status(Err::unsupported, what + ": fewer devices with --backup-file is not supported yet (without it the "
+                                           "data moves up into the room after it)");
+  }
   if (o10 && rq.layout && *rq.layout != old_geo.layout()) {
     return Status(Err::invalid, what + ": Cannot change number of copies when reshaping RAID10");
   }
@@ -192,6 +196,20 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
       return Status(Err::invalid, fmt::format("{}: first --grow {} ({}; shrink what is on the array first)", what,
                                               fmt::join(steps, ", then --grow "), why));
     }
+  } else if (rq.in_place) {
+    // mdadm with --backup-file: the data stays; the overseer backs up what is rewritten
+    // over itself (reshaping_personality.h: IN PLACE).
+    if (!o) return Status(Err::unsupported, what + ": --backup-file: only raid4/5/6 reshape in place (raid10 moves its data offset)");
+    for (size_t k = 0; k < part.size(); k++) {
+      const ProbedMember& m = set_->members[part[k]];
+      new_off[k] = sbs[k].data_offset;
+      const uint64_t end = sbs[k].super_offset < sbs[k].data_offset ? m.dev_sectors : sbs[k].super_offset;
+      if (new_off[k] + set_->ref.component_sectors > end) {
+        return Status(Err::invalid, fmt::format("{}: {} is too small: {} sectors of data from sector {} do not fit in "
+                                                "its {} sectors",
+                                                what, m.path, set_->ref.component_sectors, new_off[k], m.dev_sectors));
+      }
+    }
   } else {
   uint64_t before = ~0ull;
   for (const Superblock1& sb : sbs) before = std::min(before, space_before(sb, bitmap_room));
@@ -213,7 +231,14 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   }
   }
 
-  // Nothing has changed so far. Now the superblocks, with client I/O drained.
+  // In place: held at the start for the overseer, which moves sync_max once it has a
+  // backup; set before the reshape exists, so no step can begin past it.
+  std::string sync_max_before;
+  if (rq.in_place) {
+    UMD_ASSIGN_OR_RETURN(sync_max_before, sync_->attr("sync_max"));
+    UMD_TRY(sync_->set_attr("sync_max", "0").with_context(what));
+  }
+  // Nothing has changed so far (but that). Now the superblocks, with client I/O drained.
   // marking_ keeps the state thread's superblock writes out: one begun before would put
   // back the superblocks it read (write_state commits what it prepared).
   pause_io();
@@ -227,7 +252,11 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     for (size_t k = 0; k < part.size(); k++) {
       ProbedMember& m = set_->members[part[k]];
       Superblock1& sb = std::get<Superblock1>(m.sb);
-      sb.feature_map |= kFeatureReshapeActive | kFeatureNewOffset;
+      sb.feature_map |= kFeatureReshapeActive;
+      // In place, the kernel's superblock has no new offset (super_1_sync sets the bit only
+      // when new_data_offset differs).
+      if (new_off[k] != sb.data_offset) sb.feature_map |= kFeatureNewOffset;
+      else sb.feature_map &= ~kFeatureNewOffset;
       sb.feature_map &= ~kFeatureReshapeBackwards;  // md sets it only for the same disks; fewer walk back anyway
       sb.new_offset = uint32_t(int32_t(int64_t(new_off[k]) - int64_t(sb.data_offset)));
       sb.reshape_position = fewer ? ng->array_sectors() : 0;  // raid5_start_reshape: backwards from the end
@@ -267,7 +296,10 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     cv_.notify_all();
   }
   resume_io();
-  if (!st.is_ok()) return st.with_context(what);
+  if (!st.is_ok()) {
+    if (rq.in_place) (void)sync_->set_attr("sync_max", sync_max_before);
+    return st.with_context(what);
+  }
   sync_->kick();
   return Status::ok();
 }
@@ -276,6 +308,11 @@ Status Array::record_reshape_position(uint64_t position) {
   Status s = write_state_locked_marking(true);
   if (!s.is_ok()) return s.with_context(fmt::format("{}: recording the reshape at array sector {}", name_, position));
   return s;
+}
+
+std::pair<uint64_t, uint64_t> Array::reshape_suspended() const {
+  umd::MutexLock l(mu_);
+  return {suspend_lo_, suspend_hi_};
 }
 
 void Array::record_reshape_position_soon() {

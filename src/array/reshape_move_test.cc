@@ -138,9 +138,10 @@ TEST_P(ReshapeMoveTest, WritesDuringTheMoveAreKept) {
   std::vector<uint8_t> model = numbered(end);
   std::mt19937_64 rng(7);
   auto write_some = [&](int n) { write_random(arr, rng, end, n, &model); };
-  // Held half-way (sync_max is in the reshape's own progress space).
+  // Held half-way (sync_max is in the reshape's own progress space, over the new data
+  // disks: sectors of each member, as md's).
   const uint64_t half = (end / 2) / 96 * 96;
-  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half)).is_ok());
+  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half / (sh.to - 1))).is_ok());
   ASSERT_TRUE(arr.set_attr("sync_action", "reshape").is_ok());
   ASSERT_TRUE(arr.sync_engine().wait_published(half, 60s)) << *arr.attr("sync_completed");
   EXPECT_EQ(*arr.attr("sync_action"), "reshape");
@@ -192,7 +193,7 @@ TEST_P(ReshapeMoveTest, AMemberFailingHalfWayLeavesTheArrayDegradedAndWhole) {
     }
   };
   const uint64_t half = (end / 2) / 96 * 96;
-  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half)).is_ok());
+  ASSERT_TRUE(arr.set_attr("sync_max", std::to_string(half / (sh.to - 1))).is_ok());
   ASSERT_TRUE(arr.set_attr("sync_action", "reshape").is_ok());
   ASSERT_TRUE(arr.sync_engine().wait_published(half, 60s)) << *arr.attr("sync_completed");
   write_some(50);
@@ -277,20 +278,39 @@ TEST_P(ReshapeMoveTest, PowerCutAnywhereResumesAndLosesNothing) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ReshapeMoveTest, ::testing::Values(kGrow, kShrink),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// A reshape that rewrites in place (no new data offset) needs a backup file: it is served
-// held where it stopped, with a warning saying why, and not moved.
-TEST(ReshapeMoveRefusal, AnInPlaceReshapeStaysHeld) {
-  Reshaped rs = make_reshaped(Shape{"grow_4_to_5_in_place", 4, 5, 128, 128}, 1);
+// A reshape that rewrites in place (no new data offset), recorded past its critical
+// section: the new rows stay below the old ones still needed, so it resumes by itself and
+// runs to the end, as the kernel's raid5_run resumes it (reshaping_personality.h).
+TEST(ReshapeInPlace, PastTheCriticalSectionItResumesAlone) {
+  const Shape sh{"grow_4_to_5_in_place", 4, 5, 128, 128};
+  Reshaped rs = make_reshaped(sh, 1);
   auto a = Array::assemble_members("t", borrowed(rs), {});
   ASSERT_TRUE(a.is_ok()) << a.status().message();
-  ASSERT_TRUE((*a)->sync_engine().wait_idle(10s));
-  ASSERT_TRUE((*a)->detail().reshape.has_value());
-  EXPECT_FALSE((*a)->detail().reshape->moving);
-  bool warned = false;
-  for (const std::string& w : (*a)->warnings()) warned |= w.find("rewrites in place") != std::string::npos;
-  EXPECT_TRUE(warned);
+  EXPECT_FALSE((*a)->overseer_plan().has_value());
+  ASSERT_TRUE((*a)->sync_engine().wait_idle(60s));
+  EXPECT_FALSE((*a)->detail().reshape.has_value());
+  ASSERT_TRUE((*a)->stop().is_ok());
+  a->reset();
+  expect_contents(rs, numbered(rs.end), new_size(sh), "after the reshape in place");
 }
 
+// Recorded inside its critical section (here at its start), it waits at sync_max for an
+// overseer with the backup file, and says so; nothing is moved.
+TEST(ReshapeInPlace, InsideTheCriticalSectionItWaitsForAnOverseer) {
+  Reshaped rs = make_reshaped(Shape{"grow_4_to_5_in_place", 4, 5, 128, 128}, 0);
+  auto a = Array::assemble_members("t", borrowed(rs), {});
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  EXPECT_TRUE((*a)->overseer_plan().has_value());
+  EXPECT_EQ(*(*a)->attr("sync_max"), "0");
+  ASSERT_TRUE((*a)->detail().reshape.has_value());
+  EXPECT_EQ((*a)->detail().reshape->position, 0u);
+  bool warned = false;
+  for (const std::string& w : (*a)->warnings()) warned |= w.find("--backup-file") != std::string::npos;
+  EXPECT_TRUE(warned);
+  ASSERT_TRUE((*a)->stop().is_ok());
+  a->reset();
+  expect_contents(rs, numbered(rs.end), rs.end, "held at 0");
+}
 
 // --grow on a running array: the superblocks are rewritten to record a reshape from 0
 // with the data offset moved down by mdadm's rule, and the sync thread moves it while the

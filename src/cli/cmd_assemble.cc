@@ -29,6 +29,7 @@ Result<daemon::DaemonOptions> daemon_options(const Args& a) {
   opts.array.force = a.force;
   opts.array.run = a.run;
   if (a.overlay) opts.array.overlay_dir = absolute_path(*a.overlay);
+  if (a.backup_file) opts.array.backup_file = absolute_path(*a.backup_file);
   if (a.bitmap && *a.bitmap != "internal" && *a.bitmap != "none") {
     if (a.bitmap->find('/') == std::string::npos) {
       return Result<daemon::DaemonOptions>(Err::invalid, "--assemble --bitmap takes the path of a bitmap file (with a '/')");

@@ -8,6 +8,11 @@
 //    raid5, raid4 <-> raid5 <-> raid6, raid0 <-> raid4/5/10: array/array_takeover.cc);
 //    with --layout=preserve where mdadm would otherwise restripe; --force converts with too
 //    few spares (degraded).
+//  - --backup-file=F (with --raid-devices, --chunk, --layout of raid4/5/6): the data stays
+//    where it is and the reshape rewrites it in place, each section first saved in F in
+//    mdadm's format by the daemon's overseer (overseer/reshape_overseer.h), as mdadm does
+//    when it is given one. F must not exist (mdadm creates it O_EXCL); it is removed when
+//    the reshape no longer needs it. After a crash, --assemble --backup-file=F restores it.
 //  - --continue resumes a recorded reshape that is held (--assemble --freeze-reshape).
 //  - --size=max|N changes each member's space (a grown part is resynced), --array-size=N|max
 //    the size clients see (array/array_size.cc).
@@ -17,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/scan_sources.h"
 #include "daemon/control_protocol.h"
 #include "daemon/runtime_dir.h"
 #include "util/units.h"
@@ -26,6 +32,9 @@ namespace umd::cli {
 int cmd_grow(const Args& a) {
   Status name_ok = daemon::check_array_name(a.array_name);
   if (!name_ok.is_ok()) return usage_error(name_ok.message());
+  if (a.backup_file && !(a.raid_devices || a.chunk || a.layout || a.level)) {
+    return usage_error("--backup-file goes with --raid-devices, --chunk, --layout or --level (a reshape)");
+  }
   if (a.grow_continue) {
     // mdadm --grow --continue: the recorded reshape moves again (after --freeze-reshape,
     // or a freeze); one umd cannot move says why.
@@ -78,6 +87,7 @@ int cmd_grow(const Args& a) {
     if (a.layout) req["layout"] = *a.layout;
     if (a.level) req["level"] = *a.level;
     if (a.force) req["force"] = true;
+    if (a.backup_file) req["backup_file"] = absolute_path(*a.backup_file);
     if (int rc = check_assembled(a.array_name)) return rc;
     auto r = daemon::control_call(a.array_name, req, std::chrono::seconds(120));
     if (!r.is_ok()) return fail_for(a.array_name, r.status());

@@ -112,6 +112,13 @@ json grow_op(ServedArray& array, const json& request) {
     if (!request["force"].is_boolean()) return error_response("grow: \"force\" must be true or false");
     shape.force = request["force"].get<bool>();
   }
+  if (request.contains("backup_file")) {
+    std::string f;
+    if (!string_field(request, "backup_file", &f) || f.empty() || f.front() != '/') {
+      return error_response("grow: \"backup_file\" must be an absolute path");
+    }
+    shape.backup_file = f;
+  }
   if (!shape.raid_devices && !shape.chunk_kib && !shape.layout && !shape.level) {
     return error_response("grow: give \"bitmap\", or one of \"raid_devices\", \"chunk_kib\", \"layout\", \"level\"");
   }

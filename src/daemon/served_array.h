@@ -35,6 +35,8 @@ struct ServeArrayOptions {
   bool force = false;  // leave stale members out instead of refusing
   bool run = false;    // start even when degraded
   std::string overlay_dir;  // --overlay DIR: member writes go to copy-on-write files there
+  // --backup-file: an in-place reshape is restored from it, then overseen with it
+  std::string backup_file;
 };
 
 class ServedArray {
@@ -76,6 +78,8 @@ class ServedArray {
     std::optional<std::string> layout;  // a name as mdadm takes it, for the (new) level; or "preserve"
     std::optional<std::string> level;   // as mdadm takes it: "5", "raid5", ...
     bool force = false;
+    // --backup-file: reshape in place, overseen with this file (overseer/reshape_overseer.h)
+    std::string backup_file;
   };
   virtual Status reshape(const Shape& shape) {
     (void)shape;

@@ -1,6 +1,10 @@
 // The daemon's array: engine::Array, read-write, with its control plane.
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 
@@ -10,6 +14,7 @@
 #include "assemble/member_set.h"
 #include "io/member.h"
 #include "layout/layout_names.h"
+#include "overseer/reshape_overseer.h"
 #include "util/numbers.h"
 
 namespace umd::daemon {
@@ -54,8 +59,12 @@ class EngineArray final : public ServedArray {
  public:
   EngineArray(std::unique_ptr<engine::Array> a, std::unique_ptr<FaultHooks> hooks)
       : a_(std::move(a)), hooks_(std::move(hooks)) {}
+  ~EngineArray() override { stop_overseer(); }
   engine::BlockTarget& target() override { return *a_; }
-  Status stop() override { return a_->stop(); }
+  Status stop() override {
+    stop_overseer();  // before the array: the backup stays for the restart
+    return a_->stop();
+  }
   nlohmann::json detail() const override { return detail_json(a_->detail(), a_->read_only()); }
   std::vector<std::string> warnings() const override { return a_->warnings(); }
   std::vector<std::string> attr_names() const override { return a_->attr_names(); }
@@ -73,9 +82,22 @@ class EngineArray final : public ServedArray {
     return component ? a_->set_component_size(sectors) : a_->set_array_size(sectors);
   }
   Status inject_fault(const nlohmann::json& member, const std::string& action) override;
+  // An in-place reshape that needs one gets an overseer with the backup file (at --grow,
+  // or at assembly after the file was restored): overseer/reshape_overseer.h.
+  Status start_overseer(const std::string& backup_file, bool restart);
 
  private:
   Status add(const std::string& path, bool re_add);
+  void stop_overseer() {
+    std::unique_ptr<overseer::ReshapeOverseer> o;
+    {
+      std::lock_guard l(overseer_mu_);
+      o = std::move(overseer_);
+    }
+    if (o) o->stop();
+  }
+  std::mutex overseer_mu_;
+  std::unique_ptr<overseer::ReshapeOverseer> overseer_;  // guarded by overseer_mu_
 
   std::unique_ptr<engine::Array> a_;
   std::unique_ptr<FaultHooks> hooks_;  // null unless UMD_TEST_FAULTS=1 or =cache
@@ -103,7 +125,37 @@ Status EngineArray::reshape(const Shape& shape) {
     UMD_ASSIGN_OR_RETURN(uint32_t l, layout::parse_layout(level, *shape.layout));
     rq.layout = l;
   }
-  return a_->start_reshape(rq);
+  if (!shape.backup_file.empty()) {
+    rq.in_place = true;
+    // mdadm: "backup file must NOT be on the array being reshaped" -- nor one of its members.
+    for (const engine::MemberDetail& m : a_->detail().members) {
+      if (normal_path(m.path) == normal_path(shape.backup_file)) {
+        return Status(Err::invalid, fmt::format("--backup-file={} is a member of the array being reshaped",
+                                                shape.backup_file));
+      }
+    }
+  }
+  if (shape.backup_file.empty()) return a_->start_reshape(rq);
+  // The file first (mdadm creates it O_EXCL before it changes anything): a name already
+  // taken is refused with the array untouched.
+  const int fd = ::open(shape.backup_file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::from_errno(errno, fmt::format("cannot create backup file {}", shape.backup_file));
+  ::close(fd);
+  Status s = a_->start_reshape(rq);
+  if (!s.is_ok() || !a_->overseer_plan()) {  // refused, or nothing is rewritten in place
+    ::unlink(shape.backup_file.c_str());
+    return s;
+  }
+  return start_overseer(shape.backup_file, true);
+}
+
+Status EngineArray::start_overseer(const std::string& backup_file, bool restart) {
+  std::optional<overseer::ReshapePlan> plan = a_->overseer_plan();
+  if (!plan) return Status::ok();
+  std::lock_guard l(overseer_mu_);
+  if (overseer_) return Status(Err::busy, "a reshape overseer already runs for this array");
+  UMD_ASSIGN_OR_RETURN(overseer_, overseer::ReshapeOverseer::start(*a_, *plan, backup_file, restart));
+  return Status::ok();
 }
 
 Status EngineArray::manage(const std::string& op, const std::string& member, const std::string& with) {
@@ -196,13 +248,20 @@ Result<std::unique_ptr<ServedArray>> assemble_served_array(const std::string& na
   ao.force = opts.force;
   ao.run = opts.run;
   ao.overlay_dir = opts.overlay_dir;
+  ao.backup_file = opts.backup_file;
   const char* faults_env = std::getenv("UMD_TEST_FAULTS");
   const std::string faults_mode = faults_env != nullptr ? faults_env : "";
   const bool faults = faults_mode == "1" || faults_mode == "cache";
   std::unique_ptr<FaultHooks> hooks = faults ? std::make_unique<FaultHooks>(faults_mode == "cache") : nullptr;
   UMD_ASSIGN_OR_RETURN(std::unique_ptr<engine::Array> a, faults ? assemble_with_faults(name, paths, ao, hooks.get())
                                                                  : engine::Array::assemble(name, paths, ao));
-  return std::unique_ptr<ServedArray>(new EngineArray(std::move(a), std::move(hooks)));
+  auto served = std::make_unique<EngineArray>(std::move(a), std::move(hooks));
+  if (!opts.backup_file.empty() && !opts.read_only) {
+    // The file's sections are restored (array_backup_restore.cc); an overseer takes the
+    // reshape from there with the file made anew, as mdadm's Grow_continue does.
+    UMD_TRY(served->start_overseer(opts.backup_file, true));
+  }
+  return std::unique_ptr<ServedArray>(std::move(served));
 }
 
 }  // namespace umd::daemon

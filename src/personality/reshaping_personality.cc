@@ -50,7 +50,34 @@ ReshapingPersonality::ReshapingPersonality(std::unique_ptr<Personality> previous
   }
 }
 
-bool ReshapingPersonality::can_move() const { return old_row_ && new_row_ && room_ > 0; }
+bool ReshapingPersonality::can_move() const { return old_row_ && new_row_ && (room_ > 0 || in_place()); }
+
+bool ReshapingPersonality::resumes_alone() const {
+  if (!in_place() || done()) return true;
+  std::lock_guard l(view_mu_);
+  const uint64_t at = recorded_;
+  return backwards_ ? safe_limit(at) < at : safe_limit(at) > at;
+}
+
+Status ReshapingPersonality::restore(uint64_t lo, std::span<const uint8_t> data) {
+  if (data.size() % 512 || lo + data.size() / 512 > next_->array_sectors()) {
+    return Status(Err::invalid, fmt::format("restoring array sectors {}+{}: past the new geometry's end {}", lo,
+                                            data.size() / 512, next_->array_sectors()));
+  }
+  return submit_and_wait(*next_, BlockOp::write, lo * 512, data.size(), const_cast<uint8_t*>(data.data()))
+      .with_context(fmt::format("restoring array sectors {}..{} through the new geometry", lo, lo + data.size() / 512));
+}
+
+void ReshapingPersonality::restored_to(uint64_t position) {
+  std::lock_guard l(view_mu_);
+  view_ = view_.at(position);
+  recorded_ = position;
+}
+
+uint64_t ReshapingPersonality::sync_unit() const {
+  if (collapsed()) return next_->sync_unit();
+  return raid10_ || !new_chunk_ ? 1 : new_row_ / new_chunk_;  // the new data disks
+}
 
 uint64_t ReshapingPersonality::position() const {
   std::lock_guard l(view_mu_);
@@ -162,11 +189,23 @@ Status ReshapingPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncRepor
       if (!st.is_ok()) break;
       lim = safe_limit(cur);
       if (back ? lim >= cur : lim <= cur) {
-        st = Status(Err::unsupported,
-                    fmt::format("reshape: the data offset moves by {} sectors, too little to move the rows at array "
-                                "sector {} without overwriting data still needed; this reshape needs a backup file",
-                                room_, cur));
-        break;
+        // IN PLACE (top of the header): only what the overseer has suspended, and so
+        // backed up, is rewritten over the data it replaces.
+        const auto [slo, shi] = host_->reshape_suspended();
+        if (in_place()) lim = back ? ceil_div(std::max(slo, lo), granule_) * granule_ : std::min(shi, hi) / granule_ * granule_;
+        const bool covered = in_place() && (back ? shi >= cur && lim < cur : slo <= cur && lim > cur);
+        if (!covered) {
+          st = Status(Err::unsupported,
+                      in_place() ? fmt::format("reshape: the rows at array sector {} are rewritten in place and are not "
+                                               "suspended (suspend_lo {}, suspend_hi {}): only an overseer with a "
+                                               "backup file may move them (umd --grow --backup-file)",
+                                               cur, slo, shi)
+                                 : fmt::format("reshape: the data offset moves by {} sectors, too little to move the "
+                                               "rows at array sector {} without overwriting data still needed; this "
+                                               "reshape needs a backup file",
+                                               room_, cur));
+          break;
+        }
       }
     }
     const uint64_t to = back ? std::max(lo, lim) : std::min(hi, lim);

@@ -42,14 +42,27 @@
 //    nor clears it; the resync a crash leaves runs after the reshape, over the new rows.
 //  - raid10 near layouts move too, the rows a section touches following md's
 //    first/last_dev_address (any chunk boundary will do: copies, no parity).
-//  - What it does not do (yet): raid10 far/offset reshapes, and reshapes that rewrite in
-//    place (they need the backup-file overseer): can_move() is false and the reshape stays
-//    held.
+//  - IN PLACE (raid4/5/6 whose data offset stays, room 0: mdadm --grow --backup-file):
+//    where THE SAFETY RULE leaves no room even after recording, the step may still
+//    rewrite the section over the old data it replaces, as md's reshape_request does, but
+//    only the part of it inside the host's suspended window (md's suspend_lo/hi). That
+//    window is the overseer's promise (overseer/reshape_overseer.h): it suspended those
+//    sectors, copied them to its backup file, then let sync_max past them. The position
+//    recorded before the write is the section's start; after a crash the superblocks say
+//    the reshape is too early to resume by itself (md's raid5_run), and the backup is
+//    restored into the new geometry first (Grow_restart). Without a suspended window the
+//    step fails and the reshape stays where it is. Past a grow's critical section (the
+//    least common multiple of the two rows) THE SAFETY RULE holds alone, and the reshape
+//    goes on without an overseer, as the kernel's does.
+//  - What it does not do (yet): raid10 far/offset reshapes: can_move() is false and the
+//    reshape stays held.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <utility>
 
 #include "layout/geometry_view.h"
 #include "personality/personality.h"
@@ -70,6 +83,8 @@ class ReshapeHost {
   // member completion, so it must not wait). The host then calls recorded(), or
   // record_failed() if the superblocks could not be written.
   virtual void record_reshape_position_soon() = 0;
+  // md's suspend_lo/suspend_hi, array sectors: [lo, hi), where client writes wait.
+  virtual std::pair<uint64_t, uint64_t> reshape_suspended() const = 0;
 };
 
 class ReshapingPersonality final : public Personality {
@@ -100,6 +115,7 @@ class ReshapingPersonality final : public Personality {
   // Only SyncOp::reshape, and only when can_move() (until collapsed).
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override { return collapsed() ? next_->sync_granule() : granule_; }
+  uint64_t sync_unit() const override;
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
   // A write's bits: its rows in both geometries (THE BITMAP, at the top).
   std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
@@ -116,6 +132,17 @@ class ReshapingPersonality final : public Personality {
 
   // Whether this reshape can be moved here (see the top of the file).
   bool can_move() const;
+  // raid4/5/6 whose data stays where it is (IN PLACE, at the top).
+  bool in_place() const { return room_ == 0 && !raid10_ && old_row_ && new_row_; }
+  // Whether the next step from the recorded position keeps THE SAFETY RULE without a
+  // suspended window: false for an in-place reshape inside its critical section, which
+  // the kernel calls "too early for auto-recovery" (raid5_run), and always for one that
+  // keeps its data disks.
+  bool resumes_alone() const;
+  // Grow_restart, before anything runs: writes a backup's `data` (array sectors from lo)
+  // through the new geometry, then (restored_to) moves the position to `position`.
+  Status restore(uint64_t lo, std::span<const uint8_t> data);
+  void restored_to(uint64_t position);
   void set_host(ReshapeHost* host) { host_ = host; }
   // Where the reshape is now, and the sync-space progress that stands for it.
   uint64_t position() const;

@@ -6,8 +6,11 @@ with sync_speed_max set low, so it is still moving while fio writes and verifies
 pattern and reads the first back; then sync_speed_max is raised and the reshape ends.
 Afterwards fio verifies both patterns again, the array has grown, `--detail` shows the
 new shape, `check` finds mismatch_cnt 0, and `mdadm --examine` sees the members of a
-plain array of the new shape. A chunk change runs the same way. What --grow refuses (too
-few spares, a level change, no change) exits 1 with one line naming the reason.
+plain array of the new shape. A chunk change runs the same way, and both again in place
+with --backup-file (overseer/reshape_overseer.h), with the daemon killed inside the
+critical section and the file restoring it at --assemble. What --grow refuses (too few
+spares, a level change, no change, a backup file that exists or is a member) exits 1 with
+one line naming the reason.
 """
 import json
 import os
@@ -148,6 +151,67 @@ class ServeReshape(umdtest.DaemonTest):
             self.assertIn("Array Size : 46848 KiB", ex)
             self.assertIn("Data Offset : 2304 sectors", ex)  # 2048 + 256: moved up
 
+    def data_offset(self, path):
+        ex = umdtest.run(["mdadm", "--examine", path]).stdout
+        return next(line.split(":")[1].strip() for line in ex.splitlines() if "Data Offset" in line)
+
+    def test_in_place_with_a_backup_file(self):
+        """mdadm's in-place reshape: with --backup-file the data offset stays where it is and
+        each section that is rewritten over itself is first saved in the file (only the
+        critical section of a grow; every section of a chunk change); the file is gone at
+        the end, and the members are those of a plain array of the new shape."""
+        for name, grow, disks, chunk in (("b5", ["--raid-devices=4"], 4, 64), ("bc", ["--chunk=128K"], 3, 128)):
+            with self.subTest(grow=grow):
+                paths, uri = self.make(name, 5, 3, 1 if disks == 4 else 0)
+                offset = self.data_offset(paths[0])
+                backup = os.path.join(self.tmp, f"{name}.backup")
+                self.grow_under_fio(name, paths, uri, [*grow, f"--backup-file={backup}"], disks, chunk)
+                self.assertFalse(os.path.exists(backup), "the backup file outlived the reshape")
+                for p in paths[:disks]:
+                    self.assertEqual(self.data_offset(p), offset, p)
+
+    def test_in_place_crash_restores_from_the_backup_file(self):
+        """The daemon killed inside the critical section of an in-place grow: assembled
+        without the file the reshape stays where it is; with --backup-file the section comes
+        back from it, the reshape ends, and the bytes are those written before."""
+        paths, uri = self.make("k5", 5, 3, 1)
+        size = self.size("k5")
+        src = os.path.join(self.tmp, "k5.src")
+        with open(src, "wb") as f:
+            f.write(os.urandom(size))
+        umdtest.run(["nbdcopy", "--flush", "--", src, uri])
+        backup = os.path.join(self.tmp, "k5.backup")
+        # frozen: the overseer saves the critical section, the reshape does not move it
+        self.umd("--action", "k5", "frozen")
+        self.umd("--grow", "k5", "--raid-devices=4", f"--backup-file={backup}")
+
+        def saved():
+            with open(backup, "rb") as f:
+                b = f.read(512)
+            return b[:16] in (b"md_backup_data-1", b"md_backup_data-2") and int.from_bytes(b[56:64], "little") > 0
+        umdtest.wait_until(saved, timeout=60, what="the critical section in the backup file")
+        umdtest.sigkill_and_wait(json.loads(self.umd("--detail", "k5", "--json").stdout)["pid"])
+        self.running.remove("k5")
+        sock = os.path.join(self.tmp, "k5.sock")
+        r = self.umd("--assemble", "k5", *paths, "--serve", f"nbd:unix:{sock}", check=False)
+        if r.returncode == 0:  # held where it was (stopped clean), and it says what it needs
+            self.running.append("k5")
+            self.assertIn("--backup-file", r.stderr)
+            self.assertNotEqual(self.attr("k5", "reshape_position"), "none")
+            self.stop("k5")
+        else:
+            self.assertIn("--backup-file", r.stderr)
+        self.assemble("k5", paths, f"--backup-file={backup}", serve=sock)
+        umdtest.wait_until(lambda: self.attr("k5", "reshape_position") == "none", timeout=120,
+                           what="the restored reshape to end")
+        out = os.path.join(self.tmp, "k5.out")
+        umdtest.run(["nbdcopy", "--", uri, out])
+        self.assertEqual(umdtest.sha256_file(out, size), umdtest.sha256_file(src))
+        self.umd("--action", "k5", "check")
+        umdtest.wait_until(lambda: self.attr("k5", "sync_action") == "idle", timeout=120, what="check")
+        self.assertEqual(self.attr("k5", "mismatch_cnt"), "0")
+        self.assertEqual(json.loads(self.umd("--detail", "k5", "--json").stdout)["array"]["raid_disks"], 4)
+
     def test_refusals(self):
         paths, _ = self.make("x5", 5, 3, 0)
         hashes = umdtest.hash_members(paths)
@@ -158,6 +222,19 @@ class ServeReshape(umdtest.DaemonTest):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(says, r.stderr)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        # --backup-file: a member of the array, or a file that exists (mdadm creates it O_EXCL)
+        taken = os.path.join(self.tmp, "taken.backup")
+        with open(taken, "wb") as f:
+            f.write(b"not mine")
+        for grow, says in ((["--chunk=128K", f"--backup-file={paths[0]}"], "is a member of the array"),
+                           (["--chunk=128K", f"--backup-file={taken}"], "cannot create backup file"),
+                           (["--bitmap=none", f"--backup-file={taken}"], "--backup-file goes with")):
+            r = self.umd("--grow", "x5", *grow, check=False)
+            self.assertIn(r.returncode, (1, 2), r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        with open(taken, "rb") as f:
+            self.assertEqual(f.read(), b"not mine")
         self.assertEqual(umdtest.hash_members(paths), hashes, "a refused --grow changed a member")
 
 

@@ -1,0 +1,86 @@
+// Array and a reshape backup file at assembly: mdadm's Grow_restart (Assemble with
+// --backup-file), before any other thread of the array exists.
+//  - The block at byte 0 must be mdadm's (magic, checksums), name this array (set uuid),
+//    be close in time to the superblocks (mtime against utime, MDADM_GROW_ALLOW_OLD lifts
+//    it) and hold a section the reshape still needs: backup_matches, format/backup_super.h.
+//    A backup that holds nothing needed is left alone; one of another array, or a file
+//    that is not a backup, is refused and nothing is written.
+//  - Each filled part is written through the NEW geometry at its array sectors (what
+//    restore_stripes does with the new chunk, level and layout); the members are flushed;
+//    the position moves to where backup_restored_progress says (the end of the sections)
+//    and the superblocks record it (mdadm's update_super "_reshape_progress").
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "array/array.h"
+#include "format/backup_super.h"
+#include "overseer/backup_file.h"
+
+namespace umd::engine {
+
+Status Array::restore_reshape_backup(const std::string& path) {
+  const std::string what = fmt::format("{}: --backup-file={}", name_, path);
+  if (!reshaping_ || !set_->reshape) return Status(Err::invalid, what + ": no reshape is under way");
+  UMD_ASSIGN_OR_RETURN(BackupSuper bsb, overseer::read_backup_super(path));
+  const bool increasing = !set_->reshape->backwards;
+  const uint64_t progress = reshaping_->position();
+  BackupRestartState st;
+  st.array_uuid = set_->ref.array_uuid;
+  st.array_utime = set_->ref.utime;
+  st.reshape_progress = progress;
+  st.increasing = increasing;
+  st.allow_old = std::getenv("MDADM_GROW_ALLOW_OLD") != nullptr;
+  if (Status m = backup_matches(bsb, st); !m.is_ok()) {
+    if (m.code() == Err::not_found) {
+      warnings_.push_back(fmt::format("{}: nothing in it is needed at array sector {}", what, progress));
+      return Status::ok();
+    }
+    return m.with_context(what + ": not this reshape's backup");
+  }
+  std::string restored;
+  for (int part = 0; part < (bsb.version == BackupVersion::v2 ? 2 : 1); part++) {
+    const uint64_t lo = part ? bsb.arraystart2 : bsb.arraystart, len = part ? bsb.length2 : bsb.length;
+    if (len == 0) continue;
+    UMD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, overseer::read_backup_part(path, bsb, part));
+    UMD_TRY(reshaping_->restore(lo, data).with_context(what));
+    restored += fmt::format("{}{}..{}", restored.empty() ? "" : ", ", lo, lo + len);
+  }
+  UMD_TRY(flush_members().with_context(what));
+  const uint64_t to = backup_restored_progress(bsb, progress, increasing);
+  reshaping_->restored_to(to);
+  set_->reshape->position = to;
+  warnings_.push_back(fmt::format("{}: restored the critical section (array sectors {}); the reshape goes on from "
+                                  "array sector {}",
+                                  what, restored, to));
+  {
+    umd::MutexLock l(mu_);
+    marking_ = true;
+  }
+  Status s = write_state(true);
+  {
+    umd::MutexLock l(mu_);
+    marking_ = false;
+  }
+  return s.with_context(what);
+}
+
+std::optional<overseer::ReshapePlan> Array::overseer_plan() const {
+  umd::MutexLock l(mu_);
+  if (!reshaping_ || reshaping_->collapsed() || !set_->reshape || !reshaping_->in_place()) return std::nullopt;
+  if (reshaping_->resumes_alone()) return std::nullopt;
+  const auto* o = set_->reshape->previous.as<layout::Raid456Geometry>();
+  const auto* n = set_->geometry.as<layout::Raid456Geometry>();
+  if (!o || !n) return std::nullopt;
+  overseer::ReshapePlan p;
+  p.uuid = set_->ref.array_uuid;
+  p.old_data_disks = o->data_disks();
+  p.new_data_disks = n->data_disks();
+  p.old_chunk = o->chunk_sectors();
+  p.new_chunk = n->chunk_sectors();
+  p.component_sectors = set_->ref.component_sectors;
+  p.end = n->array_sectors();
+  return p;
+}
+
+}  // namespace umd::engine
