@@ -45,7 +45,10 @@ before use (not fallocated), so no timed pass pays for first-touch page clearing
 * raid5 reshape: 3 members + 1 spare (--assume-clean), `umd --grow --raid-devices=4`; the
   clock starts at the command; time until sync_action is idle and reshape_position
   "none"; component_size / time, unthrottled. Its peer: 3 reads + 4 writes at once (each
-  old member is read, every new one written).
+  old member is read, every new one written). Then the same with `--backup-file` (in
+  place: the overseer saves the critical section first), and a chunk change 64K -> 128K
+  on the 3 disks with `--backup-file` (every section saved first; peer 3 reads + 3
+  writes).
 * client IOPS, raid5 (4 + 1 spare; the array above): fio's nbd engine, rand read 4 KiB and
   rand write 4 KiB, iodepth 16, numjobs 1, over the whole array, for a fixed time (a) with
   the array idle, (b) during a recovery with sync_speed_max 50000 KiB/s, (c) during an
@@ -80,7 +83,7 @@ CHUNK = "64K"
 # Per sync row: the member reads and writes a pass does per member-sized unit (its peer).
 PEER_IO = {"raid1/resync": (1, 1), "raid1/recovery": (1, 1), "raid5/resync": (4, 0),
            "raid5/check": (4, 0), "raid5/recovery": (3, 1), "raid6/recovery": (4, 1),
-           "raid5/reshape": (3, 4)}
+           "raid5/reshape": (3, 4), "raid5/reshape-backup": (3, 4), "raid5/reshape-chunk-backup": (3, 3)}
 ZEROS = memoryview(bytes(8 * MiB))
 
 
@@ -510,22 +513,34 @@ class SyncBench(UmdSection):
         finally:
             self.stop(a)
 
-    def reshape(self) -> None:
+    def reshape(self, in_place: bool = False, chunk: bool = False) -> None:
         """raid5 (3 + 1 spare, --assume-clean) grown to 4 disks: from `umd --grow
         --raid-devices=4` until reshape_position reads "none" and sync_action "idle";
-        component_size / time, unthrottled (the data offset moves: no backup file)."""
-        key, tgt = "raid5/reshape", "raid5 (3+1 → 4)"
+        component_size / time, unthrottled. Without a backup file the data offset moves;
+        in_place: `--backup-file` on the tmpfs, the data stays and the overseer saves the
+        critical section first. chunk: 64K -> 128K on the same 3 disks, in place, every
+        section saved first (the overseer's double buffering, seed 000)."""
+        key = "raid5/reshape" + ("-chunk" if chunk else "") + ("-backup" if in_place else "")
+        tgt = ("raid5 (3, 64K → 128K)" if chunk else "raid5 (3+1 → 4)") + (", backup file" if in_place else "")
         try:
             a = self.create_assemble("sync-reshape", "5", 3, clean=True)
         except SyncError as e:
             self.error_row(key, tgt, "reshape", e)
             return
         try:
-            spare = self.image("sync-reshape-spare", a["size"])
-            a["files"].append(spare)
-            self.umd("--manage", a["arr"], "--add", spare)
+            grow = ["--chunk=128K"] if chunk else ["--raid-devices=4"]
+            if not chunk:
+                spare = self.image("sync-reshape-spare", a["size"])
+                a["files"].append(spare)
+                self.umd("--manage", a["arr"], "--add", spare)
+            if in_place:
+                backup = os.path.join(self.b.tmpfs, "sync-reshape.backup")
+                if os.path.exists(backup):
+                    os.unlink(backup)
+                a["files"].append(backup)
+                grow.append(f"--backup-file={backup}")
             t0 = time.monotonic()
-            self.umd("--grow", a["arr"], "--raid-devices=4")
+            self.umd("--grow", a["arr"], *grow)
             t = self.wait_done(a, lambda a: self.attr(a["arr"], "reshape_position") == "none", t0)
             self.sync_row(key, tgt, "reshape", a, t)
         except SyncError as e:
@@ -698,6 +713,8 @@ class SyncBench(UmdSection):
                 self.stop(a)
         self.section("raid6", self.raid6)
         self.section("reshape", self.reshape)
+        self.section("reshape, backup file", self.reshape, True)
+        self.section("chunk change, backup file", self.reshape, True, True)
         self.section("member bandwidth", self.member_bandwidth, "after")
         self.section("members at once", self.peer_bandwidth)
         self.member_rows()

@@ -47,10 +47,10 @@ else
   BUILD_NICE=10 build build-asan -- -DCMAKE_BUILD_TYPE=Debug -DUMD_SANITIZE=ON "${CLANG[@]}"
   # Only the binaries whose tests carry the "concurrency" label need a TSan build:
   # member I/O (io_uring), the stripe cache, data path and sync thread, the NBD server,
-  # the running bitmaps.
+  # the running bitmaps, the reshape overseer's thread beside an array.
   # umd_torture: power cuts under client writes, an Array over FaultyMembers (a bounded
   # sample; its "torture" label).
-  BUILD_NICE=10 build build-tsan io_test block_test personality_test sync_test array_test nbd_test \
+  BUILD_NICE=10 build build-tsan io_test block_test personality_test sync_test array_test overseer_test nbd_test \
     bitmap_runtime_test umd_torture -- -DCMAKE_BUILD_TYPE=Debug -DUMD_TSAN=ON "${CLANG[@]}"
   FUZZ_BUILD_ONLY=1 FUZZ_NICE=10 fuzz/run.sh
   wait "$oracle_pid" || true

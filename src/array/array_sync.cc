@@ -41,6 +41,11 @@ bool Array::client_busy() const {
   return inflight_ > 0;
 }
 
+std::pair<uint64_t, uint64_t> Array::sync_granule_and_unit() const {
+  umd::MutexLock l(mu_);  // the personality is replaced under it
+  return {personality_->sync_granule(), personality_->sync_unit()};
+}
+
 bool Array::sync_checkpoint(SyncOp op, uint64_t pos) {
   if (op == SyncOp::check || op == SyncOp::repair) return true;
   {

@@ -139,8 +139,14 @@ Status ReshapeOverseer::loop() {
       }
     }
     if (*done >= need) return finish();  // past what needs a backup: the reshape goes on alone
-    if (*done > suspend_lo) {
-      suspend_lo = *done;
+    // Writes stay suspended over every saved section until it is forgotten: a restore
+    // puts the whole section back, so a write below `done` inside it would be undone.
+    uint64_t lo = *done;
+    for (const Part& p : parts) {
+      if (p.hi > p.lo) lo = std::min(lo, p.lo);
+    }
+    if (lo > suspend_lo) {
+      suspend_lo = lo;
       UMD_TRY(array_.set_attr("suspend_lo", std::to_string(suspend_lo)));
     }
     while (*backed < need && !stop_.load()) {

@@ -19,7 +19,10 @@
 //  - The array starts the reshape held at sync_max 0 (array_reshape.cc). Then, in a loop:
 //    1. `done` = what sync_completed says, times the data disks: recorded in the
 //       superblocks (the sync thread writes them before it publishes). A part wholly
-//       below `done` is forgotten; suspend_lo moves up to `done`.
+//       below `done` is forgotten; suspend_lo moves up to `done`, but never above the
+//       start of a part still saved: a restore puts a whole part back, so a client write
+//       inside it, even below `done`, would be undone by it. (mdadm's progress_reshape
+//       lets suspend_lo follow the progress alone.)
 //    2. While a part is free and a section remains: suspend_hi moves to the section's end
 //       (the array drains writes into the widened window before the store returns), the
 //       section is read through the array, and saved in the free part (data synced, then

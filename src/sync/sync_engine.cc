@@ -366,10 +366,12 @@ bool SyncEngine::frozen_now() const {
 }
 
 Result<std::string> SyncEngine::attr(const std::string& name) const {
+  // Before mu_: the host takes its own lock (no lock of the host's is held inside mu_).
+  const bool counted = name == "sync_min" || name == "sync_max" || name == "sync_completed";
+  const uint64_t unit = counted ? host_.sync_granule_and_unit().second : 1;
   std::lock_guard l(mu_);
   if (name == "sync_action") return std::string(frozen_ ? "frozen" : running_ ? sync_op_name(op_) : "idle");
   if (name == "last_sync_action") return last_action_;
-  const uint64_t unit = host_.sync_personality().sync_unit();
   if (name == "sync_min") return std::to_string(sync_min_ / unit);
   if (name == "sync_max") return sync_max_ == ~0ull ? std::string("max") : std::to_string(sync_max_ / unit);
   if (name == "sync_completed") {
@@ -393,8 +395,7 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
 
 Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
   const std::string v = trimmed(raw);
-  const uint64_t granule = host_.sync_personality().sync_granule();
-  const uint64_t unit = host_.sync_personality().sync_unit();
+  const auto [granule, unit] = host_.sync_granule_and_unit();  // before mu_, as in attr()
   std::lock_guard l(mu_);
   if (name == "sync_action") {
     if (v == "idle") {

@@ -59,6 +59,10 @@ class SyncHost {
   // The recovery or resync the array needs now, if any.
   virtual std::optional<Need> needed() = 0;
   virtual Personality& sync_personality() = 0;
+  // sync_personality()'s sync_granule() and sync_unit(), for the attributes: read from any
+  // thread, while the sync thread may be replacing the personality (a reshape starting
+  // or ending), so under the host's own lock.
+  virtual std::pair<uint64_t, uint64_t> sync_granule_and_unit() const = 0;
   // Everything below `pos` is done: record it (superblocks). Called from the sync thread.
   // False when it could not be recorded: sync_completed then stays where it was.
   virtual bool sync_checkpoint(SyncOp op, uint64_t pos) = 0;
