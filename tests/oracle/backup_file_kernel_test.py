@@ -89,9 +89,10 @@ class BackupFileToKernel(umdtest.DaemonTest):
             disks += paths + [backup]
             md, sysfs = f"/dev/md{k}", f"/sys/block/md{k}/md"
             script += [
-                f"mdadm --assemble {md} --backup-file={devs[-1]} {' '.join(devs[:-1])} >/tmp/log 2>&1"
-                f" || {{ echo ASMFAIL {name}; cat /tmp/log; }}",
-                "cat /tmp/log",
+                # to the console, not a file: mdadm prints "restoring critical section" with
+                # printf, and a file's buffer dies with mdadm if it crashes after (see below)
+                f"echo ASMBEGIN {name}; mdadm --assemble -v {md} --backup-file={devs[-1]} {' '.join(devs[:-1])}"
+                f" 2>&1; echo ASMRC {name} $?",
                 f"i=0; while [ \"$(cat {sysfs}/reshape_position) $(cat {sysfs}/sync_action)\" != 'none idle' ]"
                 f" && [ $i -lt 900 ]; do sleep 0.2; i=$((i+1)); done",
                 f"[ $i -ge 900 ] && {{ echo STUCK {name} $(cat {sysfs}/reshape_position); cat /proc/mdstat; }}",
@@ -103,7 +104,16 @@ class BackupFileToKernel(umdtest.DaemonTest):
             ]
         out, rc = umdtest.vm_run("\n".join(script) + "\n", disks)
         self.assertEqual(rc, 0, out)
-        self.assertFalse(any(line.startswith(("ASMFAIL", "STUCK")) for line in out.splitlines()), out)
+        self.assertFalse(any(line.startswith("STUCK") for line in out.splitlines()), out)
+        asm = umdtest.vm_lines(out, "ASMRC")
+        for name in want:
+            log = out[out.find(f"ASMBEGIN {name}"):out.find(f"ASMRC {name}")]
+            self.assertIn("restoring critical section", log, f"{name}: mdadm restored nothing:\n{out}")
+            # bgrow: mdadm assembles and the kernel goes on alone. bchunk: mdadm 4.2 starts the
+            # array, then dies in Grow_continue (SIGSEGV, a NULL read in libc, exit 139) before
+            # it forks its monitor; the kernel finishes the reshape unmonitored. Either way the
+            # restore came first, which is what this test holds umd's file to.
+            self.assertIn(asm.get(name, ["?"])[0], ("0",) if name == "bgrow" else ("0", "139"), out)
         done = umdtest.vm_lines(out, "DONE")
         for name, w in want.items():
             self.assertEqual(tuple(done.get(name, [])), w, f"{name}: the kernel's raid_disks, chunk, mismatch_cnt "
