@@ -90,16 +90,21 @@ void ReshapeOverseer::run() {
   cv_.notify_all();
 }
 
-Result<std::optional<uint64_t>> ReshapeOverseer::done_sectors() const {
+Result<std::optional<uint64_t>> ReshapeOverseer::done_sectors() {
   UMD_ASSIGN_OR_RETURN(std::string c, array_.attr("sync_completed"));
   if (c != "none") {
     const std::optional<uint64_t> done = parse_u64(c.substr(0, c.find(' ')));
     if (!done) return Result<std::optional<uint64_t>>(Err::corrupt, "sync_completed: \"" + c + "\"");
-    return std::optional<uint64_t>(*done * plan_.new_data_disks);
+    last_done_ = *done * plan_.new_data_disks;
+    return last_done_;
   }
-  // Not running: reshape_position is where the superblocks hold it, or "none" at the end.
+  // Not running: "none" at the end. Otherwise reshape_position is where the reshape is,
+  // which is what the superblocks say only before it has moved (at the start, or after an
+  // assembly): once it has run, it may be ahead of the last record (a step that failed
+  // after moving), so the last sync_completed seen stands.
   UMD_ASSIGN_OR_RETURN(std::string r, array_.attr("reshape_position"));
   if (r == "none") return std::optional<uint64_t>();
+  if (last_done_) return last_done_;
   const std::optional<uint64_t> at = parse_u64(r);
   if (!at) return Result<std::optional<uint64_t>>(Err::corrupt, "reshape_position: \"" + r + "\"");
   return at;

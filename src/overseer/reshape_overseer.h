@@ -18,7 +18,10 @@
 //    section, to the end.
 //  - The array starts the reshape held at sync_max 0 (array_reshape.cc). Then, in a loop:
 //    1. `done` = what sync_completed says, times the data disks: recorded in the
-//       superblocks (the sync thread writes them before it publishes). A part wholly
+//       superblocks (the sync thread writes them before it publishes). While the sync
+//       thread is not running, the last value seen stands (reshape_position may be ahead
+//       of the record: a step that moved, then failed at a power cut), except at the very
+//       start, where reshape_position is what the superblocks said. A part wholly
 //       below `done` is forgotten; suspend_lo moves up to `done`, but never above the
 //       start of a part still saved: a restore puts a whole part back, so a client write
 //       inside it, even below `done`, would be undone by it. (mdadm's progress_reshape
@@ -97,7 +100,7 @@ class ReshapeOverseer {
   void run();
   Status loop();
   // The recorded progress in array sectors; nullopt once the reshape is over.
-  Result<std::optional<uint64_t>> done_sectors() const;
+  Result<std::optional<uint64_t>> done_sectors();
   Status finish();
 
   OverseenArray& array_;
@@ -105,6 +108,7 @@ class ReshapeOverseer {
   BackupFile file_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> saved_{0};
+  std::optional<uint64_t> last_done_;  // the overseer thread's: the last sync_completed seen
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool ended_ = false;  // guarded by mu_
