@@ -117,8 +117,9 @@ class ReshapeCrash(umdtest.DaemonTest):
                 self.umd("--grow", name, "--continue")  # mdadm's way to resume it
         # (a slow build polls less often, so the reshape may outrun some twentieths)
         # In place, each restore moves the reshape on past the sections the file held (two
-        # of mdadm's backup_blocks, 1/22 of this array), so fewer twentieths are met.
-        self.assertGreaterEqual(crashes, CRASHES // (3 if in_place else 2),
+        # of mdadm's backup_blocks, 1/22 of this array, and the overseer's next two), so
+        # fewer twentieths are met: 5 of 20 in 1 of 45 runs here.
+        self.assertGreaterEqual(crashes, CRASHES // (4 if in_place else 2),
                                 "the reshape ended before the crashes were spread over it")
         self.umd("--attr", name, "sync_speed_max", "500000")
         self.umd("--action", name, "reshape", check=False)  # a no-op once it has ended
