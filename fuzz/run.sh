@@ -6,8 +6,7 @@
 # (-timeout) leaves BUILD/fuzz-artifacts/<target>-* and fails the run.
 # Usage: fuzz/run.sh [SECONDS per target, default 20]
 #        FUZZ_TARGETS="fuzz_superblock1 fuzz_examine" fuzz/run.sh 60
-#        UMD_FUZZ_BUILD=dir (default build-fuzz), FUZZ_NICE=19 to run niced,
-#        FUZZ_BUILD_ONLY=1 to build the targets and run none
+#        UMD_FUZZ_BUILD=dir (default build-fuzz), FUZZ_NICE=19 to run niced
 # Reproduce a finding: BUILD/fuzz/<target> BUILD/fuzz-artifacts/<target>-crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +23,6 @@ NICE=(nice -n "${FUZZ_NICE:-0}")
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DUMD_FUZZ=ON -DUMD_WERROR=OFF -DUMD_THREAD_SAFETY=ON >/dev/null
 "${NICE[@]}" ninja -C "$BUILD" -j"$(nproc)" "${TARGETS[@]}"
-[ -z "${FUZZ_BUILD_ONLY:-}" ] || exit 0
 python3 fuzz/make_seeds.py "$BUILD/fuzz-seeds"
 mkdir -p "$BUILD/fuzz-artifacts" "$BUILD/fuzz-logs"
 failed=()
