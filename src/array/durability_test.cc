@@ -304,14 +304,9 @@ class SuperblockCutTest : public testing::ArrayFixture {
     ps.only_offset = kSbOffset;
     std::vector<std::unique_ptr<io::Member>> devs;
     for (auto& p : paths) {
-      io::OpenOptions oo;
-      oo.direct = false;
-      auto dev = io::open_file_member(p, oo);
-      ASSERT_TRUE(dev.is_ok());
-      auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
-      ASSERT_TRUE(fm->set_write_cache(true).is_ok());
-      ps.members.push_back(fm.get());
-      devs.push_back(std::make_unique<testing::CountingMember>(std::move(fm), &ps));
+      auto m = testing::switched_file_member(p, &ps);
+      ASSERT_TRUE(m.is_ok()) << m.status().message();
+      devs.push_back(std::move(m).value());
     }
     auto a = Array::assemble_members("t", std::move(devs), {});
     ASSERT_TRUE(a.is_ok()) << a.status().message();

@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "io/fault_member.h"
+#include "io/file_member.h"
 #include "io/member.h"
 
 namespace umd::engine::testing {
@@ -43,5 +45,17 @@ class CountingMember final : public io::MemberWrapper {
   }
   PowerSwitch* ps_;
 };
+
+// The image file at `path` as a member on the switch: opened buffered, behind a
+// FaultyMember with its write cache on, its writes counted by `ps`.
+inline Result<std::unique_ptr<io::Member>> switched_file_member(const std::string& path, PowerSwitch* ps) {
+  io::OpenOptions oo;
+  oo.direct = false;
+  UMD_ASSIGN_OR_RETURN(auto dev, io::open_file_member(path, oo));
+  auto fm = std::make_unique<io::FaultyMember>(std::move(dev));
+  UMD_TRY(fm->set_write_cache(true));
+  ps->members.push_back(fm.get());
+  return std::unique_ptr<io::Member>(std::make_unique<CountingMember>(std::move(fm), ps));
+}
 
 }  // namespace umd::engine::testing

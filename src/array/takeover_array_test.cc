@@ -239,14 +239,10 @@ TEST_F(TakeoverArrayTest, PowerCutAnywhereLeavesOneLevelOrTheOther) {
     ps.cut_at = cut_at;
     std::vector<std::unique_ptr<io::Member>> devs;
     for (const std::string& p : all_paths) {
-      io::OpenOptions oo;
-      oo.direct = false;
-      auto dev = io::open_file_member(p, oo);
-      EXPECT_TRUE(dev.is_ok());
-      auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
-      EXPECT_TRUE(fm->set_write_cache(true).is_ok());
-      ps.members.push_back(fm.get());
-      devs.push_back(std::make_unique<testing::CountingMember>(std::move(fm), &ps));
+      auto m = testing::switched_file_member(p, &ps);
+      EXPECT_TRUE(m.is_ok()) << m.status().message();
+      if (!m.is_ok()) return uint64_t(0);
+      devs.push_back(std::move(m).value());
     }
     auto a = Array::assemble_members("t", std::move(devs), {});
     EXPECT_TRUE(a.is_ok()) << a.status().message();

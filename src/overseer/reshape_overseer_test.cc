@@ -82,14 +82,10 @@ class InPlaceTest : public engine::testing::ArrayFixture {
     ps_ = std::make_unique<engine::testing::PowerSwitch>();
     std::vector<std::unique_ptr<io::Member>> devs;
     for (const std::string& p : paths) {
-      io::OpenOptions oo;
-      oo.direct = false;
-      auto dev = io::open_file_member(p, oo);
-      EXPECT_TRUE(dev.is_ok());
-      auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
-      EXPECT_TRUE(fm->set_write_cache(true).is_ok());
-      ps_->members.push_back(fm.get());
-      devs.push_back(std::make_unique<engine::testing::CountingMember>(std::move(fm), ps_.get()));
+      auto m = engine::testing::switched_file_member(p, ps_.get());
+      EXPECT_TRUE(m.is_ok()) << m.status().message();
+      if (!m.is_ok()) return nullptr;
+      devs.push_back(std::move(m).value());
     }
     auto a = Array::assemble_members("t", std::move(devs), opts);
     last_error_ = a.is_ok() ? "" : a.status().message();
@@ -97,15 +93,9 @@ class InPlaceTest : public engine::testing::ArrayFixture {
   }
   // The spare, behind the same switch as the members.
   void add_spare(Array& a) {
-    io::OpenOptions oo;
-    oo.direct = false;
-    auto dev = io::open_file_member(spare_, oo);
-    ASSERT_TRUE(dev.is_ok());
-    auto fm = std::make_unique<io::FaultyMember>(std::move(dev).value());
-    ASSERT_TRUE(fm->set_write_cache(true).is_ok());
-    ps_->members.push_back(fm.get());
-    auto cm = std::make_unique<engine::testing::CountingMember>(std::move(fm), ps_.get());
-    ASSERT_TRUE(a.add_member(std::move(cm), spare_, false).is_ok());
+    auto m = engine::testing::switched_file_member(spare_, ps_.get());
+    ASSERT_TRUE(m.is_ok()) << m.status().message();
+    ASSERT_TRUE(a.add_member(std::move(m).value(), spare_, false).is_ok());
   }
   std::vector<std::string> all() const {
     std::vector<std::string> v = paths_;
