@@ -254,12 +254,28 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                                                   : "umd starts it with the backup file"));
     }
   }
+  if (!a->read_only_ && a->members_behind()) {
+    // A member one event behind took the freshest's story in memory (member_set.cc); the
+    // members say it on disk before anything else happens, so the next assembly (umd's,
+    // mdadm's, the kernel's) reads one story whatever it picks.
+    Status s = a->write_state_locked_marking(true);
+    if (!s.is_ok()) a->warnings_.push_back(fmt::format("{}: bringing every member to events {}: {}", name, a->events_,
+                                                       s.message()));
+  }
   if (!a->read_only_) {
     a->state_thread_ = std::thread([p = a.get()] { p->state_loop(); });
     a->activate_spares();
     a->sync_->start();
   }
   return a;
+}
+
+bool Array::members_behind() const {
+  umd::MutexLock l(mu_);
+  for (size_t i = 0; i < held_.size(); i++) {
+    if (held_[i].state == Held::State::active && set_->members[i].info.events < events_) return true;
+  }
+  return false;
 }
 
 Array::~Array() {

@@ -356,6 +356,7 @@ class Array final : public BlockTarget,
   // A client request's completion, held back while a member failure is not yet on disk.
   void complete_client(BlockRequest& req, Status s);
   Status write_state(bool clean);  // events + 1, superblocks out; caller holds marking_
+  bool members_behind() const;     // an active member assembled one event behind
   static void finish(Tracked* t, Status s);
   void state_loop();
   bool record_failure_locked(uint32_t slot, const Status& why) REQUIRES(mu_);  // false if already failed

@@ -259,8 +259,12 @@ TEST_P(ReshapeMoveTest, PowerCutAnywhereResumesAndLosesNothing) {
   // 12 cuts here; UMD_RESHAPE_CUTS=N for a denser sweep outside CI.
   const char* env = std::getenv("UMD_RESHAPE_CUTS");
   const uint64_t cuts = env ? std::max<uint64_t>(1, std::strtoull(env, nullptr, 10)) : 12;
-  for (uint64_t i = 1; i <= cuts; i++) {
-    const uint64_t cut_at = total * i / (cuts + 1);
+  std::vector<uint64_t> cut_points;
+  for (uint64_t i = 1; i <= cuts; i++) cut_points.push_back(total * i / (cuts + 1));
+  // And inside the last superblock wave, md_finish_reshape's: some members take the new
+  // geometry, the others keep the reshape one event behind.
+  for (uint64_t k = 1; k <= sh.to; k++) cut_points.push_back(total - k);
+  for (uint64_t cut_at : cut_points) {
     SCOPED_TRACE("power cut at member write " + std::to_string(cut_at) + " of " + std::to_string(total));
     Reshaped rs = make_reshaped(sh, 0);
     run_with_power_cut(rs, cut_at);
@@ -272,6 +276,17 @@ TEST_P(ReshapeMoveTest, PowerCutAnywhereResumesAndLosesNothing) {
     ASSERT_TRUE((*a)->stop().is_ok());
     a->reset();
     expect_contents(rs, numbered(rs.end), new_size(sh), "after the cut and the resumed reshape");
+    // Every member tells the same story afterwards: a member that missed the finishing
+    // wave must not keep its reshape under a fresh event count.
+    const Superblock1 first = sb_of(*rs.mems[0]);
+    for (uint32_t i = 0; i < rs.mems.size(); i++) {
+      const Superblock1 sb = sb_of(*rs.mems[i]);
+      EXPECT_EQ(sb.events, first.events) << i;
+      EXPECT_EQ(sb.feature_map & (kFeatureReshapeActive | kFeatureNewOffset | kFeatureReshapeBackwards), 0u) << i;
+      EXPECT_EQ(sb.raid_disks, sh.to) << i;
+      EXPECT_EQ(sb.data_offset, sh.new_off) << i;
+      EXPECT_EQ(sb.data_size, kDev - sh.new_off) << i;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "layout/layout_names.h"
 
+#include "assemble/superblock_writer.h"
 #include "format/superblock1.h"
 
 #include <fmt/format.h>
@@ -147,6 +148,26 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
       continue;
     }
     slot_member[role] = int(i);
+  }
+  // A member one event behind missed the last superblock wave; it takes the freshest's
+  // story of the array before anything reads its geometry or writes its superblock
+  // (catch_up_sb1: a crash inside md_finish_reshape's wave leaves the reshape on it).
+  if (const Superblock1* fresh_sb = members[fresh].sb1()) {
+    for (ProbedMember& m : members) {
+      Superblock1* sb = std::get_if<Superblock1>(&m.sb);
+      if (!sb || m.info.events >= ref.events || m.info.events + kEventMargin < ref.events) continue;
+      const Superblock1 before = *sb;
+      catch_up_sb1(*sb, *fresh_sb);
+      m.info = from_superblock1(*sb);
+      const uint32_t kShape = kFeatureReshapeActive | kFeatureNewOffset | kFeatureReshapeBackwards;
+      if ((before.feature_map & kShape) != (sb->feature_map & kShape) || before.level != sb->level ||
+          before.layout != sb->layout || before.chunksize != sb->chunksize || before.raid_disks != sb->raid_disks ||
+          before.size != sb->size || before.data_offset != sb->data_offset) {
+        warnings.push_back(fmt::format("{}: one event behind {}, cut off inside the superblock writes that changed the "
+                                       "array's shape; it takes the new shape (data offset {} sectors)",
+                                       m.path, members[fresh].path, sb->data_offset));
+      }
+    }
   }
   // 4. Geometry (both, while a reshape is recorded), and whether the level survives the
   // missing slots in each.

@@ -112,6 +112,49 @@ TEST(MemberSetTest, MemberOneEventBehindIsCurrent) {
   EXPECT_EQ(r->ref.events, 26u);
 }
 
+TEST(MemberSetTest, MemberThatMissedTheFinishOfAReshapeTakesTheNewShape) {
+  // A 3->4 grow that moved the data down by 32 sectors, cut off inside md_finish_reshape's
+  // superblock writes: members 0 and 1 finished (events 20), 2 and 3 still show the reshape
+  // near its end (events 19). Read as they are, 2 and 3 would be read at the old offset.
+  auto sbs = array_sbs(5, 4, 20);
+  for (Superblock1& sb : sbs) {
+    sb.data_offset = 32;
+    sb.data_size = kDev - 32;
+    sb.size = sb.data_size / 8 * 8;
+    sb.chunksize = 16;
+  }
+  for (uint32_t i : {2u, 3u}) {
+    Superblock1& sb = sbs[i];
+    sb.events = 19;
+    sb.feature_map |= kFeatureReshapeActive | kFeatureNewOffset;
+    sb.data_offset = 64;
+    sb.data_size = kDev - 64;
+    sb.new_offset = uint32_t(-32);
+    sb.reshape_position = 4000;
+    sb.delta_disks = 1;
+    sb.new_level = 5;
+    sb.new_layout = sb.layout;
+    sb.new_chunk = 16;
+    sb.chunksize = 8;  // the old chunk
+  }
+  auto r = gather_members(members_of(sbs), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_FALSE(r->reshape.has_value());
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, 1, 2, 3}));
+  for (uint32_t i = 0; i < 4; i++) {
+    const Superblock1& sb = *r->members[i].sb1();
+    EXPECT_EQ(sb.feature_map & (kFeatureReshapeActive | kFeatureNewOffset), 0u) << i;
+    EXPECT_EQ(sb.data_offset, 32u) << i;
+    EXPECT_EQ(sb.data_size, kDev - 32) << i;
+    EXPECT_EQ(sb.chunksize, 16u) << i;
+    EXPECT_EQ(r->members[i].info.data_offset, 32u) << i;
+    EXPECT_EQ(r->members[i].info.events, i < 2 ? 20u : 19u) << i;  // its own: the next write catches it up
+  }
+  ASSERT_EQ(r->warnings.size(), 2u);
+  EXPECT_TRUE(contains(r->warnings[0], "d2.img: one event behind d0.img")) << r->warnings[0];
+  EXPECT_TRUE(contains(r->warnings[0], "data offset 32 sectors")) << r->warnings[0];
+}
+
 TEST(MemberSetTest, MemberTwoEventsBehindIsStale) {
   // The margin is one event: two behind is stale, as with mdadm and the kernel.
   auto sbs = array_sbs(6, 5, 26);

@@ -73,6 +73,35 @@ void finish_reshape_sb1(Superblock1& sb) {
   sb.feature_map &= ~(kFeatureReshapeActive | kFeatureReshapeBackwards | kFeatureNewOffset);
 }
 
+void catch_up_sb1(Superblock1& sb, const Superblock1& fresh) {
+  const bool was = sb.feature_map & kFeatureReshapeActive;
+  const bool now = fresh.feature_map & kFeatureReshapeActive;
+  if (was && !now) finish_reshape_sb1(sb);
+  if (!was && now) {
+    sb.feature_map &= ~kFeatureNewOffset;
+    if (fresh.feature_map & kFeatureNewOffset) {
+      sb.feature_map |= kFeatureNewOffset;
+      sb.new_offset = fresh.new_offset;
+    }
+  }
+  constexpr uint32_t kOwn = kFeatureRecoveryOffset | kFeatureBadBlocks | kFeatureReplacement | kFeatureNewOffset;
+  sb.feature_map = (sb.feature_map & kOwn) | (fresh.feature_map & ~kOwn);
+  sb.level = fresh.level;
+  sb.layout = fresh.layout;
+  sb.size = fresh.size;
+  sb.chunksize = fresh.chunksize;
+  sb.raid_disks = fresh.raid_disks;
+  sb.bitmap_offset = fresh.bitmap_offset;
+  sb.new_level = fresh.new_level;
+  sb.reshape_position = fresh.reshape_position;
+  sb.delta_disks = fresh.delta_disks;
+  sb.new_layout = fresh.new_layout;
+  sb.new_chunk = fresh.new_chunk;
+  sb.resync_offset = fresh.resync_offset;
+  sb.max_dev = fresh.max_dev;
+  sb.dev_roles = fresh.dev_roles;
+}
+
 SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarget& t, const ArrayState& state) {
   SuperblockUpdate u;
   u.sb = m.sb;

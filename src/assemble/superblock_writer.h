@@ -39,6 +39,17 @@ struct ArrayState {
 // their values, as the kernel leaves them. raid_disks already counts the new geometry.
 void finish_reshape_sb1(Superblock1& sb);
 
+// A member assembled one event behind the freshest (CATCHING UP below) missed the last
+// superblock wave, which may have changed the array's story: md_finish_reshape's new
+// geometry, a reshape's start, a new level, size or bitmap. The kernel's super_1_sync
+// writes those fields from the array, not from each member's old superblock; umd keeps a
+// superblock per member and updates it, so the member takes them from the freshest here,
+// before anything is written. What only the member itself records (its offsets, its
+// recovery and bad blocks, its device number and uuid, its events) stays its own. A
+// member that missed the finish first finishes (its data offset moves as the others'
+// did); one that missed the start takes the freshest's offset change.
+void catch_up_sb1(Superblock1& behind, const Superblock1& fresh);
+
 // One member to write, with what only its own superblock records.
 struct SuperblockTarget {
   ProbedMember* member = nullptr;

@@ -156,11 +156,6 @@ class ReshapeCrash(umdtest.DaemonTest):
                     continue
                 if sampled and (hi + gi) % 2:
                     continue
-                if name == "b5" and not os.environ.get("UMD_CRASH_ONLY"):
-                    # Opt-in until its open finding is found (issue 11's notes): after the
-                    # crashes under SIGKILL the reshape ended recorded half-way in 1 of ~11
-                    # runs. Run it alone: UMD_CRASH_ONLY=b5:sigkill or b5:power-cut.
-                    continue
                 with self.subTest(how=how, case=name):
                     t0 = time.monotonic()
                     self.run_case(f"{name}{how[0]}", level, n, spares, grow, disks, chunk, how, name == "b5")
