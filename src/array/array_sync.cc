@@ -46,6 +46,11 @@ std::pair<uint64_t, uint64_t> Array::sync_granule_and_unit() const {
   return {personality_->sync_granule(), personality_->sync_unit()};
 }
 
+bool Array::sync_reshape_pending() const {
+  umd::MutexLock l(mu_);
+  return reshape_recorded() && reshaping_ && reshaping_->can_move();
+}
+
 bool Array::sync_checkpoint(SyncOp op, uint64_t pos) {
   if (op == SyncOp::check || op == SyncOp::repair) return true;
   {

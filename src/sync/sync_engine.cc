@@ -369,8 +369,13 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   // Before mu_: the host takes its own lock (no lock of the host's is held inside mu_).
   const bool counted = name == "sync_min" || name == "sync_max" || name == "sync_completed";
   const uint64_t unit = counted ? host_.sync_granule_and_unit().second : 1;
+  const bool reshape_pending = name == "sync_action" && host_.sync_reshape_pending();
   std::lock_guard l(mu_);
-  if (name == "sync_action") return std::string(frozen_ ? "frozen" : running_ ? sync_op_name(op_) : "idle");
+  if (name == "sync_action") {
+    if (frozen_) return std::string("frozen");
+    if (running_) return std::string(sync_op_name(op_));
+    return std::string(reshape_pending && (kicked_ || deciding_) ? "reshape" : "idle");
+  }
   if (name == "last_sync_action") return last_action_;
   if (name == "sync_min") return std::to_string(sync_min_ / unit);
   if (name == "sync_max") return sync_max_ == ~0ull ? std::string("max") : std::to_string(sync_max_ / unit);

@@ -8,6 +8,8 @@
 //    "frozen" interrupts and starts nothing until another action is written. "resync" and
 //    "recover" unfreeze. check/repair are refused (busy) while something else runs.
 //  - mismatch_cnt is reset when a check, repair or resync starts and counts sectors.
+//  - A reshape the host has recorded reads "reshape" from the kick that announces it, as
+//    md's does from MD_RECOVERY_NEEDED, not only once the thread has taken it up.
 //
 // PROGRESS, OVERSIGHT AND CHECKPOINTS (seed 000)
 //  - The thread never goes past sync_max (a sector number or "max"): it waits there until
@@ -63,6 +65,10 @@ class SyncHost {
   // thread, while the sync thread may be replacing the personality (a reshape starting
   // or ending), so under the host's own lock.
   virtual std::pair<uint64_t, uint64_t> sync_granule_and_unit() const = 0;
+  // A reshape is recorded that the thread can move: between a kick and the thread taking
+  // it up, sync_action already says "reshape", as md's does once MD_RECOVERY_NEEDED is set
+  // (action_show). Under the host's own lock, like the above.
+  virtual bool sync_reshape_pending() const { return false; }
   // Everything below `pos` is done: record it (superblocks). Called from the sync thread.
   // False when it could not be recorded: sync_completed then stays where it was.
   virtual bool sync_checkpoint(SyncOp op, uint64_t pos) = 0;
