@@ -316,8 +316,7 @@ class Array final : public BlockTarget,
   // SyncHost
   std::optional<Need> needed() override;
   Personality& sync_personality() override { return *personality_; }
-  std::pair<uint64_t, uint64_t> sync_granule_and_unit() const override;
-  bool sync_reshape_pending() const override;
+  Shape sync_shape() const override;
   bool sync_checkpoint(SyncOp op, uint64_t pos) override;
   void sync_finished(SyncOp op, uint64_t pos, bool complete, const Status& err) override;
   bool client_busy() const override;

@@ -41,14 +41,10 @@ bool Array::client_busy() const {
   return inflight_ > 0;
 }
 
-std::pair<uint64_t, uint64_t> Array::sync_granule_and_unit() const {
+SyncHost::Shape Array::sync_shape() const {
   umd::MutexLock l(mu_);  // the personality is replaced under it
-  return {personality_->sync_granule(), personality_->sync_unit()};
-}
-
-bool Array::sync_reshape_pending() const {
-  umd::MutexLock l(mu_);
-  return reshape_recorded() && reshaping_ && reshaping_->can_move();
+  return {personality_->sync_granule(), personality_->sync_unit(), personality_->sync_sectors(SyncOp::check),
+          reshape_recorded() && reshaping_ && reshaping_->can_move()};
 }
 
 bool Array::sync_checkpoint(SyncOp op, uint64_t pos) {

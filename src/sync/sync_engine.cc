@@ -368,8 +368,9 @@ bool SyncEngine::frozen_now() const {
 Result<std::string> SyncEngine::attr(const std::string& name) const {
   // Before mu_: the host takes its own lock (no lock of the host's is held inside mu_).
   const bool counted = name == "sync_min" || name == "sync_max" || name == "sync_completed";
-  const uint64_t unit = counted ? host_.sync_granule_and_unit().second : 1;
-  const bool reshape_pending = name == "sync_action" && host_.sync_reshape_pending();
+  const SyncHost::Shape shape = counted || name == "sync_action" ? host_.sync_shape() : SyncHost::Shape{};
+  const uint64_t unit = counted ? shape.unit : 1;
+  const bool reshape_pending = shape.reshape_pending;
   std::lock_guard l(mu_);
   if (name == "sync_action") {
     if (frozen_) return std::string("frozen");
@@ -400,7 +401,8 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
 
 Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
   const std::string v = trimmed(raw);
-  const auto [granule, unit] = host_.sync_granule_and_unit();  // before mu_, as in attr()
+  const SyncHost::Shape shape = host_.sync_shape();  // before mu_, as in attr()
+  const uint64_t granule = shape.granule, unit = shape.unit;
   std::lock_guard l(mu_);
   if (name == "sync_action") {
     if (v == "idle") {
@@ -417,7 +419,7 @@ Status SyncEngine::set_attr(const std::string& name, const std::string& raw) {
       if (running_) {
         return Status(Err::busy, fmt::format("sync_action: cannot start {} while {} runs", v, sync_op_name(op_)));
       }
-      if (host_.sync_personality().sync_sectors(SyncOp::check) == 0) {
+      if (shape.check_sectors == 0) {
         return Status(Err::invalid, fmt::format("sync_action: {} needs a level with redundancy", v));
       }
       frozen_ = false;

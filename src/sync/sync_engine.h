@@ -61,14 +61,19 @@ class SyncHost {
   // The recovery or resync the array needs now, if any.
   virtual std::optional<Need> needed() = 0;
   virtual Personality& sync_personality() = 0;
-  // sync_personality()'s sync_granule() and sync_unit(), for the attributes: read from any
-  // thread, while the sync thread may be replacing the personality (a reshape starting
-  // or ending), so under the host's own lock.
-  virtual std::pair<uint64_t, uint64_t> sync_granule_and_unit() const = 0;
-  // A reshape is recorded that the thread can move: between a kick and the thread taking
-  // it up, sync_action already says "reshape", as md's does once MD_RECOVERY_NEEDED is set
-  // (action_show). Under the host's own lock, like the above.
-  virtual bool sync_reshape_pending() const { return false; }
+  // What the attributes need of sync_personality(), read from any thread while the sync
+  // thread may be replacing the personality (a reshape starting or ending, a takeover), so
+  // under the host's own lock and before the engine's.
+  struct Shape {
+    uint64_t granule = 1;        // sync_granule()
+    uint64_t unit = 1;           // sync_unit()
+    uint64_t check_sectors = 0;  // sync_sectors(check): 0 when the level has no redundancy
+    // A reshape is recorded that the thread can move: between a kick and the thread taking
+    // it up, sync_action already says "reshape", as md's does once MD_RECOVERY_NEEDED is
+    // set (action_show).
+    bool reshape_pending = false;
+  };
+  virtual Shape sync_shape() const = 0;
   // Everything below `pos` is done: record it (superblocks). Called from the sync thread.
   // False when it could not be recorded: sync_completed then stays where it was.
   virtual bool sync_checkpoint(SyncOp op, uint64_t pos) = 0;
