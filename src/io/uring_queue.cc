@@ -32,6 +32,11 @@ Status punch_hole_sync(int fd, const std::string& name, uint64_t offset, uint64_
 
 // One accepted request, from submit() until its done() runs. Owned by the queue; touched
 // by one thread at a time (submitter, then whichever thread reaps its CQE).
+namespace {
+// Buffered reads and writes from this size on go to io_uring's workers (prep_locked).
+constexpr uint64_t kAsyncBytes = 128 * 1024;
+}  // namespace
+
 struct UringQueue::Op {
   IoRequest* req = nullptr;
   int fd = -1;
@@ -44,6 +49,7 @@ struct UringQueue::Op {
   bool fua_via_fsync = false;   // write+fua: RWF_DSYNC unsupported, fsync after the write
   bool fsync_phase = false;     // that fsync is what is in flight now
   bool deferred = false;        // result already known: a NOP carries `status` to the reaper
+  bool buffered = false;        // fd goes through the page cache (mem_align 1)
   Status status;
   iovec iov{};
 };
@@ -109,6 +115,7 @@ void UringQueue::submit(int fd, const std::string& name, uint32_t mem_align, IoR
   op->base = base;
   op->name = &name;
   op->buf = req.buf;
+  op->buffered = mem_align <= 1;
   const bool rw = req.op == IoOp::read || req.op == IoOp::write;
   if (rw && req.length == 0) {
     op->deferred = true;
@@ -183,6 +190,10 @@ void UringQueue::prep_locked(Op* op, io_uring_sqe* sqe) {
           io_uring_prep_writev(sqe, op->fd, &op->iov, 1, op->base + r.offset + op->done_bytes);
           if (r.fua && !op->fua_via_fsync) sqe->rw_flags = RWF_DSYNC;
         }
+        // A large buffered transfer the page cache already holds would run inline, inside
+        // io_uring_submit: its copy on the submitting thread, one member after another.
+        // Handed to io_uring's workers, the members' copies run on every core at once.
+        if (op->buffered && chunk >= kAsyncBytes && (async_turn_++ & 1) == 0) io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
         break;
       }
       case IoOp::flush: io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC); break;

@@ -138,6 +138,7 @@ class UringQueue {
 
   std::mutex sq_mu_;           // guards the SQ side of ring_, backlog_
   std::deque<Op*> backlog_;
+  uint64_t async_turn_ = 0;    // sq_mu_: every other large buffered transfer goes to the workers
   unsigned outstanding_ = 0;   // SQEs prepared and not yet reaped (sq_mu_)
   std::atomic<uint64_t> in_kernel_{0};  // SQEs handed to io_uring_submit, not yet reaped
   // Incremented (release) before each io_uring_submit and loaded (acquire) after reaping:
