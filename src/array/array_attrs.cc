@@ -18,9 +18,11 @@
 //   dev-NAME/slot     its slot, or "none";  dev-NAME/recovery_start  "none" or sectors
 //   dev-NAME/offset   data offset (sectors);  dev-NAME/size  KiB of data
 //   umd/sync_stats    beyond md: "publishes N waited_ms M done_sectors D skipped_sectors S
-//                     last_run_us T": sync_completed publications, ms waited at sync_max,
-//                     sectors synced and skipped (a bitmap said clean) since assembly, and
-//                     how long the last run took, from its start to its superblocks
+//                     last_run_us T read_ahead_steps R": sync_completed publications, ms
+//                     waited at sync_max, sectors synced and skipped (a bitmap said clean)
+//                     since assembly, how long the last run took, from its start to its
+//                     superblocks, and the steps whose rows were read while the step
+//                     before computed (raid4/5/6)
 //   umd/findings      beyond md: blocks a raid6 check/repair traced to one member, one
 //                     line each: "slot S sector N sectors K found|fixed"
 // Values carry no trailing newline; written values may have one.

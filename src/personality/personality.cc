@@ -73,7 +73,7 @@ void PersonalityBase::submit(BlockRequest& req) {
   const uint64_t lo = req.offset / 512;
   SyncBarrier::Ticket t;
   // Parked behind a sync step's window: submitted again, from the start, once it lowers.
-  if (!barrier_.enter(lo, lo + req.length / 512, &t, [this, &req] { submit(req); })) return;
+  if (!barrier_.enter(lo, lo + req.length / 512, &t, [this, &req] { submit(req); }, req.op != BlockOp::read)) return;
   {
     std::lock_guard lk(inflight_mu_);
     inflight_++;

@@ -109,6 +109,7 @@ struct SyncFinding {
 struct SyncReport {
   uint64_t mismatch_sectors = 0;
   std::vector<SyncFinding> findings;  // raid6: the blocks a culprit search named
+  bool read_ahead = false;             // the step's reads were done ahead (umd/sync_stats)
 };
 
 class Personality {

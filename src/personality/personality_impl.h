@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "personality/personality.h"
 #include "personality/stripe_cache.h"
@@ -84,9 +85,15 @@ class PersonalityBase : public Personality {
     return {0, array_sectors()};
   }
   void sync_arm(bool on) override {
-    if (on) barrier_.arm();
-    else barrier_.disarm();
+    if (on) {
+      barrier_.arm();
+    } else {
+      drop_read_ahead();  // before the barrier stops watching for it
+      barrier_.disarm();
+    }
   }
+  // The sync thread's read-ahead, if a level keeps one: waited for and forgotten.
+  virtual void drop_read_ahead() {}
   // A member write (or repair write) to `slot` failed with a member-failure error. With a
   // host: reported (member_failed; the host records the first report of a slot and
   // ignores the rest), and the caller treats the slot as gone; returns true. Without a
@@ -181,6 +188,23 @@ struct MemberIo {
 };
 void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios);
 
+// Member I/Os issued together now and waited for later (a sync step's read-ahead). The
+// destructor waits for whatever is still in flight.
+class IoBatch {
+ public:
+  IoBatch(PersonalityBase& p, std::vector<MemberIo> ios);
+  ~IoBatch() { wait(); }
+  IoBatch(const IoBatch&) = delete;
+  IoBatch& operator=(const IoBatch&) = delete;
+  std::vector<MemberIo>& wait();  // every one completed, each with its Status
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t pending_ = 0;
+  std::vector<MemberIo> ios_;
+};
+
 // A read-only, 4 KiB aligned buffer of zeros: the source of write-zeroes member writes.
 inline constexpr size_t kZeroBytes = 1 << 20;
 const uint8_t* zero_block();
@@ -246,6 +270,7 @@ class ParityPersonality final : public PersonalityBase {
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override { return geo_.chunk_sectors(); }
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
+
   std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
   std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
 
@@ -266,6 +291,27 @@ class ParityPersonality final : public PersonalityBase {
   // `cause`: why the chunk's own member could not be read (missing, or its read error).
   Status reconstruct(const layout::Raid456Geometry& g, const layout::ChunkPlace& place, uint64_t n, uint8_t* out,
                      const Status& cause);
+
+  // READ-AHEAD (sync_rows): while a step computes and writes its rows, the next step's
+  // rows are read into the other of two buffers, under the barrier's watch. The next step
+  // takes them only if it is that step (same op, rows and member reads) and no client write
+  // reached those rows meanwhile (SyncBarrier::watch_end); otherwise it reads them again.
+  struct ReadAhead {
+    SyncOp op;
+    uint64_t r0, r1;
+    int buf;                              // which of sync_bufs_
+    std::vector<MemberIo> plan;           // the reads, as sync_rows would issue them
+    std::unique_ptr<IoBatch> batch;
+  };
+  void drop_read_ahead() override;
+  std::vector<MemberIo> sync_reads(SyncOp op, uint64_t r0, uint64_t r1, uint8_t* mem, std::vector<uint64_t>* lost) const;
+  uint8_t* sync_buf(int which, size_t bytes) {
+    if (sync_bufs_[which].size() < bytes) sync_bufs_[which] = AlignedBuffer(bytes);
+    return sync_bufs_[which].data();
+  }
+  std::optional<ReadAhead> ahead_;  // the sync thread's
+  AlignedBuffer sync_bufs_[2];
+  int sync_cur_ = 0;
 
   StripeLocks locks_;
   uint32_t generation_ = 0;  // one geometry today; a reshape's second one is generation + 1

@@ -10,18 +10,24 @@
 namespace umd::engine {
 
 void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios) {
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t pending = ios.size();
-  for (MemberIo& m : ios) {
-    issue_io(p.member(m.slot), m.op, false, m.offset, m.length, m.buf, [&, mp = &m](Status s) {
-      std::lock_guard l(mu);
+  IoBatch b(p, std::move(ios));
+  ios = std::move(b.wait());
+}
+
+IoBatch::IoBatch(PersonalityBase& p, std::vector<MemberIo> ios) : pending_(ios.size()), ios_(std::move(ios)) {
+  for (MemberIo& m : ios_) {
+    issue_io(p.member(m.slot), m.op, false, m.offset, m.length, m.buf, [this, mp = &m](Status s) {
+      std::lock_guard l(mu_);
       mp->st = std::move(s);
-      if (--pending == 0) cv.notify_all();
+      if (--pending_ == 0) cv_.notify_all();
     });
   }
-  std::unique_lock l(mu);
-  cv.wait(l, [&] { return pending == 0; });
+}
+
+std::vector<MemberIo>& IoBatch::wait() {
+  std::unique_lock l(mu_);
+  cv_.wait(l, [&] { return pending_ == 0; });
+  return ios_;
 }
 
 std::vector<uint32_t> PersonalityBase::rebuilding_below(SyncOp op, uint64_t hi) const {

@@ -91,10 +91,43 @@ std::vector<RowRun> row_runs(uint32_t disks, uint64_t nrows, Want want) {
 }
 }  // namespace
 
+// The reads of rows [r0, r1) into `mem` (laid out member by member, each member's rows in
+// a run): one per run of rows a member holds and can be read at; `lost` (if given) gets,
+// per row, the members that cannot.
+std::vector<MemberIo> ParityPersonality::sync_reads(SyncOp, uint64_t r0, uint64_t r1, uint8_t* mem,
+                                                    std::vector<uint64_t>* lost) const {
+  const auto& g = raid();
+  const uint32_t disks = g.raid_disks();
+  const uint64_t chunk = g.chunk_sectors();
+  const size_t len = chunk * 512;
+  const uint64_t nrows = r1 - r0;
+  std::vector<uint64_t> gone(nrows, 0);
+  for (uint64_t i = 0; i < nrows; i++) {
+    for (uint32_t d = 0; d < disks; d++) {
+      if (!usable_row(d, r0 + i)) gone[i] |= 1ull << d;
+    }
+  }
+  std::vector<MemberIo> ios;
+  for (const RowRun& r : row_runs(disks, nrows, [&](uint32_t d, uint64_t i) { return !(gone[i] >> d & 1); })) {
+    ios.push_back({r.disk, io::IoOp::read, member_offset(r.disk, (r0 + r.first) * chunk), r.count * len,
+                   mem + len * (r.disk * nrows + r.first), {}});
+  }
+  if (lost) *lost = std::move(gone);
+  return ios;
+}
+
+void ParityPersonality::drop_read_ahead() {
+  if (!ahead_) return;
+  ahead_->batch.reset();  // waits for its reads
+  (void)barrier_.watch_end();
+  ahead_.reset();
+}
+
 // The step's rows [r0, r1) together: one read per member for every run of rows it holds
 // (a member's rows are contiguous on it), then each row's computation, then one write per
 // member for every run of rows that changed. A member whose run read fails is re-read a
-// row at a time, so a read error costs only its own row.
+// row at a time, so a read error costs only its own row. The next step's rows are read
+// ahead meanwhile (READ-AHEAD in personality_impl.h).
 Status ParityPersonality::sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const std::vector<uint32_t>& targets,
                                     SyncReport* report) {
   const auto& g = raid();
@@ -102,31 +135,59 @@ Status ParityPersonality::sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const s
   const uint64_t chunk = g.chunk_sectors();
   const size_t len = chunk * 512;
   const uint64_t nrows = r1 - r0;
-  uint8_t* mem = sync_buffer(len * (disks * nrows + 2));
-  auto buf = [&](uint32_t d, uint64_t i) { return mem + len * (d * nrows + i); };
-  std::vector<uint64_t> lost(nrows, 0), bad(nrows, 0), write(nrows, 0);
-  for (uint64_t i = 0; i < nrows; i++) {
-    for (uint32_t d = 0; d < disks; d++) {
-      if (!usable_row(d, r0 + i)) lost[i] |= 1ull << d;
+  const size_t bytes = len * (disks * nrows + 2);
+  std::vector<uint64_t> lost, bad(nrows, 0), write(nrows, 0);
+  std::vector<MemberIo> ios;
+  // This step read ahead: taken when it is the same reads and nothing wrote there since.
+  if (ahead_) {
+    std::vector<MemberIo>& got = ahead_->batch->wait();
+    const bool clean = barrier_.watch_end();
+    const bool same = ahead_->op == op && ahead_->r0 == r0 && ahead_->r1 == r1;
+    std::vector<MemberIo> plan;
+    if (clean && same) plan = sync_reads(op, r0, r1, sync_buf(ahead_->buf, bytes), &lost);
+    bool take = clean && same && plan.size() == got.size();
+    for (size_t k = 0; take && k < plan.size(); k++) {
+      take = plan[k].slot == got[k].slot && plan[k].offset == got[k].offset && plan[k].length == got[k].length &&
+             plan[k].buf == got[k].buf;  // a read that failed is retried below, as any step's
     }
+    if (take) {
+      sync_cur_ = ahead_->buf;
+      ios = std::move(got);
+      if (report) report->read_ahead = true;
+    }
+    ahead_->batch.reset();
+    ahead_.reset();
   }
+  uint8_t* mem = sync_buf(sync_cur_, bytes);
+  auto buf = [&](uint32_t d, uint64_t i) { return mem + len * (d * nrows + i); };
   auto ios_for = [&](const std::vector<RowRun>& runs, io::IoOp op_) {
-    std::vector<MemberIo> ios;
+    std::vector<MemberIo> out;
     for (const RowRun& r : runs) {
-      ios.push_back({r.disk, op_, member_offset(r.disk, (r0 + r.first) * chunk), r.count * len, buf(r.disk, r.first), {}});
+      out.push_back({r.disk, op_, member_offset(r.disk, (r0 + r.first) * chunk), r.count * len, buf(r.disk, r.first), {}});
     }
-    return ios;
+    return out;
   };
-  std::vector<RowRun> reads = row_runs(disks, nrows, [&](uint32_t d, uint64_t i) { return !(lost[i] >> d & 1); });
-  std::vector<MemberIo> ios = ios_for(reads, io::IoOp::read);
-  run_ios(*this, ios);
+  if (ios.empty()) {
+    ios = sync_reads(op, r0, r1, mem, &lost);
+    run_ios(*this, ios);
+  }
+  // The next step's rows, while this one computes and writes (not past the members' rows;
+  // not when a client write is inside them now).
+  const uint64_t a1 = std::min(r1 + nrows, g.rows());
+  if (r1 < a1 && barrier_.watch(r1 * uint64_t(g.data_disks()) * chunk, a1 * uint64_t(g.data_disks()) * chunk)) {
+    const int other = 1 - sync_cur_;
+    std::vector<MemberIo> plan = sync_reads(op, r1, a1, sync_buf(other, len * (disks * (a1 - r1) + 2)), nullptr);
+    ahead_ = ReadAhead{op, r1, a1, other, {}, std::make_unique<IoBatch>(*this, std::move(plan))};
+  }
   std::vector<RowRun> retry;
   for (size_t k = 0; k < ios.size(); k++) {
     if (ios[k].st.is_ok()) continue;
     if (!is_member_failure(ios[k].st)) return ios[k].st;
-    for (uint64_t i = reads[k].first; i < reads[k].first + reads[k].count; i++) {
-      if (reads[k].count == 1) bad[i] |= 1ull << reads[k].disk;
-      else retry.push_back({reads[k].disk, i, 1});
+    const uint32_t d = ios[k].slot;
+    const uint64_t first = (ios[k].buf - mem) / len - d * nrows, count = ios[k].length / len;
+    for (uint64_t i = first; i < first + count; i++) {
+      if (count == 1) bad[i] |= 1ull << d;
+      else retry.push_back({d, i, 1});
     }
   }
   if (!retry.empty()) {

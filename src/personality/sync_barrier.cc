@@ -2,7 +2,7 @@
 
 namespace umd::engine {
 
-bool SyncBarrier::enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry) {
+bool SyncBarrier::enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry, bool modifies) {
   if (!armed_.load(std::memory_order_seq_cst)) {
     fast_inside_.fetch_add(1, std::memory_order_seq_cst);
     if (!armed_.load(std::memory_order_seq_cst)) {
@@ -17,7 +17,8 @@ bool SyncBarrier::enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void(
     return false;
   }
   const uint64_t id = next_id_++;
-  inside_.emplace(id, std::make_pair(lo, hi));
+  inside_.emplace(id, Inside{lo, hi, modifies});
+  if (modifies && watching_ && lo < watch_hi_ && watch_lo_ < hi) watch_spoiled_ = true;
   *t = Ticket{true, id};
   return true;
 }
@@ -58,9 +59,29 @@ void SyncBarrier::disarm() {
 
 bool SyncBarrier::window_busy() const {
   for (const auto& [id, r] : inside_) {
-    if (r.first < win_hi_ && win_lo_ < r.second) return true;
+    if (r.lo < win_hi_ && win_lo_ < r.hi) return true;
   }
   return false;
+}
+
+bool SyncBarrier::watch(uint64_t lo, uint64_t hi) {
+  std::lock_guard l(mu_);
+  if (!armed_.load(std::memory_order_seq_cst)) return false;
+  for (const auto& [id, r] : inside_) {
+    if (r.modifies && r.lo < hi && lo < r.hi) return false;
+  }
+  watching_ = true;
+  watch_spoiled_ = false;
+  watch_lo_ = lo;
+  watch_hi_ = hi;
+  return true;
+}
+
+bool SyncBarrier::watch_end() {
+  std::lock_guard l(mu_);
+  const bool clean = watching_ && !watch_spoiled_ && armed_.load(std::memory_order_seq_cst);
+  watching_ = false;
+  return clean;
 }
 
 void SyncBarrier::raise(uint64_t lo, uint64_t hi) {

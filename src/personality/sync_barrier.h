@@ -21,6 +21,15 @@
 //    reads the counter; both seq_cst, so one of them sees the other.)
 //  - No client request waits while holding a member I/O, so the sync side cannot
 //    deadlock with it.
+//
+// READ-AHEAD WATCH (the sync side reading the next step's rows while it computes the
+// current one, before that step's window is raised)
+//  - watch(lo, hi) opens the watch over [lo, hi) only while armed and only when no request
+//    that modifies the array (a write, trim, write-zeroes) is inside it; from then on a
+//    modifying request that enters [lo, hi) spoils it. Reads never do.
+//  - watch_end() closes it and says whether it stayed unspoiled. Called after raise() over
+//    [lo, hi) (which waited for whatever had entered to leave), true means what was read
+//    ahead is still what the members hold there: nothing changed it in between.
 #pragma once
 
 #include <atomic>
@@ -44,13 +53,16 @@ class SyncBarrier {
   // True: the request is inside (*t says how to leave). False: it met the raised window
   // and was parked; `retry` runs once the window is lowered (the request then enters
   // again from the start).
-  bool enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry);
+  // `modifies`: a write, trim or write-zeroes (what spoils a read-ahead watch).
+  bool enter(uint64_t lo, uint64_t hi, Ticket* t, std::function<void()> retry, bool modifies = true);
   void leave(const Ticket& t);
 
   void arm();     // before a sync run; waits for fast-path requests to drain
   void disarm();  // after it
   void raise(uint64_t lo, uint64_t hi);
   void lower();
+  bool watch(uint64_t lo, uint64_t hi);  // false: not armed, or a modifying request is inside
+  bool watch_end();                      // true: no modifying request entered since watch()
 
  private:
   bool overlaps_window(uint64_t lo, uint64_t hi) const { return raised_ && lo < win_hi_ && win_lo_ < hi; }
@@ -63,7 +75,13 @@ class SyncBarrier {
   bool raised_ = false;
   uint64_t win_lo_ = 0, win_hi_ = 0;
   uint64_t next_id_ = 1;
-  std::map<uint64_t, std::pair<uint64_t, uint64_t>> inside_;  // id -> [lo, hi)
+  struct Inside {
+    uint64_t lo, hi;
+    bool modifies;
+  };
+  std::map<uint64_t, Inside> inside_;  // id -> what it covers
+  bool watching_ = false, watch_spoiled_ = false;
+  uint64_t watch_lo_ = 0, watch_hi_ = 0;
   std::vector<std::function<void()>> parked_;                  // met the window
   void run_parked(std::unique_lock<std::mutex>& l);
 };

@@ -89,6 +89,7 @@ void SyncEngine::loop() {
     if (!frozen_) {
       if (requested_) {
         need = SyncHost::Need{*requested_, sync_min_};
+        starting_ = requested_;  // sync_action says it until it runs
         requested_.reset();
       } else {
         l.unlock();
@@ -96,9 +97,15 @@ void SyncEngine::loop() {
         l.lock();
       }
     }
-    if (!need || frozen_ || stopping_) continue;
+    if (!need || frozen_ || stopping_) {
+      starting_.reset();
+      continue;
+    }
     const uint64_t end = host_.sync_personality().sync_sectors(need->op);
-    if (end == 0) continue;
+    if (end == 0) {
+      starting_.reset();
+      continue;
+    }
     const bool ok = run(need->op, need->from, end, l);
     if (ok) kicked_ = true;  // something else may be needed now
   }
@@ -113,6 +120,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
   uint64_t pos = std::min(from / granule * granule, end);
   running_ = true;
   op_ = op;
+  starting_.reset();
   const auto started = Clock::now();
   pos_ = published_ = pos;
   end_ = end;
@@ -205,6 +213,7 @@ bool SyncEngine::run(SyncOp op, uint64_t from, uint64_t end, std::unique_lock<st
     }
     l.lock();
     mismatches_ += rep.mismatch_sectors;
+    read_aheads_ += rep.read_ahead;
     for (const SyncFinding& f : rep.findings) {
       if (findings_.size() < 1000) findings_.push_back(f);
     }
@@ -375,6 +384,10 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   if (name == "sync_action") {
     if (frozen_) return std::string("frozen");
     if (running_) return std::string(sync_op_name(op_));
+    // Asked for and not yet taken up: what it will be, as md's action_show says from
+    // MD_RECOVERY_NEEDED on (a requested check or repair; a recorded reshape).
+    if (requested_) return std::string(sync_op_name(*requested_));
+    if (starting_) return std::string(sync_op_name(*starting_));
     return std::string(reshape_pending && (kicked_ || deciding_) ? "reshape" : "idle");
   }
   if (name == "last_sync_action") return last_action_;
@@ -392,9 +405,10 @@ Result<std::string> SyncEngine::attr(const std::string& name) const {
   }
   if (name == "mismatch_cnt") return std::to_string(mismatches_);
   if (name == "umd/sync_stats") {
-    return fmt::format("publishes {} waited_ms {} done_sectors {} skipped_sectors {} last_run_us {}", publishes_,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(), done_sectors_,
-                       skipped_sectors_, std::chrono::duration_cast<std::chrono::microseconds>(last_run_).count());
+    return fmt::format("publishes {} waited_ms {} done_sectors {} skipped_sectors {} last_run_us {} read_ahead_steps {}",
+                       publishes_, std::chrono::duration_cast<std::chrono::milliseconds>(waited_).count(),
+                       done_sectors_, skipped_sectors_,
+                       std::chrono::duration_cast<std::chrono::microseconds>(last_run_).count(), read_aheads_);
   }
   return Result<std::string>(Err::not_found, "no attribute " + name);
 }

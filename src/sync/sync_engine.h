@@ -8,8 +8,9 @@
 //    "frozen" interrupts and starts nothing until another action is written. "resync" and
 //    "recover" unfreeze. check/repair are refused (busy) while something else runs.
 //  - mismatch_cnt is reset when a check, repair or resync starts and counts sectors.
-//  - A reshape the host has recorded reads "reshape" from the kick that announces it, as
-//    md's does from MD_RECOVERY_NEEDED, not only once the thread has taken it up.
+//  - What is asked for shows in sync_action before the thread takes it up, as md's does
+//    from MD_RECOVERY_NEEDED: a check or repair from the write that requests it, a reshape
+//    the host has recorded from the kick that announces it.
 //
 // PROGRESS, OVERSIGHT AND CHECKPOINTS (seed 000)
 //  - The thread never goes past sync_max (a sector number or "max"): it waits there until
@@ -175,6 +176,8 @@ class SyncEngine {
   uint64_t mismatches_ = 0;
   std::string last_action_ = "none";
   std::vector<SyncFinding> findings_;
+  std::optional<SyncOp> starting_;  // a requested check/repair the thread took, not yet running
+  uint64_t read_aheads_ = 0;  // steps whose reads were done ahead (SyncReport::read_ahead)
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> marks_;  // (time, sectors done)
   uint64_t done_sectors_ = 0;
   uint64_t skipped_sectors_ = 0;
