@@ -299,8 +299,9 @@ TEST_P(CheckRepairTest, RepairUnderClientWritesKeepsParityAndData) {
   ASSERT_TRUE(a);
   std::mt19937_64 rng(7);
   uint64_t writes = 0;
-  auto stat = [&](const std::string& key) {
-    const std::string st = attr(*a, "umd/sync_stats");
+  Array* arr = a.get();  // (a structured binding: clang captures no such name)
+  auto stat = [arr](const std::string& key) {
+    const std::string st = attr(*arr, "umd/sync_stats");
     return std::stoull(st.substr(st.find(key + " ") + key.size() + 1));
   };
   for (int round = 0; round < 5; round++) {
