@@ -322,7 +322,7 @@ TEST_P(CheckRepairTest, RepairUnderClientWritesKeepsParityAndData) {
     EXPECT_EQ(attr(*a, "mismatch_cnt"), "0") << "round " << round;
   }
   EXPECT_GT(stat("read_ahead_steps"), 10u) << "the repairs read little ahead: this test would not see a stale one";
-  EXPECT_GT(writes, 100u);
+  EXPECT_GT(writes, 50u);  // 96-160 here (fewer under ASan, whose steps outrun the writer)
   ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "mismatch_cnt"), "0");
