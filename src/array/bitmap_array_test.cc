@@ -117,7 +117,6 @@ TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
   std::vector<io::FaultyMember*> fm;
   auto a = assemble_faulty(paths, &fm, options());
   ASSERT_TRUE(a);
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "last_sync_action"), "resync");
   EXPECT_EQ(attr(*a, "resync_start"), "none");
@@ -130,7 +129,6 @@ TEST_P(BitmapArrayTest, PowerCutResyncsOnlyTheMarkedChunks) {
   EXPECT_LE(visited, marked.size() * kBitmapChunkSectors) << "resynced chunks the bitmap never marked";
   EXPECT_GT(skipped, 0u);
   ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "last_sync_action"), "check");
   EXPECT_EQ(attr(*a, "mismatch_cnt"), "0");
@@ -179,7 +177,6 @@ TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
     touched(c, off, d.size(), &marked);
   }
   ASSERT_TRUE(a->add_member(paths[1], true).is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "dev-d1.img/state"), "in_sync");
   const uint64_t visited = stat(*a, "done_sectors");
@@ -226,7 +223,6 @@ TEST_F(BitmapArrayFixture, ASpareTakingASlotGetsTheWholeBitmap) {
   ASSERT_TRUE(io(*a, BlockOp::write, 0, d.size(), d.data()).is_ok());
   ASSERT_TRUE(a->add_member(spare, false).is_ok());
   ASSERT_TRUE(a->fail_member("d2.img").is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   ASSERT_TRUE(a->stop().is_ok());
   a.reset();

@@ -169,7 +169,6 @@ TEST_P(RecoveryTest, ReplaceRebuildsWhatTheOldMemberCannotRead) {
   // 192 KiB of the old member's data area, 1 MiB in, never reads again.
   fms[1]->fail_reads(info_of(paths[1]).data_offset * 512 + (1 << 20), 192 << 10);
   ASSERT_TRUE(a->replace_member("d1.img", fresh).is_ok());
-  std::this_thread::sleep_for(10ms);
   expect_slot1_replaced(std::move(a), paths, fresh, data);
 }
 
@@ -252,7 +251,6 @@ TEST_P(CheckRepairTest, CheckCountsRepairFixes) {
   a = assemble_faulty(paths, &fms);
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "mismatch_cnt"), "8");
   EXPECT_EQ(attr(*a, "last_sync_action"), "check");
@@ -262,14 +260,12 @@ TEST_P(CheckRepairTest, CheckCountsRepairFixes) {
     EXPECT_EQ(attr(*a, "umd/findings"), fmt::format("slot 2 sector {} sectors 8 found", 2048));
   }
   ASSERT_TRUE(a->set_attr("sync_action", "repair").is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "mismatch_cnt"), "8");
   if (raid6) {
     EXPECT_EQ(attr(*a, "umd/findings"), fmt::format("slot 2 sector {} sectors 8 fixed", 2048));
   }
   ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "mismatch_cnt"), "0");
   ASSERT_TRUE(a->stop().is_ok());
@@ -354,7 +350,6 @@ TEST_F(SyncTest, ParityCheckRewritesOnlyTheRowAMemberCannotRead) {
     fms[2]->reset_counters();
     fms[2]->fail_reads(row_off + 8192, 4096, EIO, times);
     ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
-    std::this_thread::sleep_for(10ms);
     ASSERT_TRUE(a->sync_engine().wait_idle(60s));
     EXPECT_EQ(attr(*a, "mismatch_cnt"), "0");
     EXPECT_EQ(attr(*a, "degraded"), "0") << "a read error does not fail the member";
@@ -415,7 +410,6 @@ TEST_F(SyncTest, ResyncAfterAnUncleanStopMakesCopiesAgree) {
   std::vector<io::FaultyMember*> fms;
   auto a = assemble_faulty(paths, &fms);
   ASSERT_TRUE(a);
-  std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
   EXPECT_EQ(attr(*a, "resync_start"), "none");
   EXPECT_EQ(attr(*a, "last_sync_action"), "resync");
