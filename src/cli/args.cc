@@ -91,7 +91,8 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   app.add_flag("--continue", a.grow_continue, "--grow: resume the reshape the superblocks record");
   app.add_option("--backup-file", a.backup_file,
                  "--grow: reshape in place, backing each section up to this file first; --assemble: restore "
-                 "an in-place reshape's critical section from it (mdadm's format)");
+                 "an in-place reshape's critical section from it (mdadm's format); --dump: read that section "
+                 "from it, writing nothing");
   app.add_flag("--freeze-reshape", a.freeze_reshape,
                "--assemble: a reshape under way stays where it stopped (sync_action frozen) until resumed");
   app.add_option("--fuse", a.fuse, "--assemble: mount DIR with DIR/data (the array) and DIR/md/* (attributes)");
@@ -208,7 +209,7 @@ Result<Args> parse_args(int argc, char** argv, bool* exit_now) {
   UMD_TRY(only_for(a.readonly, "--readonly", {Mode::assemble}));
   UMD_TRY(only_for(a.freeze_reshape, "--freeze-reshape", {Mode::assemble}));
   UMD_TRY(only_for(a.grow_continue, "--continue", {Mode::grow}));
-  UMD_TRY(only_for(a.backup_file.has_value(), "--backup-file", {Mode::grow, Mode::assemble}));
+  UMD_TRY(only_for(a.backup_file.has_value(), "--backup-file", {Mode::grow, Mode::assemble, Mode::dump}));
   UMD_TRY(only_for(a.fuse.has_value(), "--fuse", {Mode::assemble}));
   if (!a.manage.empty()) UMD_TRY(only_for(true, ("--" + a.manage.front().action).c_str(), {Mode::manage}));
   for (auto [present, opt] : std::initializer_list<std::pair<bool, const char*>>{

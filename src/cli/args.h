@@ -54,7 +54,7 @@ struct Args {
   bool readonly = false;
   bool freeze_reshape = false;  // --assemble --freeze-reshape
   bool grow_continue = false;   // --grow --continue
-  std::optional<std::string> backup_file;  // --grow/--assemble --backup-file=F (mdadm's)
+  std::optional<std::string> backup_file;  // --grow/--assemble/--dump --backup-file=F (mdadm's)
 
   // --manage: in command-line order. action: fail, remove, add, re-add, replace.
   struct ManageOp {

@@ -3,17 +3,24 @@
 // with --uuid/--name, the members of that array found among the PATHs and their
 // partitions; with --build, the MEMBERs in slot order without superblocks
 // (recovery/build.h). --overlay DIR reads through the overlays an --assemble --overlay
-// left there.
+// left there. --backup-file F (an array cut off inside an in-place reshape's critical
+// section): the sections F holds are read from F, as --assemble --backup-file would
+// restore them (the same Grow_restart checks: this array's, recent, still needed), and
+// nothing is written to the members or to F.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "array/array_reader.h"
 #include "cli/commands.h"
 #include "cli/scan_sources.h"
+#include "format/backup_super.h"
+#include "overseer/backup_file.h"
 #include "recovery/build.h"
 #include "util/aligned_buffer.h"
 #include "util/units.h"
@@ -61,6 +68,52 @@ int write_out(const Args& a, Source& source) {
 
 std::string overlay_of(const Args& a) { return a.overlay ? absolute_path(*a.overlay) : ""; }
 
+// An ArrayReader with the sections of a backup file laid over what it reads.
+struct WithBackup {
+  engine::ArrayReader& reader;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> parts;  // array sector, bytes
+
+  uint64_t array_sectors() const { return reader.array_sectors(); }
+  Status read(uint64_t sector, uint64_t n, uint8_t* out) {
+    UMD_TRY(reader.read(sector, n, out));
+    for (const auto& [lo, data] : parts) {
+      const uint64_t hi = lo + data.size() / 512, a = std::max(lo, sector), b = std::min(hi, sector + n);
+      if (a < b) std::memcpy(out + (a - sector) * 512, data.data() + (a - lo) * 512, (b - a) * 512);
+    }
+    return Status::ok();
+  }
+};
+
+// The parts of `path` that --assemble --backup-file would restore into this array.
+Result<std::vector<std::pair<uint64_t, std::vector<uint8_t>>>> backup_parts(const engine::ArrayReader& r,
+                                                                            const std::string& path) {
+  const std::string what = "--backup-file=" + path;
+  if (!r.set.reshape) return Status(Err::invalid, what + ": the superblocks record no reshape; nothing to restore");
+  UMD_ASSIGN_OR_RETURN(BackupSuper bsb, overseer::read_backup_super(path));
+  BackupRestartState st;
+  st.array_uuid = r.set.ref.array_uuid;
+  st.array_utime = r.set.ref.utime;
+  st.reshape_progress = r.set.reshape->position;
+  st.increasing = !r.set.reshape->backwards;
+  st.allow_old = std::getenv("MDADM_GROW_ALLOW_OLD") != nullptr;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> out;
+  if (Status m = backup_matches(bsb, st); !m.is_ok()) {
+    if (m.code() != Err::not_found) return m.with_context(what + ": not this reshape's backup");
+    std::fprintf(stderr, "umd: %s: nothing in it is needed at array sector %llu; read as the members are\n",
+                 what.c_str(), static_cast<unsigned long long>(st.reshape_progress));
+    return out;
+  }
+  for (int part = 0; part < (bsb.version == BackupVersion::v2 ? 2 : 1); part++) {
+    const uint64_t lo = part ? bsb.arraystart2 : bsb.arraystart, len = part ? bsb.length2 : bsb.length;
+    if (len == 0) continue;
+    UMD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, overseer::read_backup_part(path, bsb, part));
+    std::fprintf(stderr, "umd: %s: array sectors %llu..%llu read from it\n", what.c_str(),
+                 static_cast<unsigned long long>(lo), static_cast<unsigned long long>(lo + len));
+    out.emplace_back(lo, std::move(data));
+  }
+  return out;
+}
+
 int dump_build(const Args& a) {
   auto spec = build_spec_of(a);
   if (!spec.is_ok()) return usage_error(spec.status().message());
@@ -96,6 +149,12 @@ int cmd_dump(const Args& a) {
   auto reader = engine::open_array_read_only(std::move(members), opts);
   if (!reader.is_ok()) return fail(reader.status());
   for (const std::string& w : reader->set.warnings) std::fprintf(stderr, "umd: %s\n", w.c_str());
+  if (a.backup_file) {
+    auto parts = backup_parts(*reader, absolute_path(*a.backup_file));
+    if (!parts.is_ok()) return fail(parts.status());
+    WithBackup src{*reader, std::move(parts).value()};
+    return write_out(a, src);
+  }
   return write_out(a, *reader);
 }
 

@@ -14,6 +14,7 @@ one line naming the reason.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -193,6 +194,27 @@ class ServeReshape(umdtest.DaemonTest):
         umdtest.wait_until(saved, timeout=60, what="the critical section in the backup file")
         umdtest.sigkill_and_wait(json.loads(self.umd("--detail", "k5", "--json").stdout)["pid"])
         self.running.remove("k5")
+        # As a crash half-way through rewriting the section in place leaves it: the first
+        # chunk of member 0 (array sectors 0..127, inside the saved section) is torn.
+        # --dump reads the members as they are; with --backup-file, the section from the file.
+        ex = umdtest.run(["mdadm", "--examine", paths[0]]).stdout
+        data_offset = int(re.search(r"Data Offset : (\d+) sectors", ex).group(1))
+        with open(paths[0], "r+b") as f:
+            f.seek(data_offset * 512)
+            f.write(os.urandom(64 * 1024))
+        torn = os.path.join(self.tmp, "k5.torn")
+        self.umd("--dump", *paths, "--output", torn)
+        self.assertNotEqual(umdtest.sha256_file(torn), umdtest.sha256_file(src), "the torn chunk reads as torn")
+        healed = os.path.join(self.tmp, "k5.healed")
+        r = self.umd("--dump", *paths, f"--backup-file={backup}", "--output", healed)
+        self.assertIn("read from it", r.stderr)
+        self.assertEqual(umdtest.sha256_file(healed), umdtest.sha256_file(src), "--dump --backup-file")
+        bogus = os.path.join(self.tmp, "bogus.backup")
+        with open(bogus, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        r = self.umd("--dump", *paths, f"--backup-file={bogus}", "--output", healed, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bogus.backup", r.stderr)
         sock = os.path.join(self.tmp, "k5.sock")
         r = self.umd("--assemble", "k5", *paths, "--serve", f"nbd:unix:{sock}", check=False)
         if r.returncode == 0:  # held where it was (stopped clean), and it says what it needs
