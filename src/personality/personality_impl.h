@@ -270,7 +270,6 @@ class ParityPersonality final : public PersonalityBase {
   uint64_t sync_sectors(SyncOp op) const override;
   uint64_t sync_granule() const override { return geo_.chunk_sectors(); }
   Status sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) override;
-
   std::pair<uint64_t, uint64_t> array_span(uint32_t slot, uint64_t lo, uint64_t hi) const override;
   std::pair<uint64_t, uint64_t> sync_span(uint64_t lo, uint64_t hi) const override;
 
@@ -299,9 +298,8 @@ class ParityPersonality final : public PersonalityBase {
   struct ReadAhead {
     SyncOp op;
     uint64_t r0, r1;
-    int buf;                              // which of sync_bufs_
-    std::vector<MemberIo> plan;           // the reads, as sync_rows would issue them
-    std::unique_ptr<IoBatch> batch;
+    int buf;                         // which of sync_bufs_
+    std::unique_ptr<IoBatch> batch;  // its reads, as sync_reads planned them
   };
   void drop_read_ahead() override;
   std::vector<MemberIo> sync_reads(SyncOp op, uint64_t r0, uint64_t r1, uint8_t* mem, std::vector<uint64_t>* lost) const;

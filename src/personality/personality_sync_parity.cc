@@ -177,7 +177,7 @@ Status ParityPersonality::sync_rows(SyncOp op, uint64_t r0, uint64_t r1, const s
   if (r1 < a1 && barrier_.watch(r1 * uint64_t(g.data_disks()) * chunk, a1 * uint64_t(g.data_disks()) * chunk)) {
     const int other = 1 - sync_cur_;
     std::vector<MemberIo> plan = sync_reads(op, r1, a1, sync_buf(other, len * (disks * (a1 - r1) + 2)), nullptr);
-    ahead_ = ReadAhead{op, r1, a1, other, {}, std::make_unique<IoBatch>(*this, std::move(plan))};
+    ahead_ = ReadAhead{op, r1, a1, other, std::make_unique<IoBatch>(*this, std::move(plan))};
   }
   std::vector<RowRun> retry;
   for (size_t k = 0; k < ios.size(); k++) {
