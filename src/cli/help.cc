@@ -35,11 +35,11 @@ const std::vector<ModeHelp>& modes() {
       {Mode::zero_superblock, "--zero-superblock", "erase the md superblocks of members",
        "umd --zero-superblock MEMBER...", "umd --zero-superblock disk0.img:p5", {}},
       {Mode::dump, "--dump", "read an array (degraded is fine) and write its contents out; never writes a member",
-       "umd --dump MEMBER... [--output FILE]\numd --dump --uuid=U|--name=N PATH... [--output FILE]\n"
+       "umd --dump MEMBER... [--output FILE] [--backup-file=F]\numd --dump --uuid=U|--name=N PATH... [--output FILE]\n"
        "umd --dump --build --level=L --raid-devices=N --chunk=C --layout=L --data-offset=SIZE MEMBER...",
        "umd --dump --uuid=0998c0a7:36d3b6aa:0ac5c83c:c60d9156 disk*.img --output array.img",
        {"--output", "--uuid", "--name", "--overlay", "--force", "--build", "--level", "--raid-devices", "--chunk",
-        "--layout", "--data-offset", "--size"}},
+        "--layout", "--data-offset", "--size", "--backup-file"}},
       {Mode::assemble, "--assemble", "start a daemon that holds the array and serves it over NBD",
        "umd --assemble NAME MEMBER... [options]\numd --assemble NAME --uuid=U|--name=N PATH...\n"
        "umd --assemble --scan [PATH...]   (every array found, or the config's ARRAY lines)",
