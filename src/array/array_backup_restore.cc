@@ -22,7 +22,6 @@ namespace umd::engine {
 Status Array::restore_reshape_backup(const std::string& path) {
   const std::string what = fmt::format("{}: --backup-file={}", name_, path);
   if (!reshaping_ || !set_->reshape) return Status(Err::invalid, what + ": no reshape is under way");
-  UMD_ASSIGN_OR_RETURN(BackupSuper bsb, overseer::read_backup_super(path));
   const bool increasing = !set_->reshape->backwards;
   const uint64_t progress = reshaping_->position();
   BackupRestartState st;
@@ -31,20 +30,20 @@ Status Array::restore_reshape_backup(const std::string& path) {
   st.reshape_progress = progress;
   st.increasing = increasing;
   st.allow_old = std::getenv("MDADM_GROW_ALLOW_OLD") != nullptr;
-  if (Status m = backup_matches(bsb, st); !m.is_ok()) {
-    if (m.code() == Err::not_found) {
-      warnings_.push_back(fmt::format("{}: nothing in it is needed at array sector {}", what, progress));
-      return Status::ok();
-    }
-    return m.with_context(what + ": not this reshape's backup");
+  auto plan = overseer::plan_restore(path, st);
+  if (!plan.is_ok()) {
+    return plan.status().code() == Err::invalid ? plan.status().with_context(what + ": not this reshape's backup")
+                                                : plan.status();
   }
+  if (!plan->needed) {
+    warnings_.push_back(fmt::format("{}: nothing in it is needed at array sector {}", what, progress));
+    return Status::ok();
+  }
+  const BackupSuper& bsb = plan->bsb;
   std::string restored;
-  for (int part = 0; part < (bsb.version == BackupVersion::v2 ? 2 : 1); part++) {
-    const uint64_t lo = part ? bsb.arraystart2 : bsb.arraystart, len = part ? bsb.length2 : bsb.length;
-    if (len == 0) continue;
-    UMD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, overseer::read_backup_part(path, bsb, part));
+  for (const auto& [lo, data] : plan->parts) {
     UMD_TRY(reshaping_->restore(lo, data).with_context(what));
-    restored += fmt::format("{}{}..{}", restored.empty() ? "" : ", ", lo, lo + len);
+    restored += fmt::format("{}{}..{}", restored.empty() ? "" : ", ", lo, lo + data.size() / 512);
   }
   UMD_TRY(flush_members().with_context(what));
   const uint64_t to = backup_restored_progress(bsb, progress, increasing);

@@ -89,29 +89,26 @@ Result<std::vector<std::pair<uint64_t, std::vector<uint8_t>>>> backup_parts(cons
                                                                             const std::string& path) {
   const std::string what = "--backup-file=" + path;
   if (!r.set.reshape) return Status(Err::invalid, what + ": the superblocks record no reshape; nothing to restore");
-  UMD_ASSIGN_OR_RETURN(BackupSuper bsb, overseer::read_backup_super(path));
   BackupRestartState st;
   st.array_uuid = r.set.ref.array_uuid;
   st.array_utime = r.set.ref.utime;
   st.reshape_progress = r.set.reshape->position;
   st.increasing = !r.set.reshape->backwards;
   st.allow_old = std::getenv("MDADM_GROW_ALLOW_OLD") != nullptr;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> out;
-  if (Status m = backup_matches(bsb, st); !m.is_ok()) {
-    if (m.code() != Err::not_found) return m.with_context(what + ": not this reshape's backup");
+  auto plan = overseer::plan_restore(path, st);
+  if (!plan.is_ok()) {
+    return plan.status().code() == Err::invalid ? plan.status().with_context(what + ": not this reshape's backup")
+                                                : plan.status();
+  }
+  if (!plan->needed) {
     std::fprintf(stderr, "umd: %s: nothing in it is needed at array sector %llu; read as the members are\n",
                  what.c_str(), static_cast<unsigned long long>(st.reshape_progress));
-    return out;
   }
-  for (int part = 0; part < (bsb.version == BackupVersion::v2 ? 2 : 1); part++) {
-    const uint64_t lo = part ? bsb.arraystart2 : bsb.arraystart, len = part ? bsb.length2 : bsb.length;
-    if (len == 0) continue;
-    UMD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, overseer::read_backup_part(path, bsb, part));
+  for (const auto& [lo, data] : plan->parts) {
     std::fprintf(stderr, "umd: %s: array sectors %llu..%llu read from it\n", what.c_str(),
-                 static_cast<unsigned long long>(lo), static_cast<unsigned long long>(lo + len));
-    out.emplace_back(lo, std::move(data));
+                 static_cast<unsigned long long>(lo), static_cast<unsigned long long>(lo + data.size() / 512));
   }
-  return out;
+  return std::move(plan->parts);
 }
 
 int dump_build(const Args& a) {

@@ -156,4 +156,21 @@ Result<std::vector<uint8_t>> read_backup_part(const std::string& path, const Bac
   return out;
 }
 
+Result<RestorePlan> plan_restore(const std::string& path, const BackupRestartState& st) {
+  RestorePlan plan;
+  UMD_ASSIGN_OR_RETURN(plan.bsb, read_backup_super(path));
+  if (Status m = backup_matches(plan.bsb, st); !m.is_ok()) {
+    if (m.code() == Err::not_found) return plan;
+    return m;
+  }
+  plan.needed = true;
+  for (int part = 0; part < (plan.bsb.version == BackupVersion::v2 ? 2 : 1); part++) {
+    const uint64_t lo = part ? plan.bsb.arraystart2 : plan.bsb.arraystart;
+    if ((part ? plan.bsb.length2 : plan.bsb.length) == 0) continue;
+    UMD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, read_backup_part(path, plan.bsb, part));
+    plan.parts.emplace_back(lo, std::move(data));
+  }
+  return plan;
+}
+
 }  // namespace umd::overseer

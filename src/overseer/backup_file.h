@@ -56,4 +56,15 @@ class BackupFile {
 Result<BackupSuper> read_backup_super(const std::string& path);
 Result<std::vector<uint8_t>> read_backup_part(const std::string& path, const BackupSuper& bsb, int part);
 
+// What Grow_restart restores from the file at `path` into a reshape in state `st`: its
+// block and each filled part's data at its array sector. `needed` is false (and `parts`
+// empty) when backup_matches says nothing in it is needed; a file that is not this
+// reshape's backup is an error (backup_matches').
+struct RestorePlan {
+  BackupSuper bsb;
+  bool needed = false;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> parts;  // array sector, bytes
+};
+Result<RestorePlan> plan_restore(const std::string& path, const BackupRestartState& st);
+
 }  // namespace umd::overseer
