@@ -564,7 +564,11 @@ void Array::state_loop() {
       cv_.notify_all();  // writes that parked meanwhile set want_active_
       continue;
     }
+    // Writes in flight: the last of them to finish wakes this thread (finish() wakes it only
+    // then, not once per request).
+    quiet_waiter_ = active_;
     cv_.wait(l);
+    quiet_waiter_ = false;
   }
 }
 
@@ -659,6 +663,7 @@ void Array::finish(Tracked* t, Status s) {
   Array* self = t->array;
   if (write && self->bitmap_ && t->s_hi > t->s_lo) self->bitmap_->end_write(t->s_lo, t->s_hi);
   delete t;
+  bool wake;
   {
     umd::MutexLock l(self->mu_);
     self->inflight_--;
@@ -666,8 +671,12 @@ void Array::finish(Tracked* t, Status s) {
       self->writes_inflight_--;
       self->last_write_done_ = std::chrono::steady_clock::now();
     }
+    // Only a drain (stop, pause_io) and the state thread's wait for quiet look at the
+    // counts, and only at zero: a wake per request cost a futex call and a context switch.
+    wake = (self->inflight_ == 0 && self->drain_waiters_ > 0) ||
+           (write && self->writes_inflight_ == 0 && self->quiet_waiter_);
   }
-  self->cv_.notify_all();
+  if (wake) self->cv_.notify_all();
   self->complete_client(*outer, std::move(s));
 }
 
@@ -757,7 +766,9 @@ Status Array::stop() {
         if (why == nullptr || waits_for(why, "not active")) still_to_go = true;
       }
       if (inflight_ == 0 && !marking_ && held_completions_.empty() && !want_active_ && !still_to_go) break;
+      drain_waiters_++;
       cv_.wait(l);
+      drain_waiters_--;
     }
     stopping_ = true;
     cv_.notify_all();

@@ -401,6 +401,8 @@ class Array final : public BlockTarget,
   bool stopped_ GUARDED_BY(mu_) = false;
   uint64_t inflight_ GUARDED_BY(mu_) = 0;
   uint64_t writes_inflight_ GUARDED_BY(mu_) = 0;
+  uint32_t drain_waiters_ GUARDED_BY(mu_) = 0;  // threads waiting for inflight_ == 0 (finish wakes them)
+  bool quiet_waiter_ GUARDED_BY(mu_) = false;   // the state thread waits for writes_inflight_ == 0
   std::chrono::steady_clock::time_point last_write_done_ GUARDED_BY(mu_) {};
   std::vector<Held> held_ GUARDED_BY(mu_);
   std::unique_ptr<bitmap::WriteIntent> bitmap_;

@@ -58,7 +58,9 @@ void Array::pause_io() {
     umd::MutexLock l(mu_);
     while (paused_) cv_.wait(l);
     paused_ = true;
+    drain_waiters_++;
     while (inflight_ != 0) cv_.wait(l);
+    drain_waiters_--;
   }
   if (sync_ && !on_sync_thread()) sync_->step_mutex().lock();
 }
