@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -207,6 +209,9 @@ Result<std::unique_ptr<FileMember>> FileMember::open(const std::string& path,
     return Status::from_errno(e, path + ": fcntl(F_OFD_SETLK)");
   }
   m->direct_ = direct;
+  if (struct statfs sfs {}; !blk && ::fstatfs(fd.get(), &sfs) == 0) {
+    m->memory_backed_ = sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+  }
   m->size_ = raw_size / m->block_size_ * m->block_size_;
   m->fd_ = fd.release();
   m->ring_ = opts.ring;
@@ -311,6 +316,10 @@ void FileMember::submit(IoRequest& req) {
   }
   if (req.op == IoOp::discard && block_device_) {
     ring_->complete(req, discard(req.offset, req.length));  // no BLKDISCARD in io_uring here
+    return;
+  }
+  if (memory_backed_ && (req.op == IoOp::flush || (req.op != IoOp::discard && req.length <= kInlineBytes))) {
+    Member::submit(req);  // a copy in the kernel: no worker thread, no reaper (see the header)
     return;
   }
   ring_->submit(fd_, name_, mem_align_, req, base_);

@@ -23,6 +23,12 @@
 // - submit(): through the attached UringQueue when there is one (see uring_queue.h; done()
 //   then runs on the queue's reaping thread), else inline (Member::submit). Requests that
 //   fail validation, and block-device discards, are completed through the queue too.
+// - Memory-backed files (tmpfs, ramfs: memory_backed()) are the exception. Their file
+//   systems cannot do non-blocking I/O, so io_uring hands each of their requests to a
+//   worker thread, and the reaper is woken for its completion: two thread switches for
+//   what is a copy in the kernel. So a read or write of at most kInlineBytes, and a flush
+//   (a no-op there), runs synchronously inside submit() and done() runs inline; larger
+//   transfers still go through the queue, whose workers copy on both cores at once.
 //
 // Windows
 // - restrict_to(offset, bytes, name): the member becomes bytes [offset, offset+bytes) of
@@ -62,7 +68,10 @@ class FileMember final : public Member {
   Status discard(uint64_t offset, uint64_t length) override;
   void submit(IoRequest& req) override;
 
+  static constexpr uint64_t kInlineBytes = 64 * 1024;  // see "Memory-backed files" above
+
   bool direct() const { return direct_; }              // opened with O_DIRECT
+  bool memory_backed() const { return memory_backed_; }  // tmpfs or ramfs (fstatfs)
   bool block_device() const { return block_device_; }
   uint32_t mem_align() const { return mem_align_; }    // buffer alignment direct I/O needs (1 if buffered)
   int fd() const { return fd_; }
@@ -89,6 +98,7 @@ class FileMember final : public Member {
   bool read_only_ = false;
   bool direct_ = false;
   bool block_device_ = false;
+  bool memory_backed_ = false;
   std::atomic<bool> dsync_ok_{true};  // pwritev2(RWF_DSYNC) accepted so far
   UringQueue* ring_ = nullptr;
 };

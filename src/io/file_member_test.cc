@@ -1,12 +1,16 @@
 #include "io/file_member.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,6 +19,7 @@
 #include "io/full_transfer.h"
 #include "io/io_test_util.h"
 #include "io/request_check.h"
+#include "io/uring_queue.h"
 #include "util/aligned_buffer.h"
 
 namespace umd::io {
@@ -228,6 +233,81 @@ TEST(FileMember, SubmitWithoutRingCompletesInline) {
   };
   m->submit(req);
   EXPECT_EQ(calls, 1);
+}
+
+bool on_tmpfs(const std::string& path) {
+  struct statfs sfs {};
+  return ::statfs(path.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+}
+
+// Memory-backed files: a small read or write (and a flush) completes inside submit() on the
+// submitting thread even with a ring attached; a transfer above kInlineBytes goes through
+// the ring and completes on its reaper. The bytes land either way.
+TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
+  if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
+  TempDir dir("/dev/shm");
+  const std::string path = dir.make_file("d0.img", kMiB);
+  auto ring = UringQueue::create({.reaper_thread = true});
+  if (!ring.is_ok()) GTEST_SKIP() << ring.status().message();
+  auto m = open_or_die(path, {.ring = ring->get()});
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->memory_backed());
+
+  const std::thread::id me = std::this_thread::get_id();
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread::id on;
+  };
+  auto run = [&](IoOp op, uint64_t off, uint64_t len, uint8_t* buf, bool* inline_) {
+    Done d;
+    IoRequest req;
+    req.op = op;
+    req.offset = off;
+    req.length = len;
+    req.buf = buf;
+    req.done = [&d](Status s) {
+      EXPECT_TRUE(s.is_ok()) << s.message();
+      std::lock_guard l(d.mu);
+      d.done = true;
+      d.on = std::this_thread::get_id();
+      d.cv.notify_one();
+    };
+    m->submit(req);
+    {
+      std::lock_guard l(d.mu);
+      *inline_ = d.done && d.on == me;
+    }
+    std::unique_lock l(d.mu);
+    d.cv.wait(l, [&] { return d.done; });
+  };
+  const uint64_t small = FileMember::kInlineBytes, big = 2 * FileMember::kInlineBytes;
+  AlignedBuffer w(big), r(big);
+  fill_pattern(w.data(), big, 7);
+  const uint64_t ring_before = (*ring)->stats().submitted;
+  bool inl = false;
+  run(IoOp::write, 4096, small, w.data(), &inl);
+  EXPECT_TRUE(inl) << "a 64 KiB write on tmpfs went through the ring";
+  run(IoOp::read, 4096, small, r.data(), &inl);
+  EXPECT_TRUE(inl);
+  EXPECT_EQ(std::memcmp(r.data(), w.data(), small), 0);
+  run(IoOp::flush, 0, 0, nullptr, &inl);
+  EXPECT_TRUE(inl);
+  EXPECT_EQ((*ring)->stats().submitted, ring_before);
+
+  run(IoOp::write, 256 * 1024, big, w.data(), &inl);
+  EXPECT_FALSE(inl) << "a 128 KiB write on tmpfs did not go through the ring";
+  EXPECT_EQ((*ring)->stats().submitted, ring_before + 1);
+  EXPECT_EQ(read_file(path, 256 * 1024, big), std::vector<uint8_t>(w.data(), w.data() + big));
+  EXPECT_EQ(read_file(path, 4096, small), std::vector<uint8_t>(w.data(), w.data() + small));
+
+  TempDir other;  // $TMPDIR: memory-backed only if it is a tmpfs (or ramfs)
+  auto m2 = open_or_die(other.make_file("d1.img", kMiB));
+  ASSERT_TRUE(m2);
+  struct statfs sfs {};
+  ASSERT_EQ(::statfs(other.path().c_str(), &sfs), 0);
+  EXPECT_EQ(m2->memory_backed(), sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 }
 
 TEST(RequestCheck, MessageFormat) {

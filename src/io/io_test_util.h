@@ -15,11 +15,12 @@
 
 namespace umd::io::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+// A fresh directory under `base`, else $TMPDIR (or /tmp), removed with its contents on
+// destruction.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
+  explicit TempDir(const char* base = nullptr) {
+    if (!base) base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/umd-io-test-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
