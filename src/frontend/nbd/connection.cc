@@ -3,10 +3,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <vector>
 
 namespace umd::nbd {
+namespace {
+
+// The connection whose reader this thread is, while it is in its transmission phase: a
+// completion that runs here runs inline in that reader's submit().
+thread_local const void* tl_reader = nullptr;
+
+constexpr size_t kMaxReady = 64;  // replies the reader holds before it sends them
+
+}  // namespace
 
 // One request from read to reply. Owned by the reader until submit, by the target while in
 // flight (as a raw pointer inside `req.done`), then by the reply queue.
@@ -52,6 +64,7 @@ void Connection::run_reader() {
   if (hs.is_ok() && *hs == HandshakeEnd::transmission) {
     writer_ = std::thread([this] { run_writer(); });
     transmission(in);
+    flush_ready();
     {
       std::unique_lock lock(mu_);
       reader_cv_.wait(lock, [&] { return inflight_ == 0; });
@@ -67,9 +80,21 @@ void Connection::run_reader() {
 
 void Connection::transmission(SocketReader& in) {
   const ExportLimits& limits = ex_.limits;
+  tl_reader = this;
+  struct Unmark {
+    ~Unmark() { tl_reader = nullptr; }
+  } unmark;
   for (;;) {
+    // Send what completed inline before anything can wait: the client's next request, or
+    // the back pressure below (the replies held here count as in flight).
+    if (!ready_.empty() && (ready_.size() >= kMaxReady || in.buffered() < kRequestSize)) flush_ready();
     {
       std::unique_lock lock(mu_);
+      if (inflight_ >= max_inflight_ && !ready_.empty()) {
+        lock.unlock();
+        flush_ready();
+        lock.lock();
+      }
       reader_cv_.wait(lock, [&] { return inflight_ < max_inflight_; });
     }
     std::array<uint8_t, kRequestSize> bytes{};
@@ -154,48 +179,135 @@ void Connection::submit(std::unique_ptr<Inflight> inf) {
 
 void Connection::complete(std::unique_ptr<Inflight> inf) {
   inf->reply = encode_simple_reply(inf->error, inf->hdr.cookie);
+  if (tl_reader == this) {  // inline in the reader's submit(): the reader sends it
+    ready_.push_back(std::move(inf));
+    return;
+  }
+  bool wake;
   {
     std::lock_guard lock(mu_);
     replies_.push_back(std::move(inf));
+    wake = !sending_;  // else whoever sends takes it up before letting go
   }
-  writer_cv_.notify_one();
+  if (wake) writer_cv_.notify_one();
+}
+
+Connection::Sent Connection::send(Batch& b, bool wait) {
+  if (b.iov.empty()) {
+    for (auto& inf : b.reqs) {
+      b.iov.push_back({inf->reply.data(), inf->reply.size()});
+      if (static_cast<Cmd>(inf->hdr.type) == Cmd::read && inf->error == 0 && inf->hdr.length) {
+        b.iov.push_back({inf->payload, inf->hdr.length});
+      }
+    }
+  }
+  if (socket_broken_.load()) return Sent::broken;
+  while (b.first < b.iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = b.iov.data() + b.first;
+    msg.msg_iovlen = std::min<size_t>(b.iov.size() - b.first, IOV_MAX);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return Sent::would_block;
+      socket_broken_.store(true);  // replies from now on are dropped
+      ::shutdown(fd_, SHUT_RDWR);  // and the reader stops
+      return Sent::broken;
+    }
+    size_t left = size_t(n);
+    while (b.first < b.iov.size() && left >= b.iov[b.first].iov_len) {
+      left -= b.iov[b.first].iov_len;
+      b.first++;
+    }
+    if (left > 0) {
+      b.iov[b.first].iov_base = static_cast<uint8_t*>(b.iov[b.first].iov_base) + left;
+      b.iov[b.first].iov_len -= left;
+    }
+  }
+  return Sent::all;
+}
+
+void Connection::sent(Batch& b) {
+  for (auto& inf : b.reqs) counters_.request_done(inf->hdr.type, inf->error, inf->hdr.length);
+  // Drop the requests (and their connection references) before the reader is woken, which
+  // may then finish and let the owner destroy this object.
+  for (auto& inf : b.reqs) inf->conn.reset();
+  b.reqs.clear();
+  b.iov.clear();
+  b.first = 0;
+}
+
+void Connection::flush_ready() {
+  if (ready_.empty()) return;
+  auto b = std::make_unique<Batch>();
+  b->reqs.swap(ready_);
+  {
+    std::lock_guard lock(mu_);
+    if (sending_) {  // the writer is sending: it takes these up before letting go
+      for (auto& inf : b->reqs) replies_.push_back(std::move(inf));
+      return;
+    }
+    sending_ = true;
+  }
+  const Sent how = send(*b, /*wait=*/false);
+  if (how == Sent::would_block) {
+    counters_.reader_handoff();
+    {
+      std::lock_guard lock(mu_);
+      handoff_ = std::move(b);  // the writer owns the write side from here
+    }
+    writer_cv_.notify_one();
+    return;
+  }
+  const uint32_t n = uint32_t(b->reqs.size());
+  if (how == Sent::all) counters_.replies_by_reader(n);  // else dropped: the socket broke
+  sent(*b);
+  bool more;
+  {
+    std::lock_guard lock(mu_);
+    inflight_ -= n;
+    sending_ = false;
+    more = !replies_.empty();
+  }
+  if (more) writer_cv_.notify_one();
 }
 
 void Connection::run_writer() {
-  std::vector<std::unique_ptr<Inflight>> batch;
-  std::vector<iovec> iov;
+  Batch b;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      writer_cv_.wait(lock, [&] { return !replies_.empty() || writer_stop_; });
-      if (replies_.empty()) return;  // writer_stop_ and nothing left
-      for (auto& r : replies_) batch.push_back(std::move(r));
-      replies_.clear();
-    }
-    if (!socket_broken_) {
-      iov.clear();
-      for (auto& inf : batch) {
-        iov.push_back({inf->reply.data(), inf->reply.size()});
-        if (static_cast<Cmd>(inf->hdr.type) == Cmd::read && inf->error == 0 && inf->hdr.length) {
-          iov.push_back({inf->payload, inf->hdr.length});
-        }
-      }
-      if (!write_all(fd_, iov).is_ok()) {
-        socket_broken_ = true;       // replies from now on are dropped
-        ::shutdown(fd_, SHUT_RDWR);  // and the reader stops
+      writer_cv_.wait(lock, [&] {
+        return handoff_ || (!sending_ && !replies_.empty()) || (writer_stop_ && replies_.empty());
+      });
+      if (handoff_) {
+        b = std::move(*handoff_);  // sending_ stays set: it is the writer's now
+        handoff_.reset();
+      } else if (!replies_.empty()) {
+        sending_ = true;
+      } else {
+        return;  // writer_stop_ and nothing left
       }
     }
-    for (auto& inf : batch) counters_.request_done(inf->hdr.type, inf->error, inf->hdr.length);
-    const uint32_t n = uint32_t(batch.size());
-    // Drop the requests (and their connection references) before waking the reader, which
-    // may then finish and let the owner destroy this object.
-    for (auto& inf : batch) inf->conn.reset();
-    batch.clear();
-    {
-      std::lock_guard lock(mu_);
-      inflight_ -= n;
+    for (;;) {
+      if (b.reqs.empty()) {
+        std::lock_guard lock(mu_);
+        for (auto& r : replies_) b.reqs.push_back(std::move(r));
+        replies_.clear();
+      }
+      (void)send(b, /*wait=*/true);  // a broken socket drops the batch
+      const uint32_t n = uint32_t(b.reqs.size());
+      sent(b);
+      bool more;
+      {
+        std::lock_guard lock(mu_);
+        inflight_ -= n;
+        more = !replies_.empty();
+        if (!more) sending_ = false;
+      }
+      reader_cv_.notify_one();
+      if (!more) break;
     }
-    reader_cv_.notify_one();
   }
 }
 

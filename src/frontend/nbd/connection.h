@@ -5,9 +5,20 @@
 //           target at once (a FLUSH is submitted the moment it is read -- see protocol.h for
 //           why that covers multi-conn). It stops reading when more than max_inflight requests
 //           are unanswered (back pressure), and on DISC / EOF / bad magic / shutdown_read().
-//   writer  sends replies in completion order, batching whatever has queued up into one
-//           sendmsg. Completions arrive on engine threads (or inline in submit) and only queue
-//           the reply under `mu_`; no engine thread ever blocks on the socket.
+//   writer  sends the replies of requests that complete on other threads (engine threads),
+//           batching whatever has queued up into one sendmsg. Those completions only queue
+//           the reply under `mu_`; no engine thread ever blocks on (or writes to) the socket.
+//
+// REPLIES THAT COMPLETE ON THE READER (no thread hop)
+//   A request whose target completes it inside submit() (a refused request, a member I/O
+//   done inline: file_member.h) has its reply kept by the reader, which sends what it holds
+//   in one sendmsg when the next read would wait for the client (or it holds 64 replies,
+//   or back pressure stops it). That send does not wait (MSG_DONTWAIT): if the socket
+//   cannot take it all, the reader hands what is left to the writer and reads on.
+//   One thread at a time owns the socket's write side (`sending_`): the reader for its
+//   non-blocking send, else the writer. A batch the reader began is finished by the writer
+//   before anything else is written, so no two replies' bytes ever interleave.
+//
 // When reading ends, the reader waits for every in-flight request to be answered (or, if the
 // socket broke, dropped), stops the writer, shuts the socket down and calls on_finished. The
 // owner must join() before dropping its reference. Each in-flight request holds a shared_ptr
@@ -15,6 +26,8 @@
 // still returning on an engine thread never touches freed memory; the last such reference
 // frees the connection (and closes the fd) wherever it drops.
 #pragma once
+
+#include <sys/uio.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -24,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "block/block_target.h"
 #include "frontend/nbd/handshake.h"
@@ -49,11 +63,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   struct Inflight;
+  // Replies on their way out, and how far the socket has taken them.
+  struct Batch {
+    std::vector<std::unique_ptr<Inflight>> reqs;
+    std::vector<iovec> iov;
+    size_t first = 0;  // iov[first] is the next to send (trimmed by what went of it)
+  };
+  enum class Sent { all, would_block, broken };
+
   void run_reader();
   void transmission(SocketReader& in);
   void run_writer();
   void submit(std::unique_ptr<Inflight> inf);
   void complete(std::unique_ptr<Inflight> inf);  // queue the reply; any thread
+  void flush_ready();                            // reader: send the replies it holds
+  Sent send(Batch& b, bool wait);
+  void sent(Batch& b);  // counts and frees a sent (or dropped) batch; inflight_ is the caller's
 
   int fd_;
   engine::BlockTarget& target_;
@@ -67,11 +92,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::mutex mu_;
   std::condition_variable reader_cv_;              // in-flight count dropped
-  std::condition_variable writer_cv_;              // reply queued or stop
-  std::deque<std::unique_ptr<Inflight>> replies_;  // guarded by mu_
+  std::condition_variable writer_cv_;              // reply queued, batch handed over, or stop
+  std::deque<std::unique_ptr<Inflight>> replies_;  // guarded by mu_: for the writer
+  std::unique_ptr<Batch> handoff_;                 // guarded by mu_: the reader's unfinished send
+  bool sending_ = false;                           // guarded by mu_: the write side is owned
   uint32_t inflight_ = 0;                          // guarded by mu_
   bool writer_stop_ = false;                       // guarded by mu_
-  bool socket_broken_ = false;                     // writer thread only
+  std::atomic<bool> socket_broken_{false};         // set by whoever sends
+  std::vector<std::unique_ptr<Inflight>> ready_;   // reader thread only: replies completed inline
 };
 
 }  // namespace umd::nbd

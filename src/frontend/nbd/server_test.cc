@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -376,7 +379,7 @@ TEST_F(NbdServerTest, DisconnectMidRequest) {
   EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 16; }));
   target_->hold(false);  // completions arrive; replies are dropped
   EXPECT_TRUE(eventually([&] { return server_->stats().connections_open == 0; }));
-  EXPECT_EQ(server_->stats().inflight, 0u);
+  EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
   auto c = open();  // the server is still fine
   EXPECT_EQ(c->call(Cmd::read, 0, 512), 0u);
 }
@@ -454,6 +457,170 @@ TEST_F(NbdServerTest, ConcurrentClientsStress) {
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// A target that completes requests at even 4 KiB blocks inline in submit() and the others
+// on its own thread: the reader's replies and the writer's go out on one socket at once.
+class SplitTarget final : public engine::BlockTarget {
+ public:
+  explicit SplitTarget(engine::BlockTarget& inner) : inner_(inner), worker_([this] { run(); }) {}
+  ~SplitTarget() override {
+    {
+      std::lock_guard l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    worker_.join();
+  }
+  uint64_t size_bytes() const override { return inner_.size_bytes(); }
+  uint32_t block_size() const override { return inner_.block_size(); }
+  bool read_only() const override { return inner_.read_only(); }
+  void submit(engine::BlockRequest& req) override {
+    if ((req.offset / 4096) % 2 == 0) {
+      inner_.submit(req);
+      return;
+    }
+    {
+      std::lock_guard l(mu_);
+      queue_.push_back(&req);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock l(mu_);
+    for (;;) {
+      cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      engine::BlockRequest* r = queue_.front();
+      queue_.pop_front();
+      l.unlock();
+      inner_.submit(*r);  // the inner target is inline: done runs on this thread
+      l.lock();
+    }
+  }
+  engine::BlockTarget& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<engine::BlockRequest*> queue_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+// Requests the target completes inside submit() are answered by the reader itself
+// (connection.h): every reply here, with the data intact and each cookie once.
+TEST_F(NbdServerTest, InlineCompletionsAreAnsweredByTheReader) {
+  start();  // MemoryTarget without delay: inline
+  auto c = open();
+  constexpr int kN = 200;
+  std::vector<std::vector<uint8_t>> data;
+  for (int i = 0; i < kN; i++) data.push_back(pattern(4096, uint8_t(i * 3)));
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(c->send_request(uint16_t(Cmd::write), i, uint64_t(i) * 4096, 4096, 0, data[i]).is_ok());
+  }
+  std::set<uint64_t> seen;
+  for (int i = 0; i < kN; i++) {
+    auto r = c->read_reply();
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r->error, 0u);
+    seen.insert(r->cookie);
+  }
+  EXPECT_EQ(seen.size(), size_t(kN));
+  // 3.2 KB of replies: none through the writer. (The counts follow the sends that answered.)
+  EXPECT_TRUE(eventually([&] { return server_->stats().replies_by_reader == uint64_t(kN); }))
+      << server_->stats().replies_by_reader;
+  EXPECT_EQ(server_->stats().reader_handoffs, 0u);
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 1000 + i, uint64_t(i) * 4096, 4096).is_ok());
+  }
+  for (int i = 0; i < kN; i++) {
+    auto r = c->read_reply();
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->error, 0u);
+    std::vector<uint8_t> got(4096);
+    ASSERT_TRUE(c->read_data(got).is_ok());
+    EXPECT_EQ(got, data[r->cookie - 1000]) << r->cookie;
+  }
+  EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
+}
+
+// 8 MiB of READ replies for a client that reads none until it has sent every request: the
+// reader's non-blocking send fills the socket, hands the rest to the writer and reads on.
+// Every reply then arrives whole.
+TEST_F(NbdServerTest, InlineRepliesTheSocketCannotTakeAreFinishedByTheWriter) {
+  start();
+  auto c = open();
+  constexpr uint32_t kLen = 128 * 1024;
+  constexpr int kN = 64;
+  std::vector<uint8_t> all = pattern(kSize, 0x5a);
+  for (uint64_t off = 0; off < kSize; off += kLen) {
+    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
+  }
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 77 + i, uint64_t(i) * kLen, kLen).is_ok());
+  }
+  ASSERT_TRUE(eventually([&] { return server_->stats().reader_handoffs > 0; }));
+  std::set<uint64_t> seen;
+  for (int i = 0; i < kN; i++) {
+    auto r = c->read_reply();
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->error, 0u);
+    std::vector<uint8_t> got(kLen);
+    ASSERT_TRUE(c->read_data(got).is_ok());
+    const uint64_t off = (r->cookie - 77) * kLen;
+    ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
+    seen.insert(r->cookie);
+  }
+  EXPECT_EQ(seen.size(), size_t(kN));
+  // The connection goes on with the write side back with whoever completes.
+  std::vector<uint8_t> r;
+  EXPECT_EQ(c->call(Cmd::read, 4096, 4096, 0, {}, &r), 0u);
+  EXPECT_TRUE(std::equal(r.begin(), r.end(), all.begin() + 4096));
+}
+
+// Replies from the reader and from an engine thread share the socket: none interleaves.
+TEST_F(NbdServerTest, ReaderAndEngineThreadRepliesDoNotInterleave) {
+  target_ = std::make_unique<MemoryTarget>(kSize, MemoryTargetOptions{});
+  SplitTarget split(*target_);
+  ServerOptions so;
+  so.export_name = "md0";
+  so.unix_path = socket_path();
+  server_ = std::make_unique<NbdServer>(split, so);
+  ASSERT_TRUE(server_->start().is_ok());
+  auto c = open();
+  constexpr uint32_t kLen = 64 * 1024;  // odd and even 4 KiB blocks: inline and threaded
+  std::vector<uint8_t> all = pattern(kSize, 0x11);
+  for (uint64_t off = 0; off < kSize; off += kLen) {
+    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; round++) {
+    std::map<uint64_t, std::pair<uint64_t, uint32_t>> sent;  // cookie -> offset, length
+    for (int i = 0; i < 48; i++) {
+      const uint32_t len = (rng() % 2) ? 4096 : kLen;
+      const uint64_t off = (rng() % (kSize / 4096)) * 4096;
+      if (off + len > kSize) continue;
+      const uint64_t cookie = uint64_t(round) * 1000 + i;
+      ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), cookie, off, len).is_ok());
+      sent[cookie] = {off, len};
+    }
+    for (size_t i = 0; i < sent.size(); i++) {
+      auto r = c->read_reply();
+      ASSERT_TRUE(r.is_ok());
+      ASSERT_EQ(r->error, 0u);
+      ASSERT_EQ(sent.count(r->cookie), 1u) << r->cookie;
+      auto [off, len] = sent[r->cookie];
+      std::vector<uint8_t> got(len);
+      ASSERT_TRUE(c->read_data(got).is_ok());
+      ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
+  const ServerStats st = server_->stats();
+  EXPECT_GT(st.replies_by_reader, 0u);
+  EXPECT_LT(st.replies_by_reader, st.reads + st.writes);  // the worker's went through the writer
+  server_.reset();  // before `split` goes
 }
 
 TEST_F(NbdServerTest, MaxConnectionsRefusesExtra) {

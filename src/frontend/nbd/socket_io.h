@@ -26,6 +26,8 @@ class SocketReader {
   Status read(std::span<uint8_t> out);
   // Reads and throws away `n` bytes (a payload the server refuses but must consume).
   Status skip(uint64_t n);
+  // Bytes received and not yet read: a read of at most this many does not wait.
+  size_t buffered() const { return end_ - begin_; }
 
  private:
   Status fill();  // one recv() into the buffer

@@ -47,6 +47,8 @@ ServerStats ServerCounters::snapshot() const {
   s.bytes_read = get(bytes_read_);
   s.bytes_written = get(bytes_written_);
   s.inflight = get(inflight_);
+  s.replies_by_reader = get(replies_by_reader_);
+  s.reader_handoffs = get(reader_handoffs_);
   return s;
 }
 

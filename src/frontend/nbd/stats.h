@@ -17,6 +17,10 @@ struct ServerStats {
   uint64_t bytes_read = 0;      // payload bytes sent to clients by successful READs
   uint64_t bytes_written = 0;   // payload bytes taken by successful WRITEs
   uint64_t inflight = 0;        // requests read but not yet answered, all connections
+  // Replies sent by the connection's reader itself (completed inline, connection.h), and
+  // the reader's sends the socket could not take at once, finished by the writer.
+  uint64_t replies_by_reader = 0;
+  uint64_t reader_handoffs = 0;
 };
 
 class ServerCounters {
@@ -30,6 +34,8 @@ class ServerCounters {
   void request_started() { add(inflight_); }
   // One answered request: its command type, the NBD error sent, its length.
   void request_done(uint16_t type, uint32_t error, uint64_t length);
+  void replies_by_reader(uint64_t n) { add(replies_by_reader_, n); }
+  void reader_handoff() { add(reader_handoffs_); }
   ServerStats snapshot() const;
 
  private:
@@ -39,6 +45,7 @@ class ServerCounters {
   std::atomic<uint64_t> connections_total_{0}, connections_open_{0}, connections_refused_{0};
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, trims_{0}, write_zeroes_{0}, other_{0};
   std::atomic<uint64_t> errors_{0}, bytes_read_{0}, bytes_written_{0}, inflight_{0};
+  std::atomic<uint64_t> replies_by_reader_{0}, reader_handoffs_{0};
 };
 
 }  // namespace umd::nbd
