@@ -151,6 +151,7 @@ void ClassicBitmap::writer_loop() {
     l.lock();
     if (!s.is_ok()) last_error_ = s;
     seq_write_ = closing;
+    written_cv_.notify_all();
     std::vector<std::function<void()>> go;
     while (!waiting_.empty() && waiting_.begin()->first <= seq_write_) {
       go.push_back(std::move(waiting_.begin()->second));
@@ -212,18 +213,12 @@ void ClassicBitmap::daemon_loop() {
 
 Status ClassicBitmap::run_daemon_now() {
   UMD_TRY(clear_pass(Clock::duration::zero()));
-  // Wait for the writer to put the cleared blocks on disk.
+  // Wait for the writer to put the cleared blocks on disk: they are still marked (the next
+  // batch takes them), or the writer has taken them into the batch it closed last.
   std::unique_lock l(mu_);
-  const uint64_t target = seq_flush_ + 1;
+  const uint64_t target = dirty_blocks_.empty() ? seq_flush_ : seq_flush_ + 1;
   cv_.notify_all();
-  while (!dirty_blocks_.empty() || seq_write_ < target) {
-    if (dirty_blocks_.empty() && waiting_.empty()) break;
-    l.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    l.lock();
-  }
-  l.unlock();
-  std::lock_guard w(write_mu_);  // a write in progress is done too
+  written_cv_.wait(l, [&] { return seq_write_ >= target || stopping_; });
   return Status::ok();
 }
 

@@ -106,6 +106,7 @@ class ClassicBitmap final : public WriteIntent {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable written_cv_;  // seq_write_ moved (run_daemon_now waits on it)
   std::mutex write_mu_;  // one writer of blocks at a time
   std::vector<Chunk> chunk_;
   std::set<uint64_t> dirty_blocks_;
