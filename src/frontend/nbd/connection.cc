@@ -17,6 +17,7 @@ namespace {
 thread_local const void* tl_reader = nullptr;
 
 constexpr size_t kMaxReady = 64;  // replies the reader holds before it sends them
+constexpr uint32_t kPassOnBytes = 256 * 1024;  // WRITEs this large go to the submitter
 
 }  // namespace
 
@@ -69,9 +70,12 @@ void Connection::run_reader() {
       std::unique_lock lock(mu_);
       reader_cv_.wait(lock, [&] { return inflight_ == 0; });
       writer_stop_ = true;
+      submitter_stop_ = true;
     }
     writer_cv_.notify_one();
+    submitter_cv_.notify_one();
     writer_.join();
+    if (submitter_.joinable()) submitter_.join();
   }
   ::shutdown(fd_, SHUT_RDWR);
   finished_.store(true);
@@ -119,7 +123,34 @@ void Connection::transmission(SocketReader& in) {
       }
       if (inf->payload == nullptr && !in.skip(r.length).is_ok()) return;
     }
+    if (inf->error == 0 && r.length >= kPassOnBytes && static_cast<Cmd>(r.type) == Cmd::write) {
+      pass_on(std::move(inf));
+    } else {
+      submit(std::move(inf));
+    }
+  }
+}
+
+void Connection::pass_on(std::unique_ptr<Inflight> inf) {
+  counters_.write_passed_on();
+  {
+    std::lock_guard lock(mu_);
+    if (!submitter_.joinable()) submitter_ = std::thread([this] { run_submitter(); });
+    to_submit_.push_back(std::move(inf));
+  }
+  submitter_cv_.notify_one();
+}
+
+void Connection::run_submitter() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    submitter_cv_.wait(lock, [&] { return !to_submit_.empty() || submitter_stop_; });
+    if (to_submit_.empty()) return;
+    std::unique_ptr<Inflight> inf = std::move(to_submit_.front());
+    to_submit_.pop_front();
+    lock.unlock();
     submit(std::move(inf));
+    lock.lock();
   }
 }
 

@@ -1,13 +1,21 @@
 // One client connection: handshake, then the transmission phase.
 //
-// Threading: two threads per connection.
-//   reader  handshake; then reads requests in order, validates them, and submits each to the
-//           target at once (a FLUSH is submitted the moment it is read -- see protocol.h for
-//           why that covers multi-conn). It stops reading when more than max_inflight requests
-//           are unanswered (back pressure), and on DISC / EOF / bad magic / shutdown_read().
-//   writer  sends the replies of requests that complete on other threads (engine threads),
-//           batching whatever has queued up into one sendmsg. Those completions only queue
-//           the reply under `mu_`; no engine thread ever blocks on (or writes to) the socket.
+// Threading: two threads per connection, and a third once a large WRITE comes.
+//   reader     handshake; then reads requests in order, validates them, and submits each to
+//              the target at once (a FLUSH is submitted the moment it is read -- see
+//              protocol.h for why that covers multi-conn). It stops reading when more than
+//              max_inflight requests are unanswered (back pressure), and on DISC / EOF / bad
+//              magic / shutdown_read().
+//   writer     sends the replies of requests that complete on other threads (engine
+//              threads), batching whatever has queued up into one sendmsg. Those completions
+//              only queue the reply under `mu_`; no engine thread ever blocks on (or writes
+//              to) the socket.
+//   submitter  submits the WRITEs of 256 KiB or more that the reader passes on, so the
+//              reader receives the next payload while the target copies (and computes the
+//              parity of) this one: with members that complete inline (file_member.h) the
+//              reader would otherwise do both, one after the other, on one core. Nothing
+//              orders in-flight requests in NBD (a FLUSH covers the writes already answered),
+//              so a small request may pass a large one.
 //
 // REPLIES THAT COMPLETE ON THE READER (no thread hop)
 //   A request whose target completes it inside submit() (a refused request, a member I/O
@@ -20,7 +28,8 @@
 //   before anything else is written, so no two replies' bytes ever interleave.
 //
 // When reading ends, the reader waits for every in-flight request to be answered (or, if the
-// socket broke, dropped), stops the writer, shuts the socket down and calls on_finished. The
+// socket broke, dropped), stops the writer and the submitter, shuts the socket down and
+// calls on_finished. The
 // owner must join() before dropping its reference. Each in-flight request holds a shared_ptr
 // to its connection and a completion copies it before queueing the reply, so a `done` that is
 // still returning on an engine thread never touches freed memory; the last such reference
@@ -75,6 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void transmission(SocketReader& in);
   void run_writer();
   void submit(std::unique_ptr<Inflight> inf);
+  void pass_on(std::unique_ptr<Inflight> inf);  // reader: submit it on the submitter thread
+  void run_submitter();
   void complete(std::unique_ptr<Inflight> inf);  // queue the reply; any thread
   void flush_ready();                            // reader: send the replies it holds
   Sent send(Batch& b, bool wait);
@@ -87,7 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ServerCounters& counters_;
   const std::atomic<bool>& stopping_;
   std::function<void()> on_finished_;
-  std::thread reader_, writer_;
+  std::thread reader_, writer_, submitter_;
   std::atomic<bool> finished_{false};
 
   std::mutex mu_;
@@ -98,6 +109,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool sending_ = false;                           // guarded by mu_: the write side is owned
   uint32_t inflight_ = 0;                          // guarded by mu_
   bool writer_stop_ = false;                       // guarded by mu_
+  std::condition_variable submitter_cv_;           // request passed on, or stop
+  std::deque<std::unique_ptr<Inflight>> to_submit_;  // guarded by mu_
+  bool submitter_stop_ = false;                    // guarded by mu_
   std::atomic<bool> socket_broken_{false};         // set by whoever sends
   std::vector<std::unique_ptr<Inflight>> ready_;   // reader thread only: replies completed inline
 };

@@ -49,6 +49,7 @@ ServerStats ServerCounters::snapshot() const {
   s.inflight = get(inflight_);
   s.replies_by_reader = get(replies_by_reader_);
   s.reader_handoffs = get(reader_handoffs_);
+  s.writes_passed_on = get(writes_passed_on_);
   return s;
 }
 
