@@ -42,6 +42,36 @@ class RequestState {
   Status err_;
 };
 
+// One member I/O of a sync step. run_ios() issues them all at once and returns when
+// every one completed, each with its Status (the sync thread's way to keep every member
+// busy at the same time).
+struct MemberIo {
+  uint32_t slot = 0;
+  io::IoOp op = io::IoOp::read;
+  uint64_t offset = 0;  // bytes on the member
+  uint64_t length = 0;
+  uint8_t* buf = nullptr;
+  Status st;
+};
+void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios);
+
+// Member I/Os issued together now and waited for later (a sync step's read-ahead). The
+// destructor waits for whatever is still in flight.
+class IoBatch {
+ public:
+  IoBatch(PersonalityBase& p, std::vector<MemberIo> ios);
+  ~IoBatch() { wait(); }
+  IoBatch(const IoBatch&) = delete;
+  IoBatch& operator=(const IoBatch&) = delete;
+  std::vector<MemberIo>& wait();  // every one completed, each with its Status
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t pending_ = 0;
+  std::vector<MemberIo> ios_;
+};
+
 class PersonalityBase : public Personality {
  public:
   PersonalityBase(layout::Geometry geo, std::vector<Slot> slots, PersonalityHost* host);
@@ -92,8 +122,31 @@ class PersonalityBase : public Personality {
       barrier_.disarm();
     }
   }
-  // The sync thread's read-ahead, if a level keeps one: waited for and forgotten.
-  virtual void drop_read_ahead() {}
+  // READ-AHEAD (the sync thread's): while a step computes and writes, the next step's reads
+  // go into the other of two buffers, under the barrier's watch. The next step takes them
+  // only if it is that step (same op, range and member reads) and no client write reached
+  // that range meanwhile (SyncBarrier::watch_end); otherwise it reads again. raid4/5/6
+  // (sync_rows: r0, r1 are rows) and raid1 resync/recovery (sync_array_range: array sectors).
+  struct ReadAhead {
+    SyncOp op;
+    uint64_t r0, r1;
+    int buf;                         // which of sync_bufs_
+    std::unique_ptr<IoBatch> batch;  // its reads, as the level planned them
+  };
+  // Waited for and forgotten (its watch ended).
+  void drop_read_ahead() {
+    if (!ahead_) return;
+    ahead_->batch.reset();  // waits for its reads
+    (void)barrier_.watch_end();
+    ahead_.reset();
+  }
+  uint8_t* sync_buf(int which, size_t bytes) {
+    if (sync_bufs_[which].size() < bytes) sync_bufs_[which] = AlignedBuffer(bytes);
+    return sync_bufs_[which].data();
+  }
+  std::optional<ReadAhead> ahead_;  // the sync thread's
+  AlignedBuffer sync_bufs_[2];
+  int sync_cur_ = 0;
   // A member write (or repair write) to `slot` failed with a member-failure error. With a
   // host: reported (member_failed; the host records the first report of a slot and
   // ignores the rest), and the caller treats the slot as gone; returns true. Without a
@@ -175,35 +228,6 @@ void issue_io(io::Member& m, io::IoOp op, bool fua, uint64_t offset, uint64_t le
   m.submit(*io);
 }
 
-// One member I/O of a sync step. run_ios() issues them all at once and returns when
-// every one completed, each with its Status (the sync thread's way to keep every member
-// busy at the same time).
-struct MemberIo {
-  uint32_t slot = 0;
-  io::IoOp op = io::IoOp::read;
-  uint64_t offset = 0;  // bytes on the member
-  uint64_t length = 0;
-  uint8_t* buf = nullptr;
-  Status st;
-};
-void run_ios(PersonalityBase& p, std::vector<MemberIo>& ios);
-
-// Member I/Os issued together now and waited for later (a sync step's read-ahead). The
-// destructor waits for whatever is still in flight.
-class IoBatch {
- public:
-  IoBatch(PersonalityBase& p, std::vector<MemberIo> ios);
-  ~IoBatch() { wait(); }
-  IoBatch(const IoBatch&) = delete;
-  IoBatch& operator=(const IoBatch&) = delete;
-  std::vector<MemberIo>& wait();  // every one completed, each with its Status
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t pending_ = 0;
-  std::vector<MemberIo> ios_;
-};
 
 // A read-only, 4 KiB aligned buffer of zeros: the source of write-zeroes member writes.
 inline constexpr size_t kZeroBytes = 1 << 20;
@@ -244,6 +268,7 @@ class MirroredPersonality final : public PersonalityBase {
   // Sync of array sectors [lo, hi) (all copies), and recovery of one member range.
   Status sync_array_range(SyncOp op, uint64_t lo, uint64_t hi, SyncReport* report);
   Status recover_dev_range(uint32_t slot, uint64_t lo, uint64_t hi);
+  void read_ahead_mirrored(SyncOp op, uint64_t lo, uint64_t step);
   Status rebuild_slot_range(uint32_t slot, uint64_t pos, uint64_t end, uint8_t* out) override;
 
   std::unique_ptr<std::atomic<uint32_t>[]> reads_in_flight_;  // by slot
@@ -291,25 +316,7 @@ class ParityPersonality final : public PersonalityBase {
   Status reconstruct(const layout::Raid456Geometry& g, const layout::ChunkPlace& place, uint64_t n, uint8_t* out,
                      const Status& cause);
 
-  // READ-AHEAD (sync_rows): while a step computes and writes its rows, the next step's
-  // rows are read into the other of two buffers, under the barrier's watch. The next step
-  // takes them only if it is that step (same op, rows and member reads) and no client write
-  // reached those rows meanwhile (SyncBarrier::watch_end); otherwise it reads them again.
-  struct ReadAhead {
-    SyncOp op;
-    uint64_t r0, r1;
-    int buf;                         // which of sync_bufs_
-    std::unique_ptr<IoBatch> batch;  // its reads, as sync_reads planned them
-  };
-  void drop_read_ahead() override;
   std::vector<MemberIo> sync_reads(SyncOp op, uint64_t r0, uint64_t r1, uint8_t* mem, std::vector<uint64_t>* lost) const;
-  uint8_t* sync_buf(int which, size_t bytes) {
-    if (sync_bufs_[which].size() < bytes) sync_bufs_[which] = AlignedBuffer(bytes);
-    return sync_bufs_[which].data();
-  }
-  std::optional<ReadAhead> ahead_;  // the sync thread's
-  AlignedBuffer sync_bufs_[2];
-  int sync_cur_ = 0;
 
   StripeLocks locks_;
   uint32_t generation_ = 0;  // one geometry today; a reshape's second one is generation + 1

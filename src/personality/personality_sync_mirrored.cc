@@ -68,6 +68,9 @@ uint64_t MirroredPersonality::sync_granule() const {
 }
 
 Status MirroredPersonality::sync(SyncOp op, uint64_t pos, uint64_t n, SyncReport* report) {
+  // A read-ahead is for the step right after the one that issued it, within one sync_array_range
+  // call's barrier: a step that goes another way drops it first.
+  if (ahead_ && (op != ahead_->op || pos != ahead_->r0)) drop_read_ahead();
   if (op == SyncOp::replace) return sync_replace(pos, n);
   const uint64_t end = std::min(pos + n, sync_sectors(op));
   if (pos >= end) return Status::ok();
@@ -116,11 +119,31 @@ Status MirroredPersonality::sync_array_range(SyncOp op, uint64_t lo, uint64_t hi
       else if (op == SyncOp::recover && usable(at.disk)) targets.push_back(c);
     }
     const bool read_all = op == SyncOp::check || op == SyncOp::repair;
-    uint8_t* buf = sync_buffer(bytes * copies.size());
+    // raid1 resync and recovery read one copy per step: the next step's is read ahead while
+    // this one writes (READ-AHEAD in personality_impl.h). One run covers the whole step.
+    const bool can_ahead = !read_all && !geo_.as<layout::Raid10Geometry>() && sector == lo && m == hi - lo;
+    std::vector<uint32_t> good, bad;
+    if (!can_ahead) drop_read_ahead();
+    if (can_ahead && ahead_) {
+      std::vector<MemberIo>& got = ahead_->batch->wait();
+      const bool clean = barrier_.watch_end();
+      const bool same = ahead_->op == op && ahead_->r0 == lo && ahead_->r1 == hi && !readable.empty() && got.size() == 1;
+      uint8_t* other = sync_bufs_[ahead_->buf].data();
+      if (clean && same && got[0].st.is_ok() && got[0].slot == copies[readable[0]].disk &&
+          got[0].offset == member_offset(copies[readable[0]].disk, copies[readable[0]].sector) &&
+          got[0].length == bytes && got[0].buf == other + bytes * readable[0] &&
+          sync_bufs_[ahead_->buf].size() >= bytes * copies.size()) {
+        sync_cur_ = ahead_->buf;
+        good.push_back(readable[0]);
+        if (report) report->read_ahead = true;
+      }
+      ahead_->batch.reset();
+      ahead_.reset();
+    }
+    uint8_t* buf = can_ahead ? sync_buf(sync_cur_, bytes * copies.size()) : sync_buffer(bytes * copies.size());
     auto cbuf = [&](uint32_t c) { return buf + bytes * c; };
     // Read: all readable copies (check/repair), else the first that reads.
-    std::vector<uint32_t> good, bad;
-    size_t next = 0;
+    size_t next = good.empty() ? 0 : 1;
     while (next < readable.size() && (good.empty() || read_all)) {
       std::vector<MemberIo> ios;
       const size_t take = read_all ? readable.size() - next : 1;
@@ -145,6 +168,7 @@ Status MirroredPersonality::sync_array_range(SyncOp op, uint64_t lo, uint64_t hi
       return Status(Err::io, fmt::format("sync: no copy of array sector {} could be read", sector));
     }
     const uint32_t src = good.front();
+    if (can_ahead) read_ahead_mirrored(op, hi, hi - lo);
     std::vector<uint32_t> write;  // copies to overwrite with src's data
     if (op == SyncOp::resync) {
       for (uint32_t c : readable) {
@@ -190,6 +214,32 @@ Status MirroredPersonality::sync_array_range(SyncOp op, uint64_t lo, uint64_t hi
     sector += m;
   }
   return Status::ok();
+}
+
+// The raid1 step after the one ending at `lo`, `step` sectors like it, read from its first readable
+// copy into the other buffer under the barrier's watch (READ-AHEAD in personality_impl.h).
+void MirroredPersonality::read_ahead_mirrored(SyncOp op, uint64_t lo, uint64_t step) {
+  const uint64_t hi = std::min(lo + step, sync_sectors(op));
+  if (step == 0 || lo >= hi || !barrier_.watch(lo, hi)) return;
+  uint64_t len = 0;
+  std::vector<layout::DevAddr> copies = copies_of(lo, &len);
+  std::optional<uint32_t> first;
+  for (uint32_t c = 0; c < copies.size() && len >= hi - lo; c++) {
+    if (usable_at(copies[c].disk, copies[c].sector, copies[c].sector + (hi - lo))) {
+      first = c;
+      break;
+    }
+  }
+  if (!first) {
+    (void)barrier_.watch_end();
+    return;
+  }
+  const size_t bytes = (hi - lo) * 512;
+  const int other = 1 - sync_cur_;
+  uint8_t* mem = sync_buf(other, bytes * copies.size());
+  const layout::DevAddr at = copies[*first];
+  std::vector<MemberIo> plan{{at.disk, io::IoOp::read, member_offset(at.disk, at.sector), bytes, mem + bytes * *first, {}}};
+  ahead_ = ReadAhead{op, lo, hi, other, std::make_unique<IoBatch>(*this, std::move(plan))};
 }
 
 // raid10 recovery of member sectors [lo, hi) of `slot`.

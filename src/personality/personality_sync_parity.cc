@@ -116,13 +116,6 @@ std::vector<MemberIo> ParityPersonality::sync_reads(SyncOp, uint64_t r0, uint64_
   return ios;
 }
 
-void ParityPersonality::drop_read_ahead() {
-  if (!ahead_) return;
-  ahead_->batch.reset();  // waits for its reads
-  (void)barrier_.watch_end();
-  ahead_.reset();
-}
-
 // The step's rows [r0, r1) together: one read per member for every run of rows it holds
 // (a member's rows are contiguous on it), then each row's computation, then one write per
 // member for every run of rows that changed. A member whose run read fails is re-read a
