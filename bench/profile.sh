@@ -91,17 +91,18 @@ wait $FIO
 c1=$(cpu)
 
 echo "== level $LEVEL, $DISKS members$([ "$LOOP" = 1 ] && echo ' (loop devices)'), fio $RW $BS iodepth 32, ${SECONDS_} s"
-python3 - "$DIR/fio.json" "$c0" "$c1" <<'EOF'
+python3 - "$DIR/fio.json" "$c0" "$c1" "$PERF" <<'EOF'
 import json, sys
 t = open(sys.argv[1]).read()
 j = json.loads(t[t.index('{'):])["jobs"][0]
 bw = j["read"]["bw_bytes"] + j["write"]["bw_bytes"]
 n = j["read"]["total_ios"] + j["write"]["total_ios"]
 ticks = float(sys.argv[3]) - float(sys.argv[2])
-print(f"throughput {bw / 1e6:,.0f} MB/s, {n / 1e3:,.1f}k requests; umd CPU {ticks * 1e4 / max(n, 1):.2f} us per request "
-      f"(perf running for half the run: it slows the daemon); fio usr {j['usr_cpu']:.0f}% sys {j['sys_cpu']:.0f}%")
+perf = " (perf ran for half the run: it slows the daemon)" if sys.argv[4] == "1" else ""
+print(f"throughput {bw / 1e6:,.0f} MB/s, {n / 1e3:,.1f}k requests; umd CPU {ticks * 1e4 / max(n, 1):.2f} us per request"
+      f"{perf}; fio usr {j['usr_cpu']:.0f}% sys {j['sys_cpu']:.0f}%")
 EOF
-echo "-- umd threads, CPU % while perf recorded (perf included)"
+echo "-- umd threads, CPU % over the middle half of the run"
 join "$DIR/t0" "$DIR/t1" | awk -v s=$((SECONDS_ / 2)) '{d = ($5 - $3) / s; if (d > 0) printf "  %-14s %3d%%\n", $2, d}' |
   sort -k2 -n -r
 if [ "$PERF" = 1 ]; then

@@ -14,6 +14,7 @@
 #include "io/uring_queue.h"
 #include "layout/layout_names.h"
 #include "util/fan_in.h"
+#include "util/thread_name.h"
 
 namespace umd::engine {
 
@@ -263,7 +264,10 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
                                                        s.message()));
   }
   if (!a->read_only_) {
-    a->state_thread_ = std::thread([p = a.get()] { p->state_loop(); });
+    a->state_thread_ = std::thread([p = a.get()] {
+      name_this_thread("md-state");
+      p->state_loop();
+    });
     a->activate_spares();
     a->sync_->start();
   }

@@ -10,6 +10,7 @@
 
 #include "io/request_check.h"
 #include "util/aligned_buffer.h"
+#include "util/thread_name.h"
 
 namespace umd::io {
 namespace {
@@ -79,7 +80,10 @@ Result<std::unique_ptr<UringQueue>> UringQueue::create(const Options& opts) {
     io_uring_free_probe(probe);
     if (!basic) return Status(Err::unsupported, "io_uring unavailable: kernel lacks readv/writev/fsync");
   }
-  if (opts.reaper_thread) q->reaper_ = std::thread([p = q.get()] { p->reaper_loop(); });
+  if (opts.reaper_thread) q->reaper_ = std::thread([p = q.get()] {
+      name_this_thread("uring-reaper");
+      p->reaper_loop();
+    });
   return q;
 }
 

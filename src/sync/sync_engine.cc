@@ -1,5 +1,6 @@
 #include "sync/sync_engine.h"
 #include "util/numbers.h"
+#include "util/thread_name.h"
 
 #include <fmt/format.h>
 
@@ -45,7 +46,10 @@ void SyncEngine::start() {
   std::lock_guard l(mu_);
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("md-sync");
+    loop();
+  });
 }
 
 void SyncEngine::stop() {

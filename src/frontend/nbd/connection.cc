@@ -1,4 +1,5 @@
 #include "frontend/nbd/connection.h"
+#include "util/thread_name.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,7 +51,10 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-  reader_ = std::thread([this] { run_reader(); });
+  reader_ = std::thread([this] {
+    name_this_thread("nbd-reader");
+    run_reader();
+  });
 }
 
 void Connection::shutdown_read() { ::shutdown(fd_, SHUT_RD); }
@@ -63,7 +67,10 @@ void Connection::run_reader() {
   SocketReader in(fd_);
   Result<HandshakeEnd> hs = run_handshake(fd_, in, ex_, stopping_);
   if (hs.is_ok() && *hs == HandshakeEnd::transmission) {
-    writer_ = std::thread([this] { run_writer(); });
+    writer_ = std::thread([this] {
+      name_this_thread("nbd-writer");
+      run_writer();
+    });
     transmission(in);
     flush_ready();
     {
@@ -135,7 +142,10 @@ void Connection::pass_on(std::unique_ptr<Inflight> inf) {
   counters_.write_passed_on();
   {
     std::lock_guard lock(mu_);
-    if (!submitter_.joinable()) submitter_ = std::thread([this] { run_submitter(); });
+    if (!submitter_.joinable()) submitter_ = std::thread([this] {
+        name_this_thread("nbd-submitter");
+        run_submitter();
+      });
     to_submit_.push_back(std::move(inf));
   }
   submitter_cv_.notify_one();
