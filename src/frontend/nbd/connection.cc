@@ -1,12 +1,10 @@
 #include "frontend/nbd/connection.h"
+#include "frontend/nbd/socket_io.h"
 #include "util/thread_name.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <vector>
 
@@ -243,27 +241,12 @@ Connection::Sent Connection::send(Batch& b, bool wait) {
     }
   }
   if (socket_broken_.load()) return Sent::broken;
-  while (b.first < b.iov.size()) {
-    msghdr msg{};
-    msg.msg_iov = b.iov.data() + b.first;
-    msg.msg_iovlen = std::min<size_t>(b.iov.size() - b.first, IOV_MAX);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return Sent::would_block;
-      socket_broken_.store(true);  // replies from now on are dropped
-      ::shutdown(fd_, SHUT_RDWR);  // and the reader stops
-      return Sent::broken;
-    }
-    size_t left = size_t(n);
-    while (b.first < b.iov.size() && left >= b.iov[b.first].iov_len) {
-      left -= b.iov[b.first].iov_len;
-      b.first++;
-    }
-    if (left > 0) {
-      b.iov[b.first].iov_base = static_cast<uint8_t*>(b.iov[b.first].iov_base) + left;
-      b.iov[b.first].iov_len -= left;
-    }
+  Status s = send_iov(fd_, b.iov, &b.first, /*dontwait=*/!wait);
+  if (s.code() == Err::retry) return Sent::would_block;
+  if (!s.is_ok()) {
+    socket_broken_.store(true);  // replies from now on are dropped
+    ::shutdown(fd_, SHUT_RDWR);  // and the reader stops
+    return Sent::broken;
   }
   return Sent::all;
 }

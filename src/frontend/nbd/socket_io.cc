@@ -74,28 +74,34 @@ Status SocketReader::skip(uint64_t n) {
   return Status::ok();
 }
 
-Status write_all(int fd, std::span<iovec> iov) {
-  size_t first = 0;
-  while (first < iov.size()) {
+Status send_iov(int fd, std::span<iovec> iov, size_t* first, bool dontwait) {
+  size_t& i = *first;
+  while (i < iov.size()) {
     msghdr msg{};
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    msg.msg_iov = iov.data() + i;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - i, IOV_MAX);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (dontwait && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status(Err::retry, "sendmsg: socket full");
       return Status::from_errno(errno, "sendmsg");
     }
     size_t left = size_t(n);
-    while (first < iov.size() && left >= iov[first].iov_len) {
-      left -= iov[first].iov_len;
-      first++;
+    while (i < iov.size() && left >= iov[i].iov_len) {
+      left -= iov[i].iov_len;
+      i++;
     }
     if (left > 0) {
-      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
+      iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + left;
+      iov[i].iov_len -= left;
     }
   }
   return Status::ok();
+}
+
+Status write_all(int fd, std::span<iovec> iov) {
+  size_t first = 0;
+  return send_iov(fd, iov, &first, /*dontwait=*/false);
 }
 
 Status write_all(int fd, std::span<const uint8_t> bytes) {

@@ -36,8 +36,12 @@ class SocketReader {
   size_t begin_ = 0, end_ = 0;
 };
 
-// Writes every byte of `iov` (sendmsg with MSG_NOSIGNAL: a vanished peer is an error, not a
-// SIGPIPE). The array is modified to track progress.
+// Sends iov[*first..] with sendmsg (MSG_NOSIGNAL: a vanished peer is an error, not a
+// SIGPIPE), advancing *first past what went and trimming a partly sent iovec, so a later
+// call goes on where this one stopped. With `dontwait` it stops when the socket is full:
+// Err::retry, with the rest still in `iov` from *first.
+Status send_iov(int fd, std::span<iovec> iov, size_t* first, bool dontwait);
+// Writes every byte of `iov` (send_iov, waiting). The array is modified to track progress.
 Status write_all(int fd, std::span<iovec> iov);
 Status write_all(int fd, std::span<const uint8_t> bytes);
 
