@@ -20,6 +20,10 @@ namespace umd::engine {
 namespace {
 
 using namespace std::chrono_literals;
+
+std::string attr(Array& a, const std::string& name);
+uint64_t sync_stat(Array& a, const std::string& key);
+
 class SyncTest : public testing::ArrayFixture {
  protected:
   // An array made and assembled behind FaultyMembers, `seed`'s pattern written over it.
@@ -38,12 +42,39 @@ class SyncTest : public testing::ArrayFixture {
     EXPECT_TRUE(io(*w.a, BlockOp::write, 0, w.data.size(), w.data.data()).is_ok());
     return w;
   }
+  // Clients write while a sync runs: three random 4-64 KiB writes anywhere (recorded in
+  // `data`), then on once the sync has done another step, until it is idle. Some steps'
+  // read-ahead is spoiled by a write, the others' is taken. Returns the writes made.
+  static uint64_t write_through_sync(Array& a, std::vector<uint8_t>& data, std::mt19937_64& rng) {
+    uint64_t writes = 0;
+    while (attr(a, "sync_action") != "idle") {
+      for (int k = 0; k < 3; k++) {
+        const uint64_t len = (1 + rng() % 16) * 4096, off = rng() % ((data.size() - len) / 4096) * 4096;
+        std::vector<uint8_t> w = pattern(len, uint32_t(rng()));
+        if (Status s = io(a, BlockOp::write, off, len, w.data()); !s.is_ok()) {
+          ADD_FAILURE() << "client write at " << off << ": " << s.message();
+          return writes;
+        }
+        std::memcpy(data.data() + off, w.data(), len);
+        writes++;
+      }
+      const uint64_t done = sync_stat(a, "done_sectors");
+      while (sync_stat(a, "done_sectors") == done && attr(a, "sync_action") != "idle") std::this_thread::yield();
+    }
+    return writes;
+  }
 };
 
 std::string attr(Array& a, const std::string& name) {
   auto r = a.attr(name);
   EXPECT_TRUE(r.is_ok()) << name << ": " << r.status().message();
   return r.is_ok() ? *r : "";
+}
+
+// A counter of umd/sync_stats ("done_sectors", "read_ahead_steps", ...).
+uint64_t sync_stat(Array& a, const std::string& key) {
+  const std::string st = attr(a, "umd/sync_stats");
+  return std::stoull(st.substr(st.find(key + " ") + key.size() + 1));
 }
 
 // Overwrites `len` bytes of a member file at byte `off` with a pattern (silent corruption).
@@ -206,31 +237,15 @@ TEST_F(SyncTest, Raid1RecoveryUnderClientWritesRebuildsTheClientsBytes) {
   auto [paths, fms, a, data] = written("1", 2, 64, 31);
   ASSERT_TRUE(a);
   const std::string spare = make_image(dir_, "spare.img", 64);
-  Array* arr = a.get();  // (a structured binding: clang captures no such name)
-  auto stat = [arr](const std::string& key) {
-    const std::string st = attr(*arr, "umd/sync_stats");
-    return std::stoull(st.substr(st.find(key + " ") + key.size() + 1));
-  };
-  const uint64_t ahead_before = stat("read_ahead_steps");
+  const uint64_t ahead_before = sync_stat(*a, "read_ahead_steps");
   ASSERT_TRUE(a->add_member(spare, false).is_ok());
   ASSERT_TRUE(a->fail_member("d1.img").is_ok());
   for (int i = 0; i < 2000 && attr(*a, "sync_action") != "recover"; i++) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(attr(*a, "sync_action"), "recover");
   std::mt19937_64 rng(5);
-  uint64_t writes = 0;
-  while (attr(*a, "sync_action") != "idle") {
-    for (int k = 0; k < 3; k++) {
-      const uint64_t len = (1 + rng() % 16) * 4096, off = rng() % ((data.size() - len) / 4096) * 4096;
-      std::vector<uint8_t> w = pattern(len, uint32_t(rng()));
-      ASSERT_TRUE(io(*a, BlockOp::write, off, len, w.data()).is_ok());
-      std::memcpy(data.data() + off, w.data(), len);
-      writes++;
-    }
-    const uint64_t done = stat("done_sectors");
-    while (stat("done_sectors") == done && attr(*a, "sync_action") != "idle") std::this_thread::yield();
-  }
+  const uint64_t writes = write_through_sync(*a, data, rng);
   EXPECT_EQ(attr(*a, "degraded"), "0");
-  const uint64_t ahead = stat("read_ahead_steps") - ahead_before;
+  const uint64_t ahead = sync_stat(*a, "read_ahead_steps") - ahead_before;
   EXPECT_GT(ahead, 20u) << "the recovery read little ahead: this test would not see a stale one";
   EXPECT_GT(writes, 30u) << ahead << " steps read ahead";  // 80-100 here, 3 per step
   ASSERT_TRUE(a->stop().is_ok());
@@ -336,29 +351,12 @@ TEST_P(CheckRepairTest, RepairUnderClientWritesKeepsParityAndData) {
   ASSERT_TRUE(a);
   std::mt19937_64 rng(7);
   uint64_t writes = 0;
-  Array* arr = a.get();  // (a structured binding: clang captures no such name)
-  auto stat = [arr](const std::string& key) {
-    const std::string st = attr(*arr, "umd/sync_stats");
-    return std::stoull(st.substr(st.find(key + " ") + key.size() + 1));
-  };
   for (int round = 0; round < 5; round++) {
     ASSERT_TRUE(a->set_attr("sync_action", "repair").is_ok());
-    while (attr(*a, "sync_action") != "idle") {
-      // Three writes anywhere, then on once the sync has done another step: some steps'
-      // read-ahead is spoiled by a write, the others' is taken.
-      for (int k = 0; k < 3; k++) {
-        const uint64_t len = (1 + rng() % 16) * 4096, off = rng() % ((data.size() - len) / 4096) * 4096;
-        std::vector<uint8_t> w = pattern(len, uint32_t(rng()));
-        ASSERT_TRUE(io(*a, BlockOp::write, off, len, w.data()).is_ok());
-        std::memcpy(data.data() + off, w.data(), len);
-        writes++;
-      }
-      const uint64_t done = stat("done_sectors");
-      while (stat("done_sectors") == done && attr(*a, "sync_action") != "idle") std::this_thread::yield();
-    }
+    writes += write_through_sync(*a, data, rng);
     EXPECT_EQ(attr(*a, "mismatch_cnt"), "0") << "round " << round;
   }
-  EXPECT_GT(stat("read_ahead_steps"), 10u) << "the repairs read little ahead: this test would not see a stale one";
+  EXPECT_GT(sync_stat(*a, "read_ahead_steps"), 10u) << "the repairs read little ahead: this test would not see a stale one";
   EXPECT_GT(writes, 50u);  // 96-160 here (fewer under ASan, whose steps outrun the writer)
   ASSERT_TRUE(a->set_attr("sync_action", "check").is_ok());
   ASSERT_TRUE(a->sync_engine().wait_idle(60s));
