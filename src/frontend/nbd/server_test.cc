@@ -84,6 +84,45 @@ class NbdServerTest : public ::testing::Test {
     return c;
   }
 
+  // Writes blocks[i] at 4 KiB block i with cookie cookie0 + i, every request sent before
+  // any reply is read; returns the cookies in the order their (successful) replies came.
+  static std::vector<uint64_t> write_pipelined(TestClient& c, const std::vector<std::vector<uint8_t>>& blocks,
+                                               uint64_t cookie0) {
+    std::vector<uint64_t> order;
+    for (size_t i = 0; i < blocks.size(); i++) {
+      if (!c.send_request(uint16_t(Cmd::write), cookie0 + i, uint64_t(i) * 4096, 4096, 0, blocks[i]).is_ok()) {
+        ADD_FAILURE() << "sending write " << i;
+        return order;
+      }
+    }
+    for (size_t i = 0; i < blocks.size(); i++) {
+      auto r = c.read_reply();
+      if (!r.is_ok()) {
+        ADD_FAILURE() << "reply " << i << ": " << r.status().message();
+        return order;
+      }
+      EXPECT_EQ(r->error, 0u);
+      order.push_back(r->cookie);
+    }
+    return order;
+  }
+  // Reads every 4 KiB block i the same way (cookie cookie0 + i) and checks each reply's bytes
+  // against blocks[i].
+  static void read_pipelined_and_check(TestClient& c, const std::vector<std::vector<uint8_t>>& blocks,
+                                       uint64_t cookie0) {
+    for (size_t i = 0; i < blocks.size(); i++) {
+      ASSERT_TRUE(c.send_request(uint16_t(Cmd::read), cookie0 + i, uint64_t(i) * 4096, 4096).is_ok());
+    }
+    for (size_t i = 0; i < blocks.size(); i++) {
+      auto r = c.read_reply();
+      ASSERT_TRUE(r.is_ok());
+      ASSERT_EQ(r->error, 0u);
+      std::vector<uint8_t> got(4096);
+      ASSERT_TRUE(c.read_data(got).is_ok());
+      EXPECT_EQ(got, blocks[r->cookie - cookie0]) << r->cookie;
+    }
+  }
+
   std::string dir_;
   std::unique_ptr<MemoryTarget> target_;
   std::unique_ptr<NbdServer> server_;
@@ -317,32 +356,11 @@ TEST_F(NbdServerTest, ManyInFlightRepliesOutOfOrder) {
   // Distinct 4 KiB blocks: write all without waiting, then read all without waiting.
   std::vector<std::vector<uint8_t>> data;
   for (int i = 0; i < kN; i++) data.push_back(pattern(4096, uint8_t(i)));
-  for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(
-        c->send_request(uint16_t(Cmd::write), 1000 + i, uint64_t(i) * 4096, 4096, 0, data[i])
-            .is_ok());
-  }
-  std::vector<uint64_t> order;
-  for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
-    ASSERT_TRUE(r.is_ok());
-    EXPECT_EQ(r->error, 0u);
-    order.push_back(r->cookie);
-  }
+  std::vector<uint64_t> order = write_pipelined(*c, data, 1000);
   std::set<uint64_t> uniq(order.begin(), order.end());
   EXPECT_EQ(uniq.size(), size_t(kN));
   EXPECT_FALSE(std::is_sorted(order.begin(), order.end()));
-  for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 5000 + i, uint64_t(i) * 4096, 4096).is_ok());
-  }
-  for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
-    ASSERT_TRUE(r.is_ok());
-    ASSERT_EQ(r->error, 0u);
-    std::vector<uint8_t> got(4096);
-    ASSERT_TRUE(c->read_data(got).is_ok());
-    EXPECT_EQ(got, data[r->cookie - 5000]) << r->cookie;
-  }
+  read_pipelined_and_check(*c, data, 5000);
 }
 
 TEST_F(NbdServerTest, BackPressureLimitsInflight) {
@@ -516,32 +534,13 @@ TEST_F(NbdServerTest, InlineCompletionsAreAnsweredByTheReader) {
   constexpr int kN = 200;
   std::vector<std::vector<uint8_t>> data;
   for (int i = 0; i < kN; i++) data.push_back(pattern(4096, uint8_t(i * 3)));
-  for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(c->send_request(uint16_t(Cmd::write), i, uint64_t(i) * 4096, 4096, 0, data[i]).is_ok());
-  }
-  std::set<uint64_t> seen;
-  for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
-    ASSERT_TRUE(r.is_ok());
-    EXPECT_EQ(r->error, 0u);
-    seen.insert(r->cookie);
-  }
-  EXPECT_EQ(seen.size(), size_t(kN));
+  std::vector<uint64_t> order = write_pipelined(*c, data, 0);
+  EXPECT_EQ(std::set<uint64_t>(order.begin(), order.end()).size(), size_t(kN));
   // 3.2 KB of replies: none through the writer. (The counts follow the sends that answered.)
   EXPECT_TRUE(eventually([&] { return server_->stats().replies_by_reader == uint64_t(kN); }))
       << server_->stats().replies_by_reader;
   EXPECT_EQ(server_->stats().reader_handoffs, 0u);
-  for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 1000 + i, uint64_t(i) * 4096, 4096).is_ok());
-  }
-  for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
-    ASSERT_TRUE(r.is_ok());
-    ASSERT_EQ(r->error, 0u);
-    std::vector<uint8_t> got(4096);
-    ASSERT_TRUE(c->read_data(got).is_ok());
-    EXPECT_EQ(got, data[r->cookie - 1000]) << r->cookie;
-  }
+  read_pipelined_and_check(*c, data, 1000);
   EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
 }
 
