@@ -1,4 +1,5 @@
 // --stop NAME: ask the daemon to stop the array cleanly and wait until it has exited.
+#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,15 +17,36 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Gone, or a zombie nobody has reaped yet (its parent is the one who started it).
+// State letter of /proc/PID/task/TID/stat, or 0 when the thread is gone.
+char thread_state(const std::string& stat_path) {
+  std::ifstream stat(stat_path);
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return 0;
+  return line[paren + 2];
+}
+
+// Gone, or a zombie nobody has reaped yet (its parent is the one who started it) -- but
+// only once every thread is one. On exit the leader turns zombie first while the other
+// threads may still be running down; the members' files close with the last of them.
 bool process_gone(pid_t pid) {
   if (pid <= 0) return true;
   if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(tasks.c_str());
+  if (!d) return true;
+  bool running = false;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const char st = thread_state(tasks + "/" + e->d_name + "/stat");
+    if (st != 0 && st != 'Z' && st != 'X') {
+      running = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return !running;
 }
 
 }  // namespace
