@@ -322,6 +322,10 @@ void FileMember::submit(IoRequest& req) {
     Member::submit(req);  // a copy in the kernel: no worker thread, no reaper (see the header)
     return;
   }
+  if (memory_backed_ && req.op != IoOp::discard && ring_->copies_in_flight() > 0) {
+    Member::submit(req);  // a worker is copying already: this copy runs beside it (header)
+    return;
+  }
   ring_->submit(fd_, name_, mem_align_, req, base_);
 }
 

@@ -51,6 +51,7 @@ struct UringQueue::Op {
   bool fsync_phase = false;     // that fsync is what is in flight now
   bool deferred = false;        // result already known: a NOP carries `status` to the reaper
   bool buffered = false;        // fd goes through the page cache (mem_align 1)
+  bool copy = false;            // counted in copies_in_flight()
   Status status;
   iovec iov{};
 };
@@ -121,6 +122,10 @@ void UringQueue::submit(int fd, const std::string& name, uint32_t mem_align, IoR
   op->buf = req.buf;
   op->buffered = mem_align <= 1;
   const bool rw = req.op == IoOp::read || req.op == IoOp::write;
+  if (rw && req.length > kCopyBytes) {
+    op->copy = true;
+    copies_.fetch_add(1, std::memory_order_acq_rel);
+  }
   if (rw && req.length == 0) {
     op->deferred = true;
   } else if (rw && mem_align > 1 && reinterpret_cast<uintptr_t>(req.buf) % mem_align != 0) {
@@ -346,8 +351,10 @@ int UringQueue::finish(std::vector<std::pair<Op*, Status>>& done) {
     if (s.is_ok() && req->op == IoOp::read && op->buf != req->buf) {
       std::memcpy(req->buf, op->buf, req->length);
     }
+    const bool copy = op->copy;
     delete op;
     req->done(std::move(s));  // req is not touched after this
+    if (copy) copies_.fetch_sub(1, std::memory_order_acq_rel);
     completed_total_.fetch_add(1, std::memory_order_acq_rel);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }

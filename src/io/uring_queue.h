@@ -106,6 +106,11 @@ class UringQueue {
 
   // Requests accepted whose done() has not yet returned.
   uint64_t in_flight() const { return pending_.load(std::memory_order_acquire); }
+  // Of those, reads and writes longer than kCopyBytes (until their done() has returned): on
+  // a memory-backed file each is one long copy by io_uring's worker (FileMember,
+  // "Memory-backed files").
+  static constexpr uint64_t kCopyBytes = 64 * 1024;
+  uint32_t copies_in_flight() const { return copies_.load(std::memory_order_acquire); }
   unsigned depth() const { return depth_; }
   bool reaper_mode() const { return reaper_mode_; }
   bool supports_fallocate() const { return has_fallocate_; }
@@ -148,6 +153,7 @@ class UringQueue {
   std::mutex cq_mu_;           // guards the CQ side of ring_
 
   std::atomic<uint64_t> pending_{0};
+  std::atomic<uint32_t> copies_{0};  // copies_in_flight()
   std::mutex done_mu_;
   std::condition_variable done_cv_;  // notified after each batch of done()s
   std::atomic<uint64_t> completed_total_{0};
