@@ -25,6 +25,13 @@
 //     lockless bitmap): --grow by one member, or to a 128K chunk on the same members, the
 //     data offset moving. The sync is held at a random sync_max until it gets there, then either
 //     left held or let go, so the cut lands at any point of it.
+//     One raid4/5/6 reshape in three rewrites in place instead (mdadm --grow
+//     --backup-file): a ReshapeOverseer in the process (the daemon's, overseer/) saves
+//     each section to a backup file in mdadm's format and moves sync_max itself, so the
+//     run only waits for the random point to be published. At a cut the overseer stops
+//     and the file stays as it is (it lives on another disk: the cut takes none of it);
+//     every assembly after it gets the file, restores the saved sections
+//     (--assemble --backup-file) and goes on under a new overseer.
 //     Sometimes (a second crash point) the array is reassembled and cut again while its
 //     resync (and the recovery or replace it resumes) runs and new writes arrive.
 //     A member whose superblock the cut lost (a new member that had not written one yet)
@@ -78,6 +85,7 @@
 #include "io/memory_member.h"
 #include "io/uring_queue.h"
 #include "layout/geometry.h"
+#include "overseer/reshape_overseer.h"
 #include "layout/layout_names.h"
 #include "layout/raid456.h"
 #include "util/aligned_buffer.h"
@@ -179,6 +187,8 @@ struct Totals {
   uint64_t cuts_by_activity[int(Activity::count)] = {};
   uint64_t kill_cuts = 0;  // cuts that kept every block (a SIGKILL's leftovers)
   uint64_t sigkills = 0;   // real SIGKILLs of a child process
+  uint64_t in_place = 0;   // runs whose reshape rewrote in place, overseen
+  uint64_t overseers_resumed = 0;  // assemblies that went on with such a reshape
   uint64_t sectors_lost = 0, mismatches = 0, failures = 0;
   uint64_t degraded_runs = 0, write_hole_sectors = 0, write_hole_runs = 0;
 };
@@ -276,7 +286,14 @@ class Run {
     const bool kill = g_kill && rng_() % 4 == 0;
     if (kill) phases = 0;
     std::unique_ptr<engine::Array> a;
+    struct OverseerFirst {  // the overseer speaks to `a`: it stops before `a` goes
+      Run* r;
+      ~OverseerFirst() { r->overseer_.reset(); }
+    } overseer_first{this};
+    fs::remove(backup_path());  // an earlier run's
     if (kill && !go_killed()) return false;
+    if (kill) in_place_ = fs::exists(backup_path());  // the child chose it
+    if (kill && in_place_) totals_.in_place++;
     for (int phase = 0; phase < phases; phase++) {
       if (!assemble(&a, phase > 0)) return false;
       if (!model_) model_ = std::make_unique<Model>(a->size_bytes() / kSector);
@@ -516,7 +533,15 @@ class Run {
                                  (kind_.level == "10" && (activity_ == Activity::check || activity_ == Activity::repair));
     const uint64_t end = array_positions ? d.array_sectors : d.component_sectors;
     uint64_t hold = rng_() % end / 128 * 128;
-    if (!a.set_attr("sync_max", std::to_string(hold)).is_ok()) {
+    // One reshape of raid4/5/6 in three rewrites in place, under an overseer with a backup
+    // file (mdadm --grow --backup-file): the overseer moves sync_max, so the run does not
+    // hold it; it waits for the same random point to be published instead.
+    const bool parity = kind_.level == "4" || kind_.level == "5" || kind_.level == "6";
+    in_place_ = activity_ == Activity::reshape && parity && rng_() % 3 == 0;
+    if (in_place_) {
+      if (report_fd_ < 0) totals_.in_place++;  // the SIGKILL child's is counted by the driver
+      story_ += "  in place, overseen, with a backup file\n";
+    } else if (!a.set_attr("sync_max", std::to_string(hold)).is_ok()) {
       hold = hold / 1024 * 1024;
       Status s = a.set_attr("sync_max", std::to_string(hold));
       if (!s.is_ok()) return fail("sync_max: " + s.message());
@@ -553,7 +578,13 @@ class Run {
           rq.raid_disks = kind_.n + 1;
           story_ += fmt::format("  --grow --raid-devices={} onto d{}.img\n", kind_.n + 1, spare);
         }
+        rq.in_place = in_place_;
+        if (s.is_ok() && in_place_) {
+          // The file first, as mdadm (and umd --grow) creates it before anything changes.
+          write_file(backup_path(), {});
+        }
         if (s.is_ok()) s = a.start_reshape(rq);
+        if (s.is_ok() && in_place_) s = start_overseer(a);
         break;
       }
       default:
@@ -561,6 +592,11 @@ class Run {
     }
     if (!s.is_ok()) return fail(fmt::format("starting {}: {}", activity_name(activity_), s.message()));
     const bool there = a.sync_engine().wait_published(hold, 30s);  // false: it ended (or never began) first
+    if (in_place_) {
+      story_ += fmt::format("  reshape in place, waited for {} ({})\n", hold, there ? "got there" : "ended first");
+      if (!overseer_->status().is_ok()) return fail("the overseer: " + overseer_->status().message());
+      return true;
+    }
     story_ += fmt::format("  {} of {}, held at {} ({})\n", activity_name(activity_), victim, hold,
                           there ? "got there" : "ended first");
     report(fmt::format("V {} {}", victim_, degraded_ ? 1 : 0));
@@ -607,6 +643,7 @@ class Run {
     }
     engine::AssembleOptions o;
     if (kind_.bitmap == "file") o.bitmap_file = (dir_ / "bitmap").string();
+    if (in_place_ && fs::exists(backup_path())) o.backup_file = backup_path().string();
     o.run = run_degraded || degraded_;
     auto a = engine::Array::assemble_members("torture", std::move(devs), o);
     if (!a.is_ok()) {
@@ -627,7 +664,26 @@ class Run {
       Status s = (*out)->add_member(new_member(i), fmt::format("d{}.img", i), false);
       if (!s.is_ok()) return fail(fmt::format("adding d{}.img back: {}", i, s.message()));
     }
+    if (in_place_ && (*out)->overseer_plan()) {  // as umd --assemble --backup-file goes on
+      story_ += "  the reshape goes on in place: a new overseer\n";
+      totals_.overseers_resumed++;
+      if (Status s = start_overseer(**out); !s.is_ok()) return fail("starting the overseer: " + s.message());
+    }
     return true;
+  }
+
+  fs::path backup_path() const { return dir_ / "backup"; }
+
+  // An overseer for the array's in-place reshape (none when it needs none), over the
+  // backup file, as the daemon starts one (served_array_engine.cc).
+  Status start_overseer(engine::Array& a) {
+    overseer_.reset();
+    std::optional<overseer::ReshapePlan> plan = a.overseer_plan();
+    if (!plan) return Status::ok();
+    auto o = overseer::ReshapeOverseer::start(a, *plan, backup_path().string(), true);
+    if (!o.is_ok()) return o.status();
+    overseer_ = std::move(o).value();
+    return Status::ok();
   }
 
   struct Inflight {
@@ -759,6 +815,7 @@ class Run {
       const std::string b = read_file(dir_ / "bitmap");
       bitmap_file_.assign(b.begin(), b.end());
     }
+    overseer_.reset();  // it leaves the file as it is, as a crash would
     a->reset();  // its stop fails on the vanished members and writes nothing
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return inflight_.empty(); });
@@ -824,6 +881,8 @@ class Run {
   std::atomic<bool> power_off_{false};     // every member's PowerRail
   int report_fd_ = -1;                     // the SIGKILL child's pipe to the driver
   std::unique_ptr<io::UringQueue> ring_;   // the SIGKILL child's ring
+  bool in_place_ = false;                  // the reshape rewrites in place, overseen
+  std::unique_ptr<overseer::ReshapeOverseer> overseer_;  // that reshape's, while an array runs
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -943,6 +1002,10 @@ int main_impl(int argc, char** argv) {
     }
     std::printf("       crash points by activity: %s; real SIGKILLs %llu; power cuts that kept every block %llu\n",
                 by.c_str(), (unsigned long long)lt.sigkills, (unsigned long long)lt.kill_cuts);
+    if (lt.in_place) {
+      std::printf("       reshapes in place (overseen, backup file): %llu runs, resumed by an overseer at %llu assemblies\n",
+                  (unsigned long long)lt.in_place, (unsigned long long)lt.overseers_resumed);
+    }
     std::fflush(stdout);
     all.failures += lt.failures;
     all.sectors_lost += lt.sectors_lost;
