@@ -10,6 +10,7 @@
 
 #include "io/request_check.h"
 #include "util/aligned_buffer.h"
+#include "util/completion_batch.h"
 #include "util/thread_name.h"
 
 namespace umd::io {
@@ -346,18 +347,21 @@ int UringQueue::reap_locked(bool block, std::vector<std::pair<Op*, Status>>& don
 }
 
 int UringQueue::finish(std::vector<std::pair<Op*, Status>>& done) {
-  for (auto& [op, s] : done) {
-    IoRequest* req = op->req;
-    if (s.is_ok() && req->op == IoOp::read && op->buf != req->buf) {
-      std::memcpy(req->buf, op->buf, req->length);
+  {
+    CompletionBatch batch;  // util/completion_batch.h
+    for (auto& [op, s] : done) {
+      IoRequest* req = op->req;
+      if (s.is_ok() && req->op == IoOp::read && op->buf != req->buf) {
+        std::memcpy(req->buf, op->buf, req->length);
+      }
+      const bool copy = op->copy;
+      delete op;
+      req->done(std::move(s));  // req is not touched after this
+      if (copy) copies_.fetch_sub(1, std::memory_order_acq_rel);
+      completed_total_.fetch_add(1, std::memory_order_acq_rel);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
-    const bool copy = op->copy;
-    delete op;
-    req->done(std::move(s));  // req is not touched after this
-    if (copy) copies_.fetch_sub(1, std::memory_order_acq_rel);
-    completed_total_.fetch_add(1, std::memory_order_acq_rel);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
-  }
+  }  // what the done()s put off to the end of their batch runs here
   if (!done.empty()) {
     { std::lock_guard lk(done_mu_); }  // pairs with the predicate check in wait()/drain()
     done_cv_.notify_all();

@@ -22,6 +22,8 @@
 //   result is delivered through the ring like any other completion.
 // - -EAGAIN / -EINTR completions are resubmitted (bounded; then Err::retry), never reported
 //   as member failure. -ECANCELED (e.g. the submitting thread exited) maps to Err::retry.
+// - The done()s of one batch of CQEs run inside one CompletionBatch (util/
+//   completion_batch.h): what they put off to its end runs after the last of them.
 // - Each request's done(Status) runs exactly once. Requests beyond the ring depth wait in
 //   an in-process backlog; submit() never fails and never blocks on the kernel.
 // - A buffer not aligned to `mem_align` is bounced through an aligned copy.

@@ -1,5 +1,6 @@
 #include "frontend/nbd/connection.h"
 #include "frontend/nbd/socket_io.h"
+#include "util/completion_batch.h"
 #include "util/thread_name.h"
 
 #include <sys/socket.h>
@@ -222,13 +223,18 @@ void Connection::complete(std::unique_ptr<Inflight> inf) {
     ready_.push_back(std::move(inf));
     return;
   }
+  CompletionBatch* batch = CompletionBatch::current();
   bool wake;
   {
     std::lock_guard lock(mu_);
     replies_.push_back(std::move(inf));
-    wake = !sending_;  // else whoever sends takes it up before letting go
+    wake = !sending_ && batch == nullptr;  // else whoever sends takes it up before letting go
   }
-  if (wake) writer_cv_.notify_one();
+  if (batch) {  // one of a batch of completions: sent at its end (flush_batch)
+    batch->defer(this, [this] { return [c = shared_from_this()] { c->flush_batch(); }; });
+  } else if (wake) {
+    writer_cv_.notify_one();
+  }
 }
 
 Connection::Sent Connection::send(Batch& b, bool wait) {
@@ -273,9 +279,26 @@ void Connection::flush_ready() {
     }
     sending_ = true;
   }
+  send_now(std::move(b), /*by_reader=*/true);
+}
+
+void Connection::flush_batch() {
+  auto b = std::make_unique<Batch>();
+  {
+    std::lock_guard lock(mu_);
+    if (sending_ || replies_.empty()) return;  // whoever sends takes them up before letting go
+    sending_ = true;
+    for (auto& r : replies_) b->reqs.push_back(std::move(r));
+    replies_.clear();
+  }
+  send_now(std::move(b), /*by_reader=*/false);
+}
+
+void Connection::send_now(std::unique_ptr<Batch> b, bool by_reader) {
   const Sent how = send(*b, /*wait=*/false);
   if (how == Sent::would_block) {
-    counters_.reader_handoff();
+    if (by_reader) counters_.reader_handoff();
+    else counters_.batch_handoff();
     {
       std::lock_guard lock(mu_);
       handoff_ = std::move(b);  // the writer owns the write side from here
@@ -284,7 +307,10 @@ void Connection::flush_ready() {
     return;
   }
   const uint32_t n = uint32_t(b->reqs.size());
-  if (how == Sent::all) counters_.replies_by_reader(n);  // else dropped: the socket broke
+  if (how == Sent::all) {  // else dropped: the socket broke
+    if (by_reader) counters_.replies_by_reader(n);
+    else counters_.replies_in_batches(n);
+  }
   sent(*b);
   bool more;
   {
@@ -294,6 +320,7 @@ void Connection::flush_ready() {
     more = !replies_.empty();
   }
   if (more) writer_cv_.notify_one();
+  if (!by_reader) reader_cv_.notify_one();  // it may be held back by the in-flight count
 }
 
 void Connection::run_writer() {

@@ -27,6 +27,14 @@
 //   non-blocking send, else the writer. A batch the reader began is finished by the writer
 //   before anything else is written, so no two replies' bytes ever interleave.
 //
+// REPLIES THAT COMPLETE IN A BATCH (no thread hop either)
+//   A request completed on a thread that runs a batch of completions (the io_uring reaper:
+//   util/completion_batch.h) has its reply queued without waking the writer; at the end of
+//   the batch that thread sends every reply queued by then, the same way and under the same
+//   ownership rule as the reader's send above (not waiting; what the socket cannot take is
+//   handed to the writer). Members that complete asynchronously (block devices, O_DIRECT)
+//   so cost one thread switch per batch, not two per request.
+//
 // When reading ends, the reader waits for every in-flight request to be answered (or, if the
 // socket broke, dropped), stops the writer and the submitter, shuts the socket down and
 // calls on_finished. The
@@ -88,6 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void run_submitter();
   void complete(std::unique_ptr<Inflight> inf);  // queue the reply; any thread
   void flush_ready();                            // reader: send the replies it holds
+  void flush_batch();                            // end of a completion batch: send replies_
+  void send_now(std::unique_ptr<Batch> b, bool by_reader);  // sending_ taken: send, or hand off
   Sent send(Batch& b, bool wait);
   void sent(Batch& b);  // counts and frees a sent (or dropped) batch; inflight_ is the caller's
 

@@ -13,12 +13,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "block/memory_target.h"
 #include "frontend/nbd/test_client.h"
+#include "util/completion_batch.h"
 
 namespace umd::nbd {
 namespace {
@@ -479,9 +481,16 @@ TEST_F(NbdServerTest, ConcurrentClientsStress) {
 
 // A target that completes requests at even 4 KiB blocks inline in submit() and the others
 // on its own thread: the reader's replies and the writer's go out on one socket at once.
+// even_inline false: every request goes to the thread. batches: the thread completes what
+// has queued up inside one CompletionBatch, as the io_uring reaper does.
+struct SplitOptions {
+  bool even_inline = true;
+  bool batches = false;
+};
 class SplitTarget final : public engine::BlockTarget {
  public:
-  explicit SplitTarget(engine::BlockTarget& inner) : inner_(inner), worker_([this] { run(); }) {}
+  explicit SplitTarget(engine::BlockTarget& inner, SplitOptions o = {})
+      : inner_(inner), o_(o), worker_([this] { run(); }) {}
   ~SplitTarget() override {
     {
       std::lock_guard l(mu_);
@@ -494,7 +503,7 @@ class SplitTarget final : public engine::BlockTarget {
   uint32_t block_size() const override { return inner_.block_size(); }
   bool read_only() const override { return inner_.read_only(); }
   void submit(engine::BlockRequest& req) override {
-    if ((req.offset / 4096) % 2 == 0) {
+    if (o_.even_inline && (req.offset / 4096) % 2 == 0) {
       inner_.submit(req);
       return;
     }
@@ -511,14 +520,19 @@ class SplitTarget final : public engine::BlockTarget {
     for (;;) {
       cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      engine::BlockRequest* r = queue_.front();
-      queue_.pop_front();
+      std::deque<engine::BlockRequest*> take;
+      take.swap(queue_);
       l.unlock();
-      inner_.submit(*r);  // the inner target is inline: done runs on this thread
+      {
+        std::optional<CompletionBatch> batch;
+        if (o_.batches) batch.emplace();
+        for (engine::BlockRequest* r : take) inner_.submit(*r);  // inline: done runs here
+      }
       l.lock();
     }
   }
   engine::BlockTarget& inner_;
+  const SplitOptions o_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<engine::BlockRequest*> queue_;
@@ -631,20 +645,28 @@ TEST_F(NbdServerTest, LargeWritesPassedToTheSubmitterLandWithTheSmallOnes) {
   EXPECT_EQ(server_->stats().writes_passed_on, uint64_t(4 * (kSize / kBig) + kSize / kBig));
 }
 
-// Replies from the reader and from an engine thread share the socket: none interleaves.
-TEST_F(NbdServerTest, ReaderAndEngineThreadRepliesDoNotInterleave) {
-  target_ = std::make_unique<MemoryTarget>(kSize, MemoryTargetOptions{});
-  SplitTarget split(*target_);
+// Serves the fixture's MemoryTarget through a SplitTarget with options `o` (the server is
+// the fixture's; reset it before the SplitTarget goes).
+std::unique_ptr<SplitTarget> serve_split(std::unique_ptr<MemoryTarget>& target, std::unique_ptr<NbdServer>& server,
+                                         const std::string& path, SplitOptions o) {
+  target = std::make_unique<MemoryTarget>(kSize, MemoryTargetOptions{});
+  auto split = std::make_unique<SplitTarget>(*target, o);
   ServerOptions so;
   so.export_name = "md0";
-  so.unix_path = socket_path();
-  server_ = std::make_unique<NbdServer>(split, so);
-  ASSERT_TRUE(server_->start().is_ok());
-  auto c = open();
-  constexpr uint32_t kLen = 64 * 1024;  // odd and even 4 KiB blocks: inline and threaded
+  so.unix_path = path;
+  server = std::make_unique<NbdServer>(*split, so);
+  EXPECT_TRUE(server->start().is_ok());
+  return split;
+}
+
+// Writes a pattern over the export, then 20 rounds of 48 pipelined READs of 4 KiB or 64 KiB
+// at random blocks (odd and even: inline and threaded with a SplitTarget), every reply's
+// bytes checked.
+void mixed_reads_check(TestClient& c) {
+  constexpr uint32_t kLen = 64 * 1024;
   std::vector<uint8_t> all = pattern(kSize, 0x11);
   for (uint64_t off = 0; off < kSize; off += kLen) {
-    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
+    ASSERT_EQ(c.call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
   }
   std::mt19937 rng(7);
   for (int round = 0; round < 20; round++) {
@@ -654,25 +676,103 @@ TEST_F(NbdServerTest, ReaderAndEngineThreadRepliesDoNotInterleave) {
       const uint64_t off = (rng() % (kSize / 4096)) * 4096;
       if (off + len > kSize) continue;
       const uint64_t cookie = uint64_t(round) * 1000 + i;
-      ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), cookie, off, len).is_ok());
+      ASSERT_TRUE(c.send_request(uint16_t(Cmd::read), cookie, off, len).is_ok());
       sent[cookie] = {off, len};
     }
     for (size_t i = 0; i < sent.size(); i++) {
-      auto r = c->read_reply();
+      auto r = c.read_reply();
       ASSERT_TRUE(r.is_ok());
       ASSERT_EQ(r->error, 0u);
       ASSERT_EQ(sent.count(r->cookie), 1u) << r->cookie;
       auto [off, len] = sent[r->cookie];
       std::vector<uint8_t> got(len);
-      ASSERT_TRUE(c->read_data(got).is_ok());
+      ASSERT_TRUE(c.read_data(got).is_ok());
       ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
     }
   }
+}
+
+// Replies from the reader and from an engine thread share the socket: none interleaves.
+TEST_F(NbdServerTest, ReaderAndEngineThreadRepliesDoNotInterleave) {
+  auto split = serve_split(target_, server_, socket_path(), {});
+  auto c = open();
+  mixed_reads_check(*c);
   ASSERT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
   const ServerStats st = server_->stats();
   EXPECT_GT(st.replies_by_reader, 0u);
   EXPECT_LT(st.replies_by_reader, st.reads + st.writes);  // the worker's went through the writer
+  EXPECT_EQ(st.replies_in_batches, 0u);
   server_.reset();  // before `split` goes
+}
+
+// Requests completed in a batch (util/completion_batch.h, as the io_uring reaper runs them)
+// are answered by the completing thread at the batch's end: every reply arrives, none is
+// left waiting for a writer nobody woke, and the batches sent them (the writer takes over
+// only when a batch's send cannot go whole: many small sends can fill a unix socket's
+// buffer while this client is still sending, so the exact split is the scheduler's).
+TEST_F(NbdServerTest, BatchCompletionsAreAnsweredAtTheBatchsEnd) {
+  auto split = serve_split(target_, server_, socket_path(), {.even_inline = false, .batches = true});
+  auto c = open();
+  constexpr int kN = 200;
+  std::vector<std::vector<uint8_t>> data;
+  for (int i = 0; i < kN; i++) data.push_back(pattern(4096, uint8_t(i * 5)));
+  for (int round = 0; round < 3; round++) {
+    std::vector<uint64_t> order = write_pipelined(*c, data, 0);
+    EXPECT_EQ(std::set<uint64_t>(order.begin(), order.end()).size(), size_t(kN));
+    read_pipelined_and_check(*c, data, 1000);
+  }
+  EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
+  const ServerStats st = server_->stats();
+  EXPECT_EQ(st.replies_by_reader, 0u);
+  EXPECT_GT(st.replies_in_batches, 0u);
+  EXPECT_EQ(st.reads + st.writes, uint64_t(6 * kN));
+  server_.reset();
+}
+
+// 8 MiB of READ replies completed in batches for a client that reads none until it has sent
+// every request: the batch's send fills the socket and hands the rest to the writer.
+TEST_F(NbdServerTest, BatchRepliesTheSocketCannotTakeAreFinishedByTheWriter) {
+  auto split = serve_split(target_, server_, socket_path(), {.even_inline = false, .batches = true});
+  auto c = open();
+  constexpr uint32_t kLen = 128 * 1024;
+  constexpr int kN = 64;
+  std::vector<uint8_t> all = pattern(kSize, 0x6b);
+  for (uint64_t off = 0; off < kSize; off += kLen) {
+    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
+  }
+  for (int i = 0; i < kN; i++) {
+    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 500 + i, uint64_t(i) * kLen, kLen).is_ok());
+  }
+  ASSERT_TRUE(eventually([&] { return server_->stats().batch_handoffs > 0; }));
+  std::set<uint64_t> seen;
+  for (int i = 0; i < kN; i++) {
+    auto r = c->read_reply();
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->error, 0u);
+    std::vector<uint8_t> got(kLen);
+    ASSERT_TRUE(c->read_data(got).is_ok());
+    const uint64_t off = (r->cookie - 500) * kLen;
+    ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
+    seen.insert(r->cookie);
+  }
+  EXPECT_EQ(seen.size(), size_t(kN));
+  std::vector<uint8_t> r;
+  EXPECT_EQ(c->call(Cmd::read, 4096, 4096, 0, {}, &r), 0u);
+  EXPECT_TRUE(std::equal(r.begin(), r.end(), all.begin() + 4096));
+  server_.reset();
+}
+
+// Replies from the reader and from batches on another thread share the socket: none
+// interleaves. (Which of the reader, the batch's thread and the writer sends a reply is the
+// scheduler's: a batch that ends while another sender owns the socket leaves its replies
+// to it.)
+TEST_F(NbdServerTest, ReaderAndBatchRepliesDoNotInterleave) {
+  auto split = serve_split(target_, server_, socket_path(), {.even_inline = true, .batches = true});
+  auto c = open();
+  mixed_reads_check(*c);
+  ASSERT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
+  EXPECT_GT(server_->stats().replies_by_reader, 0u);
+  server_.reset();
 }
 
 TEST_F(NbdServerTest, MaxConnectionsRefusesExtra) {

@@ -49,6 +49,8 @@ ServerStats ServerCounters::snapshot() const {
   s.inflight = get(inflight_);
   s.replies_by_reader = get(replies_by_reader_);
   s.reader_handoffs = get(reader_handoffs_);
+  s.replies_in_batches = get(replies_in_batches_);
+  s.batch_handoffs = get(batch_handoffs_);
   s.writes_passed_on = get(writes_passed_on_);
   return s;
 }

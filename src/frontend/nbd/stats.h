@@ -21,6 +21,10 @@ struct ServerStats {
   // the reader's sends the socket could not take at once, finished by the writer.
   uint64_t replies_by_reader = 0;
   uint64_t reader_handoffs = 0;
+  // The same for replies sent at the end of a batch of completions by the thread that ran
+  // it (the io_uring reaper, connection.h), and its sends finished by the writer.
+  uint64_t replies_in_batches = 0;
+  uint64_t batch_handoffs = 0;
   uint64_t writes_passed_on = 0;  // large WRITEs submitted by the connection's submitter thread
 };
 
@@ -37,6 +41,8 @@ class ServerCounters {
   void request_done(uint16_t type, uint32_t error, uint64_t length);
   void replies_by_reader(uint64_t n) { add(replies_by_reader_, n); }
   void reader_handoff() { add(reader_handoffs_); }
+  void replies_in_batches(uint64_t n) { add(replies_in_batches_, n); }
+  void batch_handoff() { add(batch_handoffs_); }
   void write_passed_on() { add(writes_passed_on_); }
   ServerStats snapshot() const;
 
@@ -48,6 +54,7 @@ class ServerCounters {
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, trims_{0}, write_zeroes_{0}, other_{0};
   std::atomic<uint64_t> errors_{0}, bytes_read_{0}, bytes_written_{0}, inflight_{0};
   std::atomic<uint64_t> replies_by_reader_{0}, reader_handoffs_{0}, writes_passed_on_{0};
+  std::atomic<uint64_t> replies_in_batches_{0}, batch_handoffs_{0};
 };
 
 }  // namespace umd::nbd
