@@ -10,8 +10,15 @@
 #
 #   bench/profile.sh [--level 0] [--disks 4] [--rw randwrite] [--bs 4k] [--seconds 8]
 #                    [--loop] [--no-perf]
+#   bench/profile.sh --sync check|resync|recover [--level 5] [--disks 4] [--member-mib 1024]
+#   (64 KiB chunks, as the bench's arrays)
 #
 # --loop: members are loop devices with direct I/O over the tmpfs files (bench's -loop rows).
+# --sync: no fio; one sync of the array, unthrottled, as bench/sync_bench.py runs it
+#   (resync: created without --assume-clean; recover: onto a spare, after --fail of member
+#   1), recorded from its start to its end. Besides the rest it prints, per umd thread, how
+#   long it ran and how long it was runnable but waited for a CPU (perf sched): the
+#   measure of two threads that could run at once but were placed on one CPU.
 # Needs root (mount, losetup), fio, perf. UMD_BIN overrides the umd binary (default:
 # build-bench/src/cli/umd, built by bench/run.sh). Nothing is left behind.
 #
@@ -20,7 +27,7 @@
 # two as "switching threads", not as work.
 set -euo pipefail
 
-LEVEL=0 DISKS=4 RW=randwrite BS=4k SECONDS_=8 LOOP=0 PERF=1
+LEVEL=0 DISKS=4 RW=randwrite BS=4k SECONDS_=8 LOOP=0 PERF=1 SYNC="" MEMBER_MIB=320
 while [ $# -gt 0 ]; do
   case "$1" in
     --level) LEVEL=$2; shift 2 ;;
@@ -30,6 +37,8 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_=$2; shift 2 ;;
     --loop) LOOP=1; shift ;;
     --no-perf) PERF=0; shift ;;
+    --sync) SYNC=$2; shift 2 ;;
+    --member-mib) MEMBER_MIB=$2; shift 2 ;;
     *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +50,12 @@ for t in fio perf; do command -v $t >/dev/null || { echo "profile.sh: $t is not 
 
 DIR=$(mktemp -d /tmp/umd-profile-XXXXXX)
 mkdir "$DIR/tmpfs"
-mount -t tmpfs -o size=4G tmpfs "$DIR/tmpfs"
+if [ -n "$SYNC" ]; then
+  case "$SYNC" in check|resync|recover) ;; *) echo "profile.sh: --sync check, resync or recover" >&2; exit 2 ;; esac
+  [ "$LEVEL" = 0 ] && LEVEL=5
+  [ "$MEMBER_MIB" = 320 ] && MEMBER_MIB=1024
+fi
+mount -t tmpfs -o size=$(((DISKS + 2) * MEMBER_MIB))M tmpfs "$DIR/tmpfs"
 export UMD_RUNTIME_DIR=$DIR/run
 LOOPS=()
 cleanup() {
@@ -55,7 +69,11 @@ trap cleanup EXIT
 MEMBERS=()
 for i in $(seq 0 $((DISKS - 1))); do
   f=$DIR/tmpfs/m$i.img
-  fallocate -l 320M "$f"
+  if [ -n "$SYNC" ]; then  # written through: no timed pass pays for first-touch clearing
+    dd if=/dev/zero of="$f" bs=1M count="$MEMBER_MIB" status=none
+  else
+    fallocate -l "${MEMBER_MIB}M" "$f"
+  fi
   if [ "$LOOP" = 1 ]; then
     d=$(losetup -f --show --direct-io=on "$f")
     LOOPS+=("$d")
@@ -64,6 +82,64 @@ for i in $(seq 0 $((DISKS - 1))); do
     MEMBERS+=("$f")
   fi
 done
+threads_of() { for t in /proc/$1/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; }
+top_symbols() {
+  echo "-- top 20 symbols, self time"
+  perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+    grep -E '^ +[0-9]' | head -20
+}
+
+if [ -n "$SYNC" ]; then
+  CLEAN=--assume-clean
+  [ "$SYNC" = resync ] && CLEAN=
+  CHUNK=--chunk=64K
+  [ "$LEVEL" = 1 ] && CHUNK=
+  "$UMD" --create prof --level="$LEVEL" --raid-devices="$DISKS" $CHUNK $CLEAN "${MEMBERS[@]}" >/dev/null 2>"$DIR/create.log" ||
+    { cat "$DIR/create.log" >&2; exit 1; }
+  [ "$SYNC" = recover ] && dd if=/dev/zero of="$DIR/tmpfs/spare.img" bs=1M count="$MEMBER_MIB" status=none
+  T0=$(date +%s.%N)  # a resync starts at assembly: its clock too (perf joins a little later)
+  "$UMD" --assemble prof "${MEMBERS[@]}" >/dev/null 2>&1
+  PID=$("$UMD" --detail prof --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+  "$UMD" --attr prof sync_speed_max 10000000 >/dev/null
+  if [ "$SYNC" != resync ]; then
+    until [ "$("$UMD" --attr prof sync_action)" = idle ]; do sleep 0.05; done
+  fi
+  threads_of "$PID" >"$DIR/t0"
+  c0=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+  if [ "$PERF" = 1 ]; then
+    perf record -q -g -p "$PID" -o "$DIR/perf.data" 2>/dev/null &
+    PR=$!
+    perf sched record -o "$DIR/sched.data" >/dev/null 2>&1 &
+    PS=$!
+    [ "$SYNC" != resync ] && sleep 0.5
+  fi
+  [ "$SYNC" != resync ] && T0=$(date +%s.%N)
+  case "$SYNC" in
+    check) "$UMD" --attr prof sync_action check >/dev/null ;;
+    recover) "$UMD" --manage prof --add "$DIR/tmpfs/spare.img" >/dev/null
+             "$UMD" --manage prof --fail "${MEMBERS[1]}" >/dev/null ;;
+  esac
+  # Polled every 50 ms: each poll is a umd process, whose CPU would otherwise crowd the sync.
+  while [ "$("$UMD" --attr prof sync_action)" != idle ] || [ "$("$UMD" --attr prof degraded)" != 0 ]; do sleep 0.05; done
+  T1=$(date +%s.%N)
+  c1=$(awk '{print $14 + $15}' "/proc/$PID/stat")
+  threads_of "$PID" >"$DIR/t1"
+  [ "$PERF" = 1 ] && { kill -INT $PR $PS 2>/dev/null; wait $PR $PS 2>/dev/null || true; }
+  echo "== level $LEVEL, $DISKS members of $MEMBER_MIB MiB, $SYNC, unthrottled"
+  python3 -c "t = $T1 - $T0; print(f'{$MEMBER_MIB * 1.048576 / t:,.0f} MB/s per member in {t:.2f} s (polled every 50 ms); umd CPU {($c1 - $c0) / 100:.2f} s')"
+  echo "-- umd threads, CPU seconds over the sync (io_uring workers that exited are not listed)"
+  join -a 2 "$DIR/t0" "$DIR/t1" | awk '{if (NF == 5) d = $5 - $3; else d = $3; if (d > 0) printf "  %-14s %5.2f s\n", $2, d / 100}' |
+    sort -k2 -n -r
+  if [ "$PERF" = 1 ]; then
+    echo "-- umd threads: ran / runnable but waiting for a CPU (perf sched timehist, ms)"
+    perf sched timehist -i "$DIR/sched.data" 2>/dev/null | awk -v pid="$PID" '
+      $3 ~ "/" pid "]" { n = $3; sub(/\[.*/, "", n); sub(/-[0-9]+$/, "", n); run[n] += $NF; wait[n] += $(NF - 1) }
+      END { for (n in run) printf "  %-14s ran %8.1f  waited %8.1f\n", n, run[n], wait[n] }' | sort -k3 -n -r
+    top_symbols
+  fi
+  exit 0
+fi
+
 "$UMD" --create prof --level="$LEVEL" --raid-devices="$DISKS" --chunk=64K --assume-clean \
   "${MEMBERS[@]}" >/dev/null
 SOCK=$DIR/s.sock
@@ -74,7 +150,7 @@ URI="nbd+unix:///prof?socket=$SOCK"
 fio --name=fill --ioengine=nbd --uri="$URI" --rw=write --bs=1M --iodepth=8 --size=512M >/dev/null
 
 cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-threads() { for t in /proc/$PID/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; }
+threads() { threads_of "$PID"; }
 c0=$(cpu)
 fio --name=run --ioengine=nbd --uri="$URI" --rw="$RW" --bs="$BS" --iodepth=32 --size=512M \
   --time_based --runtime="$SECONDS_" --output-format=json >"$DIR/fio.json" 2>/dev/null &
@@ -105,8 +181,4 @@ EOF
 echo "-- umd threads, CPU % over the middle half of the run"
 join "$DIR/t0" "$DIR/t1" | awk -v s=$((SECONDS_ / 2)) '{d = ($5 - $3) / s; if (d > 0) printf "  %-14s %3d%%\n", $2, d}' |
   sort -k2 -n -r
-if [ "$PERF" = 1 ]; then
-  echo "-- top 20 symbols, self time"
-  perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
-    grep -E '^ +[0-9]' | head -20
-fi
+if [ "$PERF" = 1 ]; then top_symbols; fi
