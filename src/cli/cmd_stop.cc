@@ -1,11 +1,9 @@
 // --stop NAME: ask the daemon to stop the array cleanly and wait until it has exited.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -16,38 +14,6 @@ namespace umd::cli {
 namespace {
 
 using namespace std::chrono_literals;
-
-// State letter of /proc/PID/task/TID/stat, or 0 when the thread is gone.
-char thread_state(const std::string& stat_path) {
-  std::ifstream stat(stat_path);
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  size_t paren = line.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= line.size()) return 0;
-  return line[paren + 2];
-}
-
-// Gone, or a zombie nobody has reaped yet (its parent is the one who started it) -- but
-// only once every thread is one. On exit the leader turns zombie first while the other
-// threads may still be running down; the members' files close with the last of them.
-bool process_gone(pid_t pid) {
-  if (pid <= 0) return true;
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = ::opendir(tasks.c_str());
-  if (!d) return true;
-  bool running = false;
-  while (struct dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const char st = thread_state(tasks + "/" + e->d_name + "/stat");
-    if (st != 0 && st != 'Z' && st != 'X') {
-      running = true;
-      break;
-    }
-  }
-  ::closedir(d);
-  return !running;
-}
 
 }  // namespace
 
@@ -80,7 +46,7 @@ static int stop_one(const std::string& name) {
   if (!r.is_ok()) return fail(r.status());
   // The lock is released last; then wait for the process itself.
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (daemon::holder_pid(name) != 0 || !process_gone(pid)) {
+  while (daemon::holder_pid(name) != 0 || !daemon::process_gone(pid)) {
     if (std::chrono::steady_clock::now() > deadline) {
       return fail(Status(Err::busy, name + " stopped, but its daemon (pid " + std::to_string(pid) +
                                         ") has not exited"));

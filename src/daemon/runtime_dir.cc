@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <signal.h>
 #include <thread>
 
@@ -83,6 +84,39 @@ Status check_array_name(const std::string& name) {
     }
   }
   return Status::ok();
+}
+
+namespace {
+
+// State letter of /proc/PID/task/TID/stat, or 0 when the thread is gone.
+char thread_state(const std::string& stat_path) {
+  std::ifstream stat(stat_path);
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return 0;
+  return line[paren + 2];
+}
+
+}  // namespace
+
+bool process_gone(pid_t pid) {
+  if (pid <= 0) return true;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(tasks.c_str());
+  if (!d) return true;
+  bool running = false;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const char st = thread_state(tasks + "/" + e->d_name + "/stat");
+    if (st != 0 && st != 'Z' && st != 'X') {
+      running = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return !running;
 }
 
 pid_t holder_pid(const std::string& name) {

@@ -36,6 +36,12 @@ Status check_array_name(const std::string& name);
 // free: a dead daemon's leftovers); -1 when one holds it but has not written its pid yet.
 pid_t holder_pid(const std::string& name);
 
+// True when process `pid` has exited: gone, or every one of its threads a zombie (its
+// parent has not reaped it yet). On exit the leader turns zombie first while the other
+// threads are still running down, and the process's files (its lock, its members) are
+// released with the last of them; so the leader's state alone is not enough.
+bool process_gone(pid_t pid);
+
 // Names of the directories under the runtime base (running or stale), sorted.
 std::vector<std::string> list_runtime_names();
 

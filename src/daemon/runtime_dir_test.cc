@@ -1,11 +1,15 @@
 #include "daemon/runtime_dir.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <string>
+#include <thread>
 
 #include "daemon/daemon_test_util.h"
 
@@ -93,6 +97,54 @@ TEST_F(RuntimeDirTest, LockIsHeldByAChildAfterFork) {
   EXPECT_EQ(holder_pid("md0"), 0);
   auto again = RuntimeDir::acquire("md0");
   EXPECT_TRUE(again.is_ok()) << again.status().message();
+}
+
+// Waits up to 10 s for `pred`, looking every millisecond.
+template <class F>
+bool within_10s(F pred) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+char leader_state(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : 0;
+}
+
+// A process whose leader has exited while another of its threads still runs has not
+// exited: its files (a daemon's lock, its members) are still open. `umd --stop` returned
+// there once (stop 23's CI: a daemon thread alive after --stop).
+TEST(ProcessGone, WaitsForEveryThreadNotOnlyTheLeader) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(p[1]);
+    std::thread([fd = p[0]] {
+      char c;
+      (void)!::read(fd, &c, 1);  // until the parent closes its end
+    }).detach();
+    // The leader goes, the process lives on in the thread. (SYS_exit ends only the calling
+    // thread, with no unwinding through gtest's frames, which pthread_exit would do.)
+    ::syscall(SYS_exit, 0);
+  }
+  ::close(p[0]);
+  ASSERT_TRUE(within_10s([&] { return leader_state(child) == 'Z'; })) << "the leader did not exit";
+  EXPECT_FALSE(process_gone(child)) << "the leader is a zombie, but a thread still runs";
+  ::close(p[1]);
+  EXPECT_TRUE(within_10s([&] { return process_gone(child); }));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(process_gone(child));
 }
 
 TEST_F(RuntimeDirTest, StaleDirectoryOfDeadDaemonIsTakenOverAndCleaned) {
