@@ -391,30 +391,40 @@ Status Array::write_state(bool clean) {
       st.resync_offset = resync_offset_;
       st.reshape_position = reshape_at;
       st.reshape_finished = reshape_finishing_;
+      const bool v090 = !set_->members.empty() && set_->members[0].sb0() != nullptr;
       for (size_t i = 0; i < held_.size(); i++) {
         const Held& h = held_[i];
         ProbedMember& m = set_->members[i];
         const uint32_t dn = m.info.dev_number;
+        // 0.90: every member held is listed in the table each member gets (members0).
+        const int index0 = v090 && h.state != Held::State::removed ? int(st.members0.size()) : -1;
         switch (h.state) {
           case Held::State::active: {
-            if (failed_[h.slot].load()) break;
+            const bool gone = failed_[h.slot].load();
+            const uint64_t vb = gone ? 0 : personality_->valid_below(uint32_t(h.slot));
+            if (v090) st.members0.push_back({h.slot, vb == ~0ull, gone});
+            if (gone) break;
             st.roles.emplace_back(dn, h.slot);
-            const uint64_t vb = personality_->valid_below(uint32_t(h.slot));
-            targets.push_back({&m, vb, false});
+            targets.push_back({&m, vb, false, index0});
             target_slot.push_back(h.slot);
             break;
           }
           case Held::State::spare:
             st.roles.emplace_back(dn, MemberInfo::kSpare);
-            targets.push_back({&m, ~0ull, false});
+            if (v090) st.members0.push_back({-1, false, false});
+            targets.push_back({&m, ~0ull, false, index0});
             target_slot.push_back(-1);
             break;
           case Held::State::replacement:
             st.roles.emplace_back(dn, h.slot);
-            targets.push_back({&m, replacing_ ? replacing_->dev->valid_below() : 0, true});
+            if (v090) st.members0.push_back({-1, false, false});  // 0.90 has no replacement role
+            targets.push_back({&m, replacing_ ? replacing_->dev->valid_below() : 0, true, index0});
             target_slot.push_back(-1);
             break;
           case Held::State::faulty:
+            if (v090) st.members0.push_back({-1, false, true});
+            st.roles.emplace_back(dn, MemberInfo::kFaulty);
+            break;
           case Held::State::removed: st.roles.emplace_back(dn, MemberInfo::kFaulty); break;
         }
       }

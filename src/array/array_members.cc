@@ -24,6 +24,7 @@
 #include "array/array.h"
 #include "personality/replacing_member.h"
 #include "assemble/superblock_writer.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "io/member_spec.h"
 #include "io/uring_queue.h"
@@ -217,14 +218,15 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
   if (re_add) UMD_TRY(refuse_while_reshaping("--re-add " + path));
   // The array's own superblock, as a template.
   std::optional<Superblock1> tmpl;
+  std::optional<Superblock0> tmpl0;
   {
     umd::MutexLock l(mu_);
-    for (size_t i = 0; i < held_.size() && !tmpl; i++) {
-      if (held_[i].state == Held::State::active && set_->members[i].dev && set_->members[i].sb1()) {
-        tmpl = *set_->members[i].sb1();
-      }
+    for (size_t i = 0; i < held_.size() && !tmpl && !tmpl0; i++) {
+      if (held_[i].state != Held::State::active || !set_->members[i].dev) continue;
+      if (set_->members[i].sb1()) tmpl = *set_->members[i].sb1();
+      else if (set_->members[i].sb0()) tmpl0 = *set_->members[i].sb0();
     }
-    if (!tmpl) return Status(Err::unsupported, fmt::format("{}: adding members to a 0.90 array is not supported", name_));
+    if (!tmpl && !tmpl0) return Status(Err::unsupported, fmt::format("{}: no member to take a superblock from", name_));
     if (find_member_locked(path) >= 0) return Status(Err::busy, fmt::format("{} is already a member of {}", path, name_));
   }
   ProbedMember pm;
@@ -248,6 +250,33 @@ Status Array::add_member(std::unique_ptr<io::Member> dev, const std::string& pat
     return probed.status().with_context(fmt::format("cannot add {}", path));
   } else if (re_add) {
     return Status(Err::invalid, fmt::format("cannot re-add {}: it holds no superblock of {} (use --add)", path, name_));
+  } else if (tmpl0) {
+    // A new member of a 0.90 array: its superblock sits in the last 64 KiB-aligned 64 KiB
+    // of the device, the data from sector 0. The table and its own entry are the array's
+    // (write_state below lists it as a spare, as super_90_sync does).
+    Superblock0 sb = *tmpl0;
+    const uint64_t dev_sectors = dev->size() / 512;
+    const uint64_t sb_at = superblock0_offset_sectors(dev_sectors);
+    const uint64_t need = uint64_t(sb.size) * 2;
+    if (sb_at < need) {
+      return Status(Err::no_space, fmt::format("{} is too small: {} sectors, {} needs {} before its 0.90 superblock",
+                                               path, dev_sectors, name_, need));
+    }
+    sb.events = events();
+    sb.cp_events = sb.events;
+    uint32_t number = sb.raid_disks;  // a spare's number until the next write renumbers
+    while (number < kSb0Disks && sb.disks[number].state != 0) number++;
+    if (number >= kSb0Disks) return Status(Err::no_space, fmt::format("{}: a 0.90 array has room for 27 devices", name_));
+    sb.this_disk = DiskDescriptor0{number, 0, 0, number, 0};
+    sb.disks[number] = sb.this_disk;
+    const std::vector<uint8_t> bytes = encode_superblock0(sb);
+    UMD_TRY(dev->write(sb_at * 512, bytes).with_context(fmt::format("{}: writing its superblock", path)));
+    UMD_TRY(dev->flush().with_context(path));
+    pm.path = path;
+    pm.dev_sectors = dev_sectors;
+    pm.info = from_superblock0(sb, dev_sectors);
+    pm.sb = sb;
+    pm.dev = std::move(dev);
   } else {
     // A new member: the array's superblock with this device's own fields.
     Superblock1 sb = *tmpl;

@@ -42,15 +42,76 @@ std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st, const Sup
   return encode_superblock1(sb);
 }
 
-std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st) {
+// The descriptor table as the kernel's super_90_sync rebuilds it (superblock_writer.h,
+// ArrayState::members0), and this member's own entry. Major and minor numbers are kept
+// from the table being replaced where a member keeps its number (umd opens files, not
+// device numbers; the kernel only reports them).
+void regenerate_table0(Superblock0& sb, const ArrayState& st, int self) {
+  const bool reshaping = sb.minor_version >= 91;
+  std::array<DiskDescriptor0, kSb0Disks> disks{};
+  disks[0].state = kDiskRemoved;
+  uint32_t next_spare = sb.raid_disks, nr = 0, active = 0, working = 0, failed = 0, spare = 0;
+  int own = -1;
+  for (size_t i = 0; i < st.members0.size(); i++) {
+    const ArrayState::Member0& m = st.members0[i];
+    bool is_active = m.role >= 0 && (m.in_sync || reshaping) && !m.faulty;
+    const uint32_t number = is_active ? uint32_t(m.role) : next_spare++;
+    if (number >= kSb0Disks) continue;  // 0.90 has room for 27 descriptors
+    DiskDescriptor0& d = disks[number];
+    nr++;
+    d.number = number;
+    d.raid_disk = is_active ? uint32_t(m.role) : number;
+    if (m.faulty) {
+      d.state = kDiskFaulty;
+    } else if (is_active) {
+      d.state = kDiskActive | (m.in_sync ? kDiskSync : 0);
+      active++;
+      working++;
+    } else {
+      d.state = 0;
+      spare++;
+      working++;
+    }
+    if (int(i) == self) own = int(number);
+  }
+  for (uint32_t i = 0; i < sb.raid_disks && i < kSb0Disks; i++) {
+    DiskDescriptor0& d = disks[i];
+    if (d.state == 0 && d.number == 0) {
+      d.number = i;
+      d.raid_disk = i;
+      d.state = kDiskRemoved | kDiskFaulty;
+      failed++;
+    }
+  }
+  for (DiskDescriptor0& d : disks) {  // device numbers: kept where the slot's member is
+    const DiskDescriptor0& was = sb.disks[d.number < kSb0Disks ? d.number : 0];
+    if (d.state & (kDiskActive | kDiskSync)) {
+      d.major = was.major;
+      d.minor = was.minor;
+    }
+  }
+  sb.disks = disks;
+  sb.nr_disks = nr;
+  sb.active_disks = active;
+  sb.working_disks = working;
+  sb.failed_disks = failed;
+  sb.spare_disks = spare;
+  if (own >= 0) sb.this_disk = sb.disks[size_t(own)];
+}
+
+std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st, const SuperblockTarget& t) {
   sb.events = st.events;
   sb.cp_events = st.events;  // the kernel trusts recovery_cp only with matching events
   sb.utime = uint32_t(now_seconds());
   if (st.clean) sb.state |= kSb0StateClean;
   else sb.state &= ~kSb0StateClean;
   sb.recovery_cp = st.clean && st.resync_offset != ~0ull ? uint32_t(st.resync_offset) : (st.clean ? ~0u : 0u);
+  if (!st.members0.empty() && t.index0 >= 0) {
+    regenerate_table0(sb, st, t.index0);
+    return encode_superblock0(sb);
+  }
   for (const auto& [dn, role] : st.roles) {
-    if (role != MemberInfo::kFaulty) continue;  // 0.90 arrays: only failures are recorded
+    if (role != MemberInfo::kFaulty) continue;  // without members0: only failures are recorded
     if (dn < sb.disks.size()) {
       sb.disks[dn].state = kDiskFaulty;
       if (sb.this_disk.number == dn) sb.this_disk.state = kDiskFaulty;
@@ -111,7 +172,7 @@ SuperblockUpdate prepare_superblock(const ProbedMember& m, const SuperblockTarge
     u.info = from_superblock1(*sb);
   } else {
     Superblock0& sb0 = std::get<Superblock0>(u.sb);
-    u.bytes = update_sb0(sb0, state);
+    u.bytes = update_sb0(sb0, state, t);
     u.offset = superblock0_offset_sectors(m.dev_sectors) * 512;
     u.info = from_superblock0(sb0, m.dev_sectors);
   }

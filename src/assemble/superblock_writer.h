@@ -31,6 +31,16 @@ struct ArrayState {
   // The reshape is done: each superblock takes the new geometry as its own, as md's
   // md_finish_reshape and super_1_sync leave it (finish_reshape_sb1 below).
   bool reshape_finished = false;
+  // 0.90 superblocks: the kernel rewrites the whole descriptor table on every write
+  // (super_90_sync), from every member the array holds, in this order; a member's number
+  // is its slot once in sync, else the next free one from raid_disks up (so it changes when
+  // a rebuilt member becomes in sync). Members no longer held are not listed.
+  struct Member0 {
+    int role = -1;         // a slot, or -1 (a spare)
+    bool in_sync = false;  // with a slot: rebuilt (a member still recovering is a spare here)
+    bool faulty = false;
+  };
+  std::vector<Member0> members0;
 };
 
 // What a finished reshape leaves in a 1.x superblock: level, layout and chunk are the new
@@ -55,6 +65,7 @@ struct SuperblockTarget {
   ProbedMember* member = nullptr;
   uint64_t recovery_offset = ~0ull;  // ~0: in sync; else member sectors rebuilt (feature bit set)
   bool replacement = false;          // the new member of a --replace
+  int index0 = -1;                   // 0.90: this member's entry in ArrayState::members0
 };
 
 // Updates, writes and flushes the superblock of each target. Returns one Status per
