@@ -558,38 +558,47 @@ TEST_F(NbdServerTest, InlineCompletionsAreAnsweredByTheReader) {
   EXPECT_TRUE(eventually([&] { return server_->stats().inflight == 0; }));
 }
 
-// 8 MiB of READ replies for a client that reads none until it has sent every request: the
-// reader's non-blocking send fills the socket, hands the rest to the writer and reads on.
-// Every reply then arrives whole.
-TEST_F(NbdServerTest, InlineRepliesTheSocketCannotTakeAreFinishedByTheWriter) {
-  start();
-  auto c = open();
+// 8 MiB of READ replies (64 x 128 KiB, cookies cookie0...) for a client that reads none
+// until it has sent every request, until `handoffs` (a ServerStats counter) shows that a
+// non-blocking send handed the rest to the writer; then every reply must arrive whole, and
+// the connection go on.
+void unread_replies_arrive_whole(NbdServer& server, TestClient& c, uint64_t ServerStats::*handoffs, uint8_t seed,
+                                 uint64_t cookie0) {
   constexpr uint32_t kLen = 128 * 1024;
   constexpr int kN = 64;
-  std::vector<uint8_t> all = pattern(kSize, 0x5a);
+  std::vector<uint8_t> all = pattern(kSize, seed);
   for (uint64_t off = 0; off < kSize; off += kLen) {
-    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
+    ASSERT_EQ(c.call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
   }
   for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 77 + i, uint64_t(i) * kLen, kLen).is_ok());
+    ASSERT_TRUE(c.send_request(uint16_t(Cmd::read), cookie0 + i, uint64_t(i) * kLen, kLen).is_ok());
   }
-  ASSERT_TRUE(eventually([&] { return server_->stats().reader_handoffs > 0; }));
+  ASSERT_TRUE(eventually([&] { return server.stats().*handoffs > 0; }));
   std::set<uint64_t> seen;
   for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
+    auto r = c.read_reply();
     ASSERT_TRUE(r.is_ok());
     ASSERT_EQ(r->error, 0u);
     std::vector<uint8_t> got(kLen);
-    ASSERT_TRUE(c->read_data(got).is_ok());
-    const uint64_t off = (r->cookie - 77) * kLen;
+    ASSERT_TRUE(c.read_data(got).is_ok());
+    const uint64_t off = (r->cookie - cookie0) * kLen;
     ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
     seen.insert(r->cookie);
   }
   EXPECT_EQ(seen.size(), size_t(kN));
   // The connection goes on with the write side back with whoever completes.
   std::vector<uint8_t> r;
-  EXPECT_EQ(c->call(Cmd::read, 4096, 4096, 0, {}, &r), 0u);
+  EXPECT_EQ(c.call(Cmd::read, 4096, 4096, 0, {}, &r), 0u);
   EXPECT_TRUE(std::equal(r.begin(), r.end(), all.begin() + 4096));
+}
+
+// 8 MiB of READ replies for a client that reads none until it has sent every request: the
+// reader's non-blocking send fills the socket, hands the rest to the writer and reads on.
+// Every reply then arrives whole.
+TEST_F(NbdServerTest, InlineRepliesTheSocketCannotTakeAreFinishedByTheWriter) {
+  start();
+  auto c = open();
+  unread_replies_arrive_whole(*server_, *c, &ServerStats::reader_handoffs, 0x5a, 77);
 }
 
 // Large WRITEs go through the submitter thread, small ones inline, interleaved and pipelined
@@ -734,31 +743,7 @@ TEST_F(NbdServerTest, BatchCompletionsAreAnsweredAtTheBatchsEnd) {
 TEST_F(NbdServerTest, BatchRepliesTheSocketCannotTakeAreFinishedByTheWriter) {
   auto split = serve_split(target_, server_, socket_path(), {.even_inline = false, .batches = true});
   auto c = open();
-  constexpr uint32_t kLen = 128 * 1024;
-  constexpr int kN = 64;
-  std::vector<uint8_t> all = pattern(kSize, 0x6b);
-  for (uint64_t off = 0; off < kSize; off += kLen) {
-    ASSERT_EQ(c->call(Cmd::write, off, kLen, 0, std::span(all).subspan(off, kLen)), 0u);
-  }
-  for (int i = 0; i < kN; i++) {
-    ASSERT_TRUE(c->send_request(uint16_t(Cmd::read), 500 + i, uint64_t(i) * kLen, kLen).is_ok());
-  }
-  ASSERT_TRUE(eventually([&] { return server_->stats().batch_handoffs > 0; }));
-  std::set<uint64_t> seen;
-  for (int i = 0; i < kN; i++) {
-    auto r = c->read_reply();
-    ASSERT_TRUE(r.is_ok());
-    ASSERT_EQ(r->error, 0u);
-    std::vector<uint8_t> got(kLen);
-    ASSERT_TRUE(c->read_data(got).is_ok());
-    const uint64_t off = (r->cookie - 500) * kLen;
-    ASSERT_TRUE(std::equal(got.begin(), got.end(), all.begin() + off)) << r->cookie;
-    seen.insert(r->cookie);
-  }
-  EXPECT_EQ(seen.size(), size_t(kN));
-  std::vector<uint8_t> r;
-  EXPECT_EQ(c->call(Cmd::read, 4096, 4096, 0, {}, &r), 0u);
-  EXPECT_TRUE(std::equal(r.begin(), r.end(), all.begin() + 4096));
+  unread_replies_arrive_whole(*server_, *c, &ServerStats::batch_handoffs, 0x6b, 500);
   server_.reset();
 }
 
