@@ -16,6 +16,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import umdtest  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from sync_to_kernel_test import KERNEL_CHECK as SYNC_KERNEL_CHECK  # noqa: E402  (check(): assemble, check, sha)
+
 MIB = 1 << 20
 SIZE = 40 * MIB
 ARRAYS = [("r1", "1", 2), ("r5", "5", 3)]
@@ -35,20 +38,7 @@ make md0 1 /dev/vda /dev/vdb
 make md1 5 /dev/vdc /dev/vdd /dev/vde
 """
 
-KERNEL_CHECK = """
-set -u
-check() {
-  md=$1; shift
-  mdadm --assemble /dev/$md "$@" >/tmp/log 2>&1 || { echo ASSEMBLE-FAIL $md; cat /tmp/log; return; }
-  for i in $(seq 1 300); do [ "$(cat /sys/block/$md/md/sync_action)" = idle ] && break; sleep 0.2; done
-  echo STATE $md $(cat /sys/block/$md/md/array_state) $(cat /sys/block/$md/md/degraded)
-  echo check > /sys/block/$md/md/sync_action
-  sleep 0.5
-  for i in $(seq 1 600); do [ "$(cat /sys/block/$md/md/sync_action)" = idle ] && break; sleep 0.2; done
-  echo MISMATCH $md $(cat /sys/block/$md/md/mismatch_cnt)
-  echo SHA $md $(sha256sum < /dev/$md | cut -d' ' -f1)
-  mdadm --stop /dev/$md >/dev/null 2>&1
-}
+KERNEL_CHECK = SYNC_KERNEL_CHECK + """
 check md0 /dev/vda /dev/vdb
 check md1 /dev/vdc /dev/vdd /dev/vde
 """
