@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "bitmap/classic_bits.h"
 #include "format/placement.h"
 #include "io/member_spec.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/geometry.h"
 #include "layout/layout_names.h"
@@ -32,6 +34,7 @@ enum class BitmapKind : uint8_t { none, internal, lockless, file };
 namespace {
 
 constexpr uint32_t kCreateMaxDev = 128;  // what the kernel writes for small arrays
+constexpr int kMinor090 = 90;
 constexpr uint64_t kDefaultChunkBytes = 512 * 1024;  // mdadm 4.2
 
 std::array<uint8_t, 16> random_uuid() {
@@ -45,6 +48,58 @@ std::array<uint8_t, 16> random_uuid() {
 }
 
 bool is_missing(const std::string& m) { return m == "missing"; }
+
+// 0.90 superblocks for the members (roles: slot or -1 for a spare, in member order), as
+// mdadm's init_super0 fills them and the kernel's super_90_sync would first rewrite them:
+// events 1; the last 8 bytes of the UUID are the SHA-1 of the host's name (mdadm marks
+// an array of this host so); the size in KiB; members in their slots in sync, spares
+// numbered from raid_disks up, absent slots removed and faulty.
+std::vector<std::vector<uint8_t>> superblocks090(const Superblock1& base, std::array<uint8_t, 16>& uuid,
+                                                 uint64_t component, bool resync_pending, const std::vector<int>& roles) {
+  const std::string host = local_host_name();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(host.data(), host.size(), md, &len, EVP_sha1(), nullptr) == 1 && len >= 8) {
+    std::copy(md, md + 8, uuid.begin() + 8);
+  }
+  Superblock0 sb;
+  sb.set_uuid_bytes(uuid);
+  sb.ctime = base.ctime;
+  sb.utime = base.ctime;
+  sb.level = base.level;
+  sb.layout = base.level == layout::kLevelRaid0 ? 0 : base.layout;
+  sb.chunk_size = base.chunksize * 512;
+  sb.size = uint32_t(component / 2);
+  sb.raid_disks = base.raid_disks;
+  sb.events = 1;
+  if (!resync_pending) {
+    sb.state = kSb0StateClean;
+    sb.recovery_cp = ~0u;
+    sb.cp_events = sb.events;
+  }
+  std::vector<uint32_t> number(roles.size());
+  uint32_t next_spare = sb.raid_disks;
+  for (size_t i = 0; i < roles.size(); i++) {
+    number[i] = roles[i] >= 0 ? uint32_t(roles[i]) : next_spare++;
+    DiskDescriptor0& d = sb.disks[number[i]];
+    d = DiskDescriptor0{number[i], 0, 0, number[i], roles[i] >= 0 ? kDiskActive | kDiskSync : 0u};
+    sb.nr_disks++;
+    sb.working_disks++;
+    if (roles[i] >= 0) sb.active_disks++;
+    else sb.spare_disks++;
+  }
+  for (uint32_t s = 0; s < sb.raid_disks; s++) {
+    if (std::find(roles.begin(), roles.end(), int(s)) != roles.end()) continue;
+    sb.disks[s] = DiskDescriptor0{s, 0, 0, s, kDiskRemoved | kDiskFaulty};
+    sb.failed_disks++;
+  }
+  std::vector<std::vector<uint8_t>> out;
+  for (size_t i = 0; i < roles.size(); i++) {
+    sb.this_disk = sb.disks[number[i]];
+    out.push_back(encode_superblock0(sb));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -77,16 +132,25 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   } else if (spec.metadata == "1.0") {
     minor = 0;
   } else if (spec.metadata == "0.90" || spec.metadata == "0.9" || spec.metadata == "0") {
-    return Result<CreateReport>(Err::unsupported,
-                                "--metadata=0.90: umd reads and dumps 0.90 arrays but creates only 1.x; use --metadata=1.0 "
-                                "for a superblock at the end of the members");
+    minor = kMinor090;
   } else {
-    return Result<CreateReport>(Err::invalid, fmt::format("--metadata: unknown version '{}' (1.2, 1.1, 1.0)", spec.metadata));
+    return Result<CreateReport>(Err::invalid,
+                                fmt::format("--metadata: unknown version '{}' (1.2, 1.1, 1.0, 0.90)", spec.metadata));
   }
+  const bool v090 = minor == kMinor090;
   const BitmapKind bitmap_kind = spec.bitmap == "none"       ? BitmapKind::none
                                  : spec.bitmap == "internal" ? BitmapKind::internal
                                  : spec.bitmap == "lockless" ? BitmapKind::lockless
                                                              : BitmapKind::file;
+  if (v090 && spec.bitmap != "none") {
+    return Result<CreateReport>(Err::unsupported, fmt::format("--bitmap={} with --metadata=0.90: umd creates 0.90 "
+                                                              "arrays without a bitmap (add none, or use 1.x)",
+                                                              spec.bitmap));
+  }
+  if (v090 && spec.members.size() > kSb0Disks) {
+    return Result<CreateReport>(Err::invalid, fmt::format("{} members: a 0.90 superblock records at most {}",
+                                                          spec.members.size(), kSb0Disks));
+  }
   if (bitmap_kind == BitmapKind::file && spec.bitmap.find('/') == std::string::npos) {
     return Result<CreateReport>(Err::invalid, fmt::format("--bitmap={}: none, internal, lockless, or a file path "
                                                           "(with a '/')", spec.bitmap));
@@ -161,7 +225,8 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     // probe makes of it (it calls such a device corrupt).
     const uint64_t dev_sectors = (*dev)->size() / 512;
     const bool internal = bitmap_kind == BitmapKind::internal || bitmap_kind == BitmapKind::lockless;
-    auto place = mdadm_placement(minor, dev_sectors, rounding, internal, size_hint);
+    auto place = v090 ? mdadm_placement090(dev_sectors, rounding, size_hint)
+                      : mdadm_placement(minor, dev_sectors, rounding, internal, size_hint);
     if (!place.is_ok()) {
       return Result<CreateReport>(place.status().code(),
                                   fmt::format("{} is too small for a {} member ({} sectors): {}", path, lname,
@@ -183,7 +248,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     planned.push_back({path, std::move(dev2).value(), *place, role});
   }
   if (planned.empty()) return Result<CreateReport>(Err::invalid, "every member is 'missing'");
-  if (planned.size() > kSb1MaxDevs) {
+  if (!v090 && planned.size() > kSb1MaxDevs) {
     return Result<CreateReport>(Err::invalid, fmt::format("{} members: a 1.x superblock records at most {}",
                                                           planned.size(), kSb1MaxDevs));
   }
@@ -220,14 +285,25 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   if (geo->array_sectors() == 0) {
     return Result<CreateReport>(Err::no_space, "the members are too small to hold one chunk of data");
   }
+  // 0.90 has no raid0 layout word to tell the kernel how zones of unequal members are laid
+  // out (mdadm's write_init_super0 refuses them too).
+  if (v090 && level == layout::kLevelRaid0 && chunk_sectors &&
+      std::any_of(member_sectors.begin(), member_sectors.end(),
+                  [&](uint64_t m) { return m / chunk_sectors != member_sectors[0] / chunk_sectors; })) {
+    return Result<CreateReport>(Err::invalid, "a 0.90 raid0 needs members of equal size (in chunks); use 1.x, whose "
+                                              "superblock records the raid0 layout");
+  }
 
   // 4. Superblocks.
   CreateReport report;
   const bool redundant = level != layout::kLevelLinear && level != layout::kLevelRaid0;
-  report.resync_pending = redundant && !spec.assume_clean;
+  // mdadm writes a raid4/5 missing a member, or a raid6 missing two, clean: there is no
+  // redundancy to resync (and the kernel will not start a dirty degraded raid5/6).
+  const bool nothing_to_resync = ((level == 4 || level == 5) && !missing.empty()) || (level == 6 && missing.size() >= 2);
+  report.resync_pending = redundant && !spec.assume_clean && !nothing_to_resync;
   report.array_sectors = geo->array_sectors();
   report.component_sectors = per_member ? 0 : component;
-  const auto uuid = random_uuid();
+  auto uuid = random_uuid();  // 0.90: its last 8 bytes become the host's (superblocks090)
   const uint64_t now =
       uint64_t(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   Superblock1 base;
@@ -253,7 +329,12 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     base.dev_roles[i] = planned[i].role >= 0 ? uint16_t(planned[i].role) : kRoleSpare;
   }
   std::vector<std::vector<uint8_t>> images;
-  for (size_t i = 0; i < planned.size(); i++) {
+  if (v090) {
+    std::vector<int> roles;
+    for (const Planned& p : planned) roles.push_back(p.role);
+    images = superblocks090(base, uuid, component, report.resync_pending, roles);
+  }
+  for (size_t i = 0; i < planned.size() && !v090; i++) {
     Superblock1 sb = base;
     const Placement& pl = planned[i].place;
     sb.data_offset = pl.data_offset;
@@ -339,7 +420,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     }
   }
   for (Planned& p : planned) UMD_TRY(p.dev->flush().with_context(p.path));
-  report.array_uuid = format_uuid_mdadm(uuid);
+  report.array_uuid = format_uuid_mdadm(uuid, v090 ? 0 : 1);
   if (report.resync_pending) report.notes.push_back("the array needs an initial resync before its redundancy counts");
   return report;
 }

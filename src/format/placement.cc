@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "format/superblock0.h"
+
 namespace umd {
 
 namespace {
@@ -38,7 +40,43 @@ uint64_t bitmap_space_sectors(uint64_t component, uint64_t chunk_bytes) {
   return round_up((bits + 7) / 8 + kBitmapSuperBytes, 4096) / 512;
 }
 
+// The component size from the sectors free for data (Create.c works in KiB): rounded
+// down to the chunk, or to 64 KiB without one; --size (hint) rounded down to the chunk.
+Result<uint64_t> component_from(uint64_t free_sectors, uint32_t chunk_sectors, uint64_t hint, uint64_t dev_sectors) {
+  uint64_t avail_k = free_sectors / 2;
+  const uint64_t chunk_k = chunk_sectors / 2;
+  if (chunk_k) avail_k &= ~(chunk_k - 1);
+  uint64_t size_k = 0;
+  if (hint) {
+    size_k = hint / 2;
+    if (chunk_k) size_k &= ~(chunk_k - 1);
+    if (size_k > avail_k)
+      return Result<uint64_t>(Err::no_space, fmt::format("requested size {} sectors exceeds the {} available", hint,
+                                                         avail_k * 2));
+  } else {
+    size_k = avail_k;
+    if (chunk_sectors == 0) size_k &= ~uint64_t{63};
+  }
+  if (size_k == 0)
+    return Result<uint64_t>(Err::no_space, fmt::format("no space left for data on a member of {} sectors", dev_sectors));
+  return size_k * 2;
+}
+
 }  // namespace
+
+Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors, uint64_t component_hint) {
+  const uint64_t at = superblock0_offset_sectors(dev_sectors);
+  if (at == ~uint64_t{0} || at == 0) {
+    return Result<Placement>(Err::no_space, fmt::format("member of {} sectors cannot hold a 0.90 superblock (it needs "
+                                                        "128 KiB)", dev_sectors));
+  }
+  Placement pl;
+  pl.super_offset = at;
+  pl.data_offset = 0;
+  pl.data_size = std::min(at, kSb0MaxComponentSectors);
+  UMD_ASSIGN_OR_RETURN(pl.component_sectors, component_from(pl.data_size, chunk_sectors, component_hint, dev_sectors));
+  return pl;
+}
 
 uint64_t mdadm_bitmap_reserve_sectors(uint64_t sectors) {
   if (sectors < 64 * 2) return 0;
@@ -83,24 +121,7 @@ Result<Placement> mdadm_placement(int minor, uint64_t dev_sectors, uint32_t chun
     free_sectors = D - pl.data_offset;
   }
 
-  // Component size (Create.c works in KiB).
-  uint64_t avail_k = free_sectors / 2;
-  const uint64_t chunk_k = chunk_sectors / 2;
-  if (chunk_k) avail_k &= ~(chunk_k - 1);
-  uint64_t size_k = 0;
-  if (component_hint) {
-    size_k = component_hint / 2;
-    if (chunk_k) size_k &= ~(chunk_k - 1);
-    if (size_k > avail_k)
-      return Result<Placement>(Err::no_space, fmt::format("requested size {} sectors exceeds the {} available",
-                                                          component_hint, avail_k * 2));
-  } else {
-    size_k = avail_k;
-    if (chunk_sectors == 0) size_k &= ~uint64_t{63};
-  }
-  if (size_k == 0)
-    return Result<Placement>(Err::no_space, fmt::format("no space left for data on a member of {} sectors", D));
-  pl.component_sectors = size_k * 2;
+  UMD_ASSIGN_OR_RETURN(pl.component_sectors, component_from(free_sectors, chunk_sectors, component_hint, D));
   const uint64_t comp = pl.component_sectors;
 
   // Bitmap (add_internal_bitmap1) and the space before/after it (write_init_super1).

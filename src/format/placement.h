@@ -1,4 +1,4 @@
-// Where mdadm 4.2 `--create` puts the pieces of a 1.x member: superblock, bitmap,
+// Where mdadm 4.2 `--create` puts the pieces of a 1.x (or 0.90) member: superblock, bitmap,
 // bad-block log and data. umd creates arrays the same way so that mdadm and the kernel
 // see what they would have written themselves. Pure arithmetic; all sizes in sectors.
 #pragma once
@@ -39,6 +39,13 @@ struct Placement {
 // bitmap; Err::invalid for another minor.
 [[nodiscard]] Result<Placement> mdadm_placement(int minor, uint64_t dev_sectors, uint32_t chunk_sectors,
                                                 bool internal_bitmap, uint64_t component_hint = 0);
+
+// What mdadm 4.2 --create --metadata=0.90 uses of a member: data from sector 0, the
+// superblock in the last 64 KiB-aligned 64 KiB (MD_NEW_SIZE_SECTORS), at most 2 TiB of
+// data (the superblock records KiB in 32 bits), the component rounded as above. No
+// bitmap, bad-block log or headroom: 0.90 has none of them here.
+[[nodiscard]] Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors,
+                                                   uint64_t component_hint = 0);
 
 // mdadm adds an internal bitmap on its own to arrays of level >= 1 whose components
 // exceed 100 GiB.

@@ -60,7 +60,7 @@ class CliTest(umdtest.TempDirTest):
 
     def test_examine_text_is_mdadms(self):
         # umd --examine prints what mdadm --examine prints for the same member, line for
-        # line: every level, 1.0/1.1/1.2, bitmaps, a spare, a missing member, a --size.
+        # line: every level, 1.0/1.1/1.2/0.90, bitmaps, a spare, a missing member, a --size.
         env = dict(os.environ, TZ="UTC")  # both print times in the local zone
         for name, n, args in [("r5", 3, ["--level=5", "-n3", "--chunk=64K"]),
                               ("r0", 3, ["--level=0", "-n3", "--chunk=32"]),
@@ -73,7 +73,10 @@ class CliTest(umdtest.TempDirTest):
                               ("r4s", 4, ["--level=4", "-n3", "--spare-devices=1"]),
                               ("v10", 3, ["--level=5", "-n3", "--metadata=1.0"]),
                               ("v10b", 2, ["--level=1", "-n2", "--metadata=1.0", "--bitmap=internal"]),
-                              ("v11", 3, ["--level=1", "-n3", "--metadata=1.1", "--size=8M"])]:
+                              ("v11", 3, ["--level=1", "-n3", "--metadata=1.1", "--size=8M"]),
+                              ("v090r5s", 4, ["--level=5", "-n3", "--spare-devices=1", "--metadata=0.90"]),
+                              ("v090r1", 2, ["--level=1", "-n2", "--metadata=0.90", "--assume-clean"]),
+                              ("v090r6", 4, ["--level=6", "-n4", "--metadata=0.90", "--chunk=128K"])]:
             with self.subTest(name=name):
                 paths = self.images(n, prefix=f"{name}-")
                 umdtest.umd("--create", "md-" + name, *args, *paths)
