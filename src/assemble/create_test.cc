@@ -208,6 +208,12 @@ TEST(CreateTest, DegradedRaid5WithAMissingMember) {
   CreateSpec spec = spec_for("5", {paths[0], "missing", paths[1]});
   auto r = create_array(spec);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
+  // Nothing to resync without the missing member: written in sync, as mdadm writes it (a
+  // resync_offset of 0 would make the kernel refuse a dirty degraded raid5).
+  EXPECT_FALSE(r->resync_pending);
+  auto pm = open_and_probe(paths[0], false);
+  ASSERT_TRUE(pm.is_ok());
+  EXPECT_EQ(pm->info.resync_offset, kMaxSector);
   auto arr = open_array_read_only(paths, {});
   ASSERT_TRUE(arr.is_ok()) << arr.status().message();
   EXPECT_EQ(arr->set.missing_slots(), (std::vector<uint32_t>{1}));
