@@ -3,8 +3,9 @@
 // (personality/reshaping_personality.h), driven by the sync thread as SyncOp::reshape.
 //
 // STARTING (what mdadm 4.2's Grow.c and the kernel's raid5_start_reshape do between them)
-//  - raid4/5/6, or raid10 near (more devices, or another chunk), with 1.x superblocks,
-//    nothing syncing, not degraded. raid4/5/6 keep a classic write-intent bitmap (the
+//  - raid4/5/6, or raid10 near (more devices, or another chunk), nothing syncing, not
+//    degraded. 0.90 superblocks have no data offset to move: their arrays reshape in
+//    place only (--backup-file), and record it as super_90_sync does (minor 91). raid4/5/6 keep a classic write-intent bitmap (the
 //    data moves no lower than its end); raid10 and a lockless bitmap refuse one (mdadm:
 //    "Bitmap must be removed before shape can be changed").
 //  - More disks need that many spares ("Need N spares to avoid degraded array, and only
@@ -32,6 +33,8 @@
 
 #include "array/array.h"
 #include "array/array_reader.h"
+#include "format/member_info.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/layout_names.h"
 
@@ -99,6 +102,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                                 what, layout::level_name(old_geo.level())));
   }
   std::vector<size_t> spares;
+  bool v090 = false;
   {
     umd::MutexLock l(mu_);
     if (replacing_) return Status(Err::busy, what + ": a --replace is under way");
@@ -106,10 +110,11 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     for (size_t i = 0; i < held_.size(); i++) {
       if (held_[i].state == Held::State::spare) spares.push_back(i);
     }
-    for (const ProbedMember& m : set_->members) {
-      if (!m.sb1()) return Status(Err::unsupported, what + ": umd reshapes only 1.x arrays yet (0.90 members cannot "
-                                                           "move their data offset; mdadm --grow reshapes them in place)");
-    }
+    v090 = !set_->members.empty() && set_->members[0].sb0() != nullptr;
+  }
+  if (v090 && !rq.in_place) {
+    return Status(Err::invalid, what + ": a 0.90 superblock records no data offset to move, so the reshape rewrites "
+                                       "the data in place: give --backup-file=FILE (on another disk), as mdadm does");
   }
   if (sync_->progress().running && !on_sync_thread()) {  // the sync thread: a step chained at a sync's end
     return Status(Err::busy, fmt::format("{} is performing {} and cannot be reshaped", name_, sync_->progress().action));
@@ -138,6 +143,15 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   if (np.layout == old_geo.layout() && np.chunk_sectors == old_geo.chunk_sectors() && disks == old_geo.raid_disks()) {
     return Status(Err::invalid, what + ": no change requested");
   }
+  // mdadm's rule (Grow.c): the new chunk must divide the component size.
+  if (np.chunk_sectors && set_->ref.component_sectors % np.chunk_sectors) {
+    const uint64_t comp = set_->ref.component_sectors;
+    return Status(Err::invalid, fmt::format("{}: new chunk size ({}K) does not evenly divide device size ({}K); after "
+                                            "shrinking any filesystem, --grow {} --size={}K shrinks the array so the "
+                                            "given chunk size works",
+                                            what, np.chunk_sectors / 2, comp / 2, name_,
+                                            comp / np.chunk_sectors * np.chunk_sectors / 2));
+  }
   auto ng = layout::make_geometry(np);
   if (!ng.is_ok()) return ng.status().with_context(what);
   const auto* n = ng->as<layout::Raid456Geometry>();
@@ -155,10 +169,14 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
   for (int m : set_->slot_member) part.push_back(size_t(m));
   for (uint32_t k = 0; k < add; k++) part.push_back(spares[k]);
   // Their superblocks as they are now: the state thread commits new ones under mu_.
-  std::vector<Superblock1> sbs;
+  std::vector<Superblock1> sbs;  // 1.x (0.90 reshapes in place, from the members' info)
+  std::vector<MemberInfo> infos;
   {
     umd::MutexLock l(mu_);
-    for (size_t i : part) sbs.push_back(*set_->members[i].sb1());
+    for (size_t i : part) {
+      if (const Superblock1* sb = set_->members[i].sb1()) sbs.push_back(*sb);
+      infos.push_back(set_->members[i].info);
+    }
   }
   std::vector<uint64_t> new_off(part.size());
   if (fewer) {
@@ -202,8 +220,8 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     if (!o) return Status(Err::unsupported, what + ": --backup-file: only raid4/5/6 reshape in place (raid10 moves its data offset)");
     for (size_t k = 0; k < part.size(); k++) {
       const ProbedMember& m = set_->members[part[k]];
-      new_off[k] = sbs[k].data_offset;
-      const uint64_t end = sbs[k].super_offset < sbs[k].data_offset ? m.dev_sectors : sbs[k].super_offset;
+      new_off[k] = infos[k].data_offset;
+      const uint64_t end = infos[k].super_offset < infos[k].data_offset ? m.dev_sectors : infos[k].super_offset;
       if (new_off[k] + set_->ref.component_sectors > end) {
         return Status(Err::invalid, fmt::format("{}: {} is too small: {} sectors of data from sector {} do not fit in "
                                                 "its {} sectors",
@@ -251,6 +269,20 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     clean = !active_;
     for (size_t k = 0; k < part.size(); k++) {
       ProbedMember& m = set_->members[part[k]];
+      if (Superblock0* sb0 = std::get_if<Superblock0>(&m.sb)) {
+        // super_90_sync while a reshape is recorded: minor 91, the new count in raid_disks,
+        // the new shape in the words after the position (the chunk in bytes)
+        sb0->minor_version = 91;
+        sb0->reshape_position = 0;
+        sb0->delta_disks = uint32_t(int32_t(disks) - int32_t(old_geo.raid_disks()));
+        sb0->new_level = uint32_t(np.level);
+        sb0->new_layout = np.layout;
+        sb0->new_chunk = np.chunk_sectors << 9;
+        sb0->raid_disks = disks;
+        m.info = from_superblock0(*sb0, m.dev_sectors);
+        if (k >= old_geo.raid_disks()) held_[part[k]] = Held{Held::State::active, int(k)};
+        continue;
+      }
       Superblock1& sb = std::get<Superblock1>(m.sb);
       sb.feature_map |= kFeatureReshapeActive;
       // In place, the kernel's superblock has no new offset (super_1_sync sets the bit only

@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 
 #include "array/array.h"
+#include "format/member_info.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/layout_names.h"
 
@@ -54,8 +56,10 @@ Status Array::set_component_size(std::optional<uint64_t> want) {
       if (hs != Held::State::active && hs != Held::State::spare) continue;
       const ProbedMember& m = set_->members[i];
       const Superblock1* sb = m.sb1();
-      if (!sb) return Status(Err::unsupported, what + ": umd changes the size of arrays with 1.x superblocks only");
-      const uint64_t can = sb->super_offset < sb->data_offset ? m.dev_sectors - sb->data_offset : sb->data_size;
+      // 0.90: from sector 0 to the superblock, at most 2 TiB (MemberInfo::data_size)
+      const uint64_t can = !sb                                 ? m.info.data_size
+                           : sb->super_offset < sb->data_offset ? m.dev_sectors - sb->data_offset
+                                                                : sb->data_size;
       if (can < avail) {
         avail = can;
         smallest = m.path;
@@ -114,6 +118,12 @@ Status Array::set_component_size(std::optional<uint64_t> want) {
         const Held::State hs = held_[i].state;
         if (hs != Held::State::active && hs != Held::State::spare) continue;
         ProbedMember& m = set_->members[i];
+        if (Superblock0* sb0 = std::get_if<Superblock0>(&m.sb)) {
+          sb0->size = uint32_t(size / 2);  // KiB
+          m.info = from_superblock0(*sb0, m.dev_sectors);
+          if (hs == Held::State::active) set_->ref = m.info;
+          continue;
+        }
         Superblock1& sb = std::get<Superblock1>(m.sb);
         if (sb.super_offset < sb.data_offset) sb.data_size = std::max(sb.data_size, m.dev_sectors - sb.data_offset);
         sb.size = size;

@@ -33,7 +33,8 @@ class ArrayFixture : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::vector<std::string> make_array(const std::string& level, unsigned n, uint64_t mib = 8) {
+  std::vector<std::string> make_array(const std::string& level, unsigned n, uint64_t mib = 8,
+                                      const std::string& metadata = "1.2") {
     std::vector<std::string> paths;
     for (unsigned i = 0; i < n; i++) {
       paths.push_back((dir_ / ("d" + std::to_string(i) + ".img")).string());
@@ -49,6 +50,7 @@ class ArrayFixture : public ::testing::Test {
     spec.raid_devices = n;
     if (level != "1") spec.chunk_bytes = 64 * 1024;
     spec.assume_clean = true;
+    spec.metadata = metadata;
     spec.members = paths;
     auto r = create_array(spec);
     EXPECT_TRUE(r.is_ok()) << r.status().message();

@@ -169,6 +169,21 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
       }
     }
   }
+  if (const Superblock0* fresh_sb = members[fresh].sb0()) {
+    for (ProbedMember& m : members) {
+      Superblock0* sb = std::get_if<Superblock0>(&m.sb);
+      if (!sb || m.info.events >= ref.events || m.info.events + kEventMargin < ref.events) continue;
+      const Superblock0 before = *sb;
+      catch_up_sb0(*sb, *fresh_sb);
+      m.info = from_superblock0(*sb, m.dev_sectors);
+      if (before.minor_version != sb->minor_version || before.level != sb->level || before.layout != sb->layout ||
+          before.chunk_size != sb->chunk_size || before.raid_disks != sb->raid_disks || before.size != sb->size) {
+        warnings.push_back(fmt::format("{}: one event behind {}, cut off inside the superblock writes that changed the "
+                                       "array's shape; it takes the new shape",
+                                       m.path, members[fresh].path));
+      }
+    }
+  }
   // 4. Geometry (both, while a reshape is recorded), and whether the level survives the
   // missing slots in each.
   auto geometry_of = [&](uint32_t disks, bool previous) -> Result<layout::Geometry> {

@@ -417,6 +417,42 @@ TEST(MemberSetTest, GathersA090Array) {
   EXPECT_EQ(r->geometry.array_sectors(), 2 * r->ref.component_sectors / 8 * 8);
 }
 
+// 0.90: a chunk change 4K -> 8K cut off inside md_finish_reshape's superblock writes.
+// Members 0 and 1 wrote the finished shape (minor 90, events 20); member 2 still records
+// the reshape (minor 91, events 19) and takes the new shape before it is read or written.
+TEST(MemberSetTest, A090MemberThatMissedTheFinishOfAReshapeTakesTheNewShape) {
+  std::vector<ProbedMember> ms;
+  for (uint32_t i = 0; i < 3; i++) {
+    Superblock0 sb = make_sb0(kDev, 5, 3, i, 20);
+    sb.chunk_size = 8192;
+    if (i == 2) {
+      sb.events = 19;
+      sb.cp_events = 19;
+      sb.minor_version = 91;
+      sb.chunk_size = 4096;
+      sb.reshape_position = 512;
+      sb.new_level = 5;
+      sb.new_layout = sb.layout;
+      sb.new_chunk = 8192;
+    }
+    ms.push_back(probed(member_with_sb0(name_of(i), kDev, sb)));
+  }
+  auto r = gather_members(std::move(ms), {});
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_FALSE(r->reshape.has_value());
+  EXPECT_EQ(r->slot_member, (std::vector<int>{0, 1, 2}));
+  const Superblock0& sb = *r->members[2].sb0();
+  EXPECT_EQ(sb.minor_version, 90u);
+  EXPECT_EQ(sb.chunk_size, 8192u);
+  EXPECT_EQ(sb.reshape_position, 0u);
+  EXPECT_EQ(sb.new_chunk, 0u);
+  EXPECT_FALSE(r->members[2].info.reshape_active);
+  EXPECT_EQ(r->members[2].info.chunk_sectors, 16u);
+  EXPECT_EQ(r->members[2].info.role, 2);  // its own table entry
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_TRUE(contains(r->warnings[0], "d2.img: one event behind d0.img")) << r->warnings[0];
+}
+
 TEST(MemberSetTest, GeometryParamsPerMemberForRaid0) {
   MemberInfo ref;
   ref.level = 0;

@@ -100,6 +100,9 @@ void regenerate_table0(Superblock0& sb, const ArrayState& st, int self) {
 }
 
 std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st, const SuperblockTarget& t) {
+  // minor 91 records a reshape (super_90_sync); the table below reads it, so it goes first
+  if (st.reshape_finished && sb.minor_version >= 91) finish_reshape_sb0(sb);
+  if (st.reshape_position && sb.minor_version >= 91) sb.reshape_position = *st.reshape_position;
   sb.events = st.events;
   sb.cp_events = st.events;  // the kernel trusts recovery_cp only with matching events
   sb.utime = uint32_t(now_seconds());
@@ -132,6 +135,33 @@ void finish_reshape_sb1(Superblock1& sb) {
   sb.layout = sb.new_layout;
   sb.chunksize = sb.new_chunk;
   sb.feature_map &= ~(kFeatureReshapeActive | kFeatureReshapeBackwards | kFeatureNewOffset);
+}
+
+void finish_reshape_sb0(Superblock0& sb) {
+  sb.minor_version = 90;
+  sb.level = int32_t(sb.new_level);
+  sb.layout = sb.new_layout;
+  sb.chunk_size = sb.new_chunk;
+  sb.reshape_position = 0;
+  sb.new_level = 0;
+  sb.delta_disks = 0;
+  sb.new_layout = 0;
+  sb.new_chunk = 0;
+}
+
+void catch_up_sb0(Superblock0& sb, const Superblock0& fresh) {
+  sb.minor_version = fresh.minor_version;
+  sb.level = fresh.level;
+  sb.layout = fresh.layout;
+  sb.chunk_size = fresh.chunk_size;
+  sb.size = fresh.size;
+  sb.raid_disks = fresh.raid_disks;
+  sb.reshape_position = fresh.reshape_position;
+  sb.new_level = fresh.new_level;
+  sb.delta_disks = fresh.delta_disks;
+  sb.new_layout = fresh.new_layout;
+  sb.new_chunk = fresh.new_chunk;
+  sb.state = (sb.state & ~kSb0StateBitmapPresent) | (fresh.state & kSb0StateBitmapPresent);
 }
 
 void catch_up_sb1(Superblock1& sb, const Superblock1& fresh) {

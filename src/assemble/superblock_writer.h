@@ -49,6 +49,12 @@ struct ArrayState {
 // their values, as the kernel leaves them. raid_disks already counts the new geometry.
 void finish_reshape_sb1(Superblock1& sb);
 
+// The same for a 0.90 superblock (minor 91 while a reshape is recorded): level, layout
+// and chunk take the new values and it is 0.90 again. super_90_sync writes the reshape
+// words only with minor 91, so they go back to zero. raid_disks already counts the new
+// geometry; 0.90 has no data offset to move.
+void finish_reshape_sb0(Superblock0& sb);
+
 // A member assembled one event behind the freshest (CATCHING UP below) missed the last
 // superblock wave, which may have changed the array's story: md_finish_reshape's new
 // geometry, a reshape's start, a new level, size or bitmap. The kernel's super_1_sync
@@ -59,6 +65,10 @@ void finish_reshape_sb1(Superblock1& sb);
 // member that missed the finish first finishes (its data offset moves as the others'
 // did); one that missed the start takes the freshest's offset change.
 void catch_up_sb1(Superblock1& behind, const Superblock1& fresh);
+// The same for 0.90, whose superblock keeps nothing of the member's own but its number and
+// the descriptor table, which every write rebuilds (regenerate_table0): the geometry, the
+// reshape words and the bitmap bit come from the freshest.
+void catch_up_sb0(Superblock0& behind, const Superblock0& fresh);
 
 // One member to write, with what only its own superblock records.
 struct SuperblockTarget {

@@ -53,14 +53,16 @@ TEST(ReshapePlanTest, SectionsAndCriticalSectionsAreMdadms) {
   EXPECT_EQ(backup_end(plan(2, 2, 128, 256, 16384)), plan(2, 2, 128, 256, 16384).end);
 }
 
-class InPlaceTest : public engine::testing::ArrayFixture {
+// Each test runs with 1.2 superblocks and with 0.90 ones (no data offset to move: a 0.90
+// array reshapes in place only, recording it as minor 91).
+class InPlaceTest : public engine::testing::ArrayFixture, public ::testing::WithParamInterface<const char*> {
  protected:
   // A raid5 of three 8 MiB members (64K chunks) holding a pattern, stopped clean, and a
   // spare; then assembled with each member a FaultyMember (write cache on) behind a
   // PowerSwitch that cuts every member at its chosen write.
   void SetUp() override {
     ArrayFixture::SetUp();
-    paths_ = make_array("5", 3, 8);
+    paths_ = make_array("5", 3, 8, GetParam());
     {
       std::vector<io::FaultyMember*> fms;
       auto a = assemble_faulty(paths_, &fms);
@@ -140,7 +142,7 @@ class InPlaceTest : public engine::testing::ArrayFixture {
   std::unique_ptr<engine::testing::PowerSwitch> ps_;
 };
 
-TEST_F(InPlaceTest, ThreeToFourDisksWithABackupFile) {
+TEST_P(InPlaceTest, ThreeToFourDisksWithABackupFile) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
   add_spare(*a);
@@ -150,8 +152,12 @@ TEST_F(InPlaceTest, ThreeToFourDisksWithABackupFile) {
   // The superblocks record a reshape with no new offset, as the kernel's for mdadm's
   // in-place grow.
   const MemberInfo rec = info_of(paths_[0]);
+  const bool v090 = std::string(GetParam()) == "0.90";
   EXPECT_TRUE(rec.reshape_active);
   EXPECT_EQ(rec.new_data_offset, rec.data_offset);
+  EXPECT_EQ(rec.raid_disks, 4u);
+  EXPECT_EQ(rec.delta_disks, 1);
+  EXPECT_EQ(rec.metadata_minor, v090 ? 91 : 2);  // 0.90: super_90_sync's mark of a reshape
   ASSERT_TRUE(o->wait_ended(60s));
   EXPECT_TRUE(o->status().is_ok()) << o->status().message();
   EXPECT_EQ(o->sections_saved(), 1u);  // the critical section: 768 sectors
@@ -168,6 +174,8 @@ TEST_F(InPlaceTest, ThreeToFourDisksWithABackupFile) {
   const MemberInfo done = info_of(spare_);
   EXPECT_FALSE(done.reshape_active);
   EXPECT_EQ(done.raid_disks, 4u);
+  EXPECT_EQ(done.role, 3);
+  EXPECT_EQ(done.metadata_minor, v090 ? 90 : 2);
   EXPECT_EQ(done.data_offset, before.data_offset);  // the data never moved
   a = assemble(all());
   ASSERT_TRUE(a) << last_error_;
@@ -176,9 +184,25 @@ TEST_F(InPlaceTest, ThreeToFourDisksWithABackupFile) {
 
 // A chunk change on the same disks rewrites every section in place: the overseer saves
 // each one before the reshape reaches it, in the two parts of the file by turns.
-TEST_F(InPlaceTest, ChunkChangeBacksUpEverySection) {
+TEST_P(InPlaceTest, ChunkChangeBacksUpEverySection) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
+  const uint64_t comp = std::stoull(attr_of(*a, "component_size")) * 2;
+  if (comp % 256) {
+    // 0.90: the data ends at the superblock, 127 chunks of 64K here. As mdadm, the new
+    // chunk must divide the component: refused, nothing changed; then --array-size and
+    // --size make it so.
+    ReshapeRequest rq{{}, 256, {}, {}, false, false};
+    rq.in_place = true;
+    Status s = a->start_reshape(rq);
+    EXPECT_NE(s.message().find("does not evenly divide device size"), std::string::npos) << s.message();
+    EXPECT_FALSE(a->detail().reshape.has_value());
+    EXPECT_FALSE(info_of(paths_[0]).reshape_active);
+    ASSERT_TRUE(a->set_array_size(comp / 256 * 256 * 2).is_ok());  // 2 data disks
+    Status sz = a->set_component_size(comp / 256 * 256);
+    ASSERT_TRUE(sz.is_ok()) << sz.message();
+    data_.resize(a->size_bytes());
+  }
   auto o = grow_in_place(*a, ReshapeRequest{{}, 256, {}, {}, false, false});
   ASSERT_TRUE(o);
   const auto p = plan(2, 2, 128, 256, std::stoull(attr_of(*a, "component_size")) * 2);
@@ -192,9 +216,27 @@ TEST_F(InPlaceTest, ChunkChangeBacksUpEverySection) {
   expect_check_clean(*a);
 }
 
+// 0.90 superblocks have no data offset: a grow without --backup-file cannot move the data
+// out of its own way, and is refused before anything changes.
+TEST_P(InPlaceTest, A090ArrayNeedsABackupFile) {
+  if (std::string(GetParam()) != "0.90") GTEST_SKIP() << "1.x moves the data offset instead";
+  auto a = assemble(paths_);
+  ASSERT_TRUE(a);
+  add_spare(*a);
+  const std::string sync_max = attr_of(*a, "sync_max");
+  Status s = a->start_reshape(ReshapeRequest{4, {}, {}, {}, false, false});
+  EXPECT_EQ(s.code(), Err::invalid);
+  EXPECT_NE(s.message().find("give --backup-file"), std::string::npos) << s.message();
+  EXPECT_FALSE(a->detail().reshape.has_value());
+  EXPECT_EQ(attr_of(*a, "sync_max"), sync_max);
+  EXPECT_FALSE(info_of(paths_[0]).reshape_active);
+  EXPECT_EQ(info_of(paths_[0]).raid_disks, 3u);
+  expect_data(*a, "refused");
+}
+
 // Without an overseer nothing is rewritten over itself: lifted past sync_max by hand, the
 // reshape stops at its first section (not suspended) and the data stays as it was.
-TEST_F(InPlaceTest, WithoutTheSuspendedWindowNothingIsRewritten) {
+TEST_P(InPlaceTest, WithoutTheSuspendedWindowNothingIsRewritten) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
   add_spare(*a);
@@ -216,7 +258,7 @@ TEST_F(InPlaceTest, WithoutTheSuspendedWindowNothingIsRewritten) {
 
 // The backup is mdadm's: the block at byte 0 decodes, names the array, and part 0 holds
 // the critical section's sectors as the array had them.
-TEST_F(InPlaceTest, TheBackupFileIsMdadmsFormat) {
+TEST_P(InPlaceTest, TheBackupFileIsMdadmsFormat) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
   add_spare(*a);
@@ -250,7 +292,7 @@ TEST_F(InPlaceTest, TheBackupFileIsMdadmsFormat) {
 // writes around it). Assembled again without the backup file, the array refuses (active
 // when cut) or holds the reshape (clean); with it, the section comes back from the file,
 // a new overseer takes the reshape to its end, and no sector differs.
-TEST_F(InPlaceTest, PowerCutInTheCriticalSectionIsRestoredFromTheBackup) {
+TEST_P(InPlaceTest, PowerCutInTheCriticalSectionIsRestoredFromTheBackup) {
   uint64_t total = 0, cuts = 0, restored = 0;
   for (uint64_t cut_at = 1;; cut_at++) {
     SCOPED_TRACE("power cut at member write " + std::to_string(cut_at));
@@ -319,6 +361,9 @@ TEST_F(InPlaceTest, PowerCutInTheCriticalSectionIsRestoredFromTheBackup) {
   std::printf("%lu cuts before the critical section passed, %lu restored from the backup file\n",
               (unsigned long)cuts, (unsigned long)restored);
 }
+
+INSTANTIATE_TEST_SUITE_P(Metadata, InPlaceTest, ::testing::Values("1.2", "0.90"),
+                         [](const auto& info) { return std::string(info.param) == "0.90" ? "v090" : "v12"; });
 
 }  // namespace
 }  // namespace umd::overseer

@@ -10,6 +10,8 @@ format). umd's daemon is then killed (SIGKILL):
     calls too early to resume by itself.
   - bchunk, 64K -> 128K chunks on the same disks: every section is rewritten in place;
     killed a quarter of the way, with the sections ahead of it in F.
+Each with 1.2 superblocks and with 0.90 ones (bgrow090, bchunk090), which record the
+reshape as the kernel's super_90_sync does (minor 91).
 `mdadm --examine` on the host must show the reshape. In the oracle VM, F is a disk:
 `mdadm --assemble --backup-file=F` must restore from it (Grow_restart) and the kernel
 finish the reshape; the kernel reads the client's bytes and its own `check` finds
@@ -35,11 +37,12 @@ class BackupFileToKernel(umdtest.DaemonTest):
             b = f.read(512)
         return b[:16] in (b"md_backup_data-1", b"md_backup_data-2") and int.from_bytes(b[56:64], "little") > 0
 
-    def reshape_and_kill(self, name, n, spares, grow, cut):
+    def reshape_and_kill(self, name, n, spares, grow, cut, metadata, member):
         """umd creates, fills, reshapes in place with a backup file, and is killed where
         `cut` (a callable of the array name) says. Returns (paths, backup, sha, size)."""
-        paths = umdtest.make_images(self.tmp, [(f"{name}{i}.img", 24 * MIB) for i in range(n + spares)])
-        self.umd("--create", name, "--level=5", f"--raid-devices={n}", "--chunk=64K", "--assume-clean", *paths[:n])
+        paths = umdtest.make_images(self.tmp, [(f"{name}{i}.img", member) for i in range(n + spares)])
+        self.umd("--create", name, "--level=5", f"--raid-devices={n}", "--chunk=64K", "--assume-clean",
+                 f"--metadata={metadata}", *paths[:n])
         sock = os.path.join(self.tmp, f"{name}.sock")
         self.assemble(name, paths[:n], serve=sock)
         for p in paths[n:]:
@@ -79,11 +82,17 @@ class BackupFileToKernel(umdtest.DaemonTest):
             umdtest.wait_until(lambda: int(self.attr(name, "reshape_position")) >= end // 4, timeout=120,
                                what=f"{name}'s reshape to pass a quarter")
 
-        cases = [("bgrow", 3, 1, ["--raid-devices=4"], frozen, 4, 64 * 1024),
-                 ("bchunk", 3, 0, ["--chunk=128K"], quarter, 3, 128 * 1024)]
+        # 0.90 superblocks have no data offset to move: their reshapes are always in place.
+        # A 0.90 member's data ends at its superblock, 64 KiB before the end rounded down to
+        # 64 KiB: 24 MiB + 64 KiB members keep 24 MiB of data, which 128K chunks divide.
+        m090 = 24 * MIB + 64 * 1024
+        cases = [("bgrow", 3, 1, ["--raid-devices=4"], frozen, 4, 64 * 1024, "1.2", 24 * MIB),
+                 ("bchunk", 3, 0, ["--chunk=128K"], quarter, 3, 128 * 1024, "1.2", 24 * MIB),
+                 ("bgrow090", 3, 1, ["--raid-devices=4"], frozen, 4, 64 * 1024, "0.90", m090),
+                 ("bchunk090", 3, 0, ["--chunk=128K"], quarter, 3, 128 * 1024, "0.90", m090)]
         disks, script, want = [], ["set -u", "echo 200000 > /proc/sys/dev/raid/speed_limit_max"], {}
-        for k, (name, n, spares, grow, cut, raid_disks, chunk) in enumerate(cases):
-            paths, backup, sha, size = self.reshape_and_kill(name, n, spares, grow, cut)
+        for k, (name, n, spares, grow, cut, raid_disks, chunk, metadata, member) in enumerate(cases):
+            paths, backup, sha, size = self.reshape_and_kill(name, n, spares, grow, cut, metadata, member)
             want[name] = (str(raid_disks), str(chunk), "0", sha)
             devs = [f"/dev/vd{LETTERS[len(disks) + i]}" for i in range(len(paths) + 1)]
             disks += paths + [backup]
@@ -113,7 +122,7 @@ class BackupFileToKernel(umdtest.DaemonTest):
             # array, then dies in Grow_continue (SIGSEGV, a NULL read in libc, exit 139) before
             # it forks its monitor; the kernel finishes the reshape unmonitored. Either way the
             # restore came first, which is what this test holds umd's file to.
-            self.assertIn(asm.get(name, ["?"])[0], ("0",) if name == "bgrow" else ("0", "139"), out)
+            self.assertIn(asm.get(name, ["?"])[0], ("0",) if name.startswith("bgrow") else ("0", "139"), out)
         done = umdtest.vm_lines(out, "DONE")
         for name, w in want.items():
             self.assertEqual(tuple(done.get(name, [])), w, f"{name}: the kernel's raid_disks, chunk, mismatch_cnt "

@@ -10,7 +10,8 @@ and stopped once the reshape has moved but not finished. On the host:
   - `umd --dump` of the members gives the kernel's bytes, whole and without each member
     in turn (raid6: without two);
   - examine and dump change no member.
-Then umd serves each 1.x array, a client writes new random bytes over all of it with
+Then umd serves each 1.x array (and each 0.90 grow, past its critical section, which needs
+no backup file to go on), a client writes new random bytes over all of it with
 nbdcopy, and umd stops it: for some cases umd continues the kernel's reshape to its end
 while the client writes (umd_moves), for the others it holds the reshape where the kernel
 left it (--freeze-reshape). The kernel assembles the members
@@ -67,10 +68,11 @@ CASES = [
     # 0.90 has no new_offset: the reshape rewrites in place, overseen by mdadm with a backup
     # with an internal bitmap (the kernel keeps it through the reshape; so does umd)
     Case("r5growbm", 4, "--level=5 --chunk=64 --bitmap=internal -n3", "--raid-devices=4", umd_moves=True, boot=1),
+    # (umd goes on without the file: a grow stopped past its critical section needs none)
     Case("r5grow090", 4, "--level=5 --chunk=64 -n3", "--raid-devices=4 --backup-file=/tmp/bk-r5grow090",
-         metadata="0.90", boot=1),
+         metadata="0.90", boot=1, umd_moves=True),
     Case("r6grow090", 5, "--level=6 --chunk=64 -n4", "--raid-devices=5 --backup-file=/tmp/bk-r6grow090",
-         metadata="0.90", drop2=True, boot=1),
+         metadata="0.90", drop2=True, boot=1, umd_moves=True),
 ]
 
 
@@ -165,8 +167,9 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
                     continue
                 failures += self.check_case(c, members[c.name], results[c.name], kread[c.name])
                 # a reshape mdadm oversees with a backup file needs that file to go on, and it
-                # stayed in the VM: only the ones that move the data are handed back
-                if c.metadata != "0.90" and "--backup-file" not in c.grow:
+                # stayed in the VM: handed back are the ones that move the data, and the 0.90
+                # grows, stopped past their critical section, which umd finishes alone
+                if "--backup-file" not in c.grow or (c.metadata == "0.90" and c.umd_moves):
                     written[c.name] = self.write_through_umd(c, members[c.name], results[c.name][0])
             if written:
                 failures += self.kernel_finishes([c for c in batch if c.name in written], members, written,

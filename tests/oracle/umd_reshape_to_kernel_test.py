@@ -9,7 +9,8 @@ the kernel's md assembles each array, continues the reshape to its end, reads th
 client's bytes, and its own `check` finds mismatch_cnt 0. raid10 near-2 4->5 is one
 of them (md's raid10 reshape, the data moving down by the chunk). One case grows each
 member's space (`--grow --size=max`; the kernel's check covers the resynced part), and
-one keeps an internal bitmap through the grow. The cases go to the VM in as few boots as
+one keeps an internal bitmap through the grow; a 0.90 raid5 grows in place with a backup
+file, to its end. The cases go to the VM in as few boots as
 its disk limit allows.
 """
 import json
@@ -45,6 +46,10 @@ CASES = [
     Case("r5size", 5, 3, 0, ["--size=max"], half=False, create=["--size=16M"]),
     # an internal bitmap stays through the reshape, the data moving no lower than its end
     Case("r5growbm", 5, 3, 1, ["--raid-devices=4"], create=["--bitmap=internal"]),
+    # 0.90: in place under umd's overseer, to the end; the kernel takes the 0.90 superblocks
+    # umd wrote when it finished (minor 90 again, the new shape, the spare in slot 3)
+    Case("r5grow090", 5, 3, 1, ["--raid-devices=4", "--backup-file={tmp}/r5grow090.backup"], half=False,
+         create=["--metadata=0.90"]),
 ]
 
 
@@ -143,7 +148,7 @@ class UmdReshapeToKernel(umdtest.DaemonTest):
             # reshape runs, raid4/5/6 show sync_max and sync_completed per member, as md.)
             half = size // 512 // 2 // 3072 * 3072
             self.umd("--attr", c.name, "sync_max", str(half))
-        self.umd("--grow", c.name, *c.grow)
+        self.umd("--grow", c.name, *[g.format(tmp=self.tmp) for g in c.grow])
         if c.half:
             # backwards (fewer disks) the position counts down from the end
             at = size // 512 - half if c.disks < c.n else half
