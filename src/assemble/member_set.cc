@@ -138,8 +138,22 @@ Result<MemberSet> gather_members(std::vector<ProbedMember> members, const Gather
                                                          role, slots));
     }
     if (slot_member[role] >= 0) {
-      return Result<MemberSet>(Err::invalid, fmt::format("{} and {} both claim slot {}",
-                                                         members[slot_member[role]].path, members[i].path, role));
+      // Of two members claiming a slot, mdadm's Assemble keeps the one with the newer
+      // events: the other missed the superblock writes that gave the slot away (a 0.90
+      // --replace's old member, cut off one event behind; 0.90 has no role table to say so,
+      // and the new member takes its number). The same events: nothing tells them apart.
+      const size_t other = size_t(slot_member[role]);
+      if (members[other].info.events == mi.events) {
+        return Result<MemberSet>(Err::invalid, fmt::format("{} and {} both claim slot {}", members[other].path,
+                                                           members[i].path, role));
+      }
+      const size_t older = members[other].info.events < mi.events ? other : i;
+      const size_t newer = older == i ? other : i;
+      warnings.push_back(fmt::format("{}: {} holds slot {} with newer events ({} > {}); left out", members[older].path,
+                                     members[newer].path, role, members[newer].info.events,
+                                     members[older].info.events));
+      if (older == i) continue;
+      slot_member[role] = -1;
     }
     if (mi.recovery_offset_valid && mi.recovery_offset < ref.component_sectors) {
       warnings.push_back(fmt::format("{}: recovery was under way (recovery_offset {}); not read", members[i].path,

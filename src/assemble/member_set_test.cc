@@ -183,6 +183,33 @@ TEST(MemberSetTest, TwoMembersClaimingOneSlot) {
   EXPECT_TRUE(contains(r.status().message(), "d1.img and copy-of-d1.img both claim slot 1")) << r.status().message();
 }
 
+// A 0.90 --replace of slot 2 cut off inside the superblock writes that finished it: the
+// old member (one event behind, which assembly accepts) still says slot 2, and so does the
+// new one, which took its number. The newer events win, in either order, as in mdadm.
+TEST(MemberSetTest, A090ReplacedMemberOneEventBehindGivesWayToTheNewer) {
+  for (bool old_first : {true, false}) {
+    SCOPED_TRACE(old_first ? "old member first" : "new member first");
+    std::vector<ProbedMember> ms;
+    for (uint32_t i = 0; i < 2; i++) ms.push_back(probed(member_with_sb0(name_of(i), kDev, make_sb0(kDev, 5, 3, i, 20))));
+    auto old_member = probed(member_with_sb0("old.img", kDev, make_sb0(kDev, 5, 3, 2, 19)));
+    auto new_member = probed(member_with_sb0("new.img", kDev, make_sb0(kDev, 5, 3, 2, 20)));
+    if (old_first) {
+      ms.push_back(std::move(old_member));
+      ms.push_back(std::move(new_member));
+    } else {
+      ms.push_back(std::move(new_member));
+      ms.push_back(std::move(old_member));
+    }
+    auto r = gather_members(std::move(ms), {});
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    ASSERT_GE(r->slot_member[2], 0);
+    EXPECT_EQ(r->members[size_t(r->slot_member[2])].path, "new.img");
+    ASSERT_EQ(r->warnings.size(), 1u);
+    EXPECT_TRUE(contains(r->warnings[0], "old.img: new.img holds slot 2 with newer events (20 > 19); left out"))
+        << r->warnings[0];
+  }
+}
+
 TEST(MemberSetTest, MemberTheFreshestMarksFaultyIsLeftOut) {
   // d2 failed: the others carried on (events 20) and mark its device number faulty; its
   // own superblock still says slot 2 at the same events.
