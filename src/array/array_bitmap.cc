@@ -21,6 +21,8 @@
 #include "bitmap/classic_bitmap.h"
 #include "bitmap/classic_bits.h"
 #include "bitmap/lockless_bitmap.h"
+#include "format/member_info.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "array/array.h"
 #include "util/fan_in.h"
@@ -244,6 +246,9 @@ Status Array::set_bitmap(const std::string& kind) {
           sb->feature_map &= ~kFeatureBitmapOffset;
           sb->bitmap_offset = 0;
           m.info = from_superblock1(*sb);
+        } else if (Superblock0* sb0 = std::get_if<Superblock0>(&m.sb)) {
+          sb0->state &= ~kSb0StateBitmapPresent;
+          m.info = from_superblock0(*sb0, m.dev_sectors);
         }
       }
       set_->ref.has_internal_bitmap = false;
@@ -253,6 +258,10 @@ Status Array::set_bitmap(const std::string& kind) {
     return write_state_locked_marking(true).with_context(fmt::format("{}: removing the bitmap", name_));
   }
   if (bitmap_) return Status(Err::busy, fmt::format("{} has a bitmap already; --grow --bitmap=none first", name_));
+  if (lockless && set_->ref.metadata_major == 0) {
+    return Status(Err::unsupported, fmt::format("--bitmap=lockless: {} has 0.90 superblocks; the lockless bitmap is "
+                                                "for 1.x arrays (internal or a file serve 0.90)", name_));
+  }
 
   // The image: the bitmap superblock and clear bits (every bit set while a resync is
   // pending, so it visits everything).
@@ -267,12 +276,14 @@ Status Array::set_bitmap(const std::string& kind) {
     for (size_t i = 0; i < held_.size(); i++) {
       if (held_[i].state != Held::State::active) continue;
       const Superblock1* sb = set_->members[i].sb1();
-      if (!sb) return Status(Err::unsupported, fmt::format("{}: internal bitmaps on 0.90 arrays are not supported", name_));
       // 1.1/1.2: between the superblock's 4 KiB and the data; 1.0: before the superblock,
-      // after the data.
+      // after the data; 0.90: after the superblock's 4 KiB, in the rest of its 64 KiB.
       uint64_t room;
       int32_t off;
-      if (sb->super_offset < sb->data_offset) {
+      if (!sb) {
+        off = 8;
+        room = kSb0ReservedSectors - 8;
+      } else if (sb->super_offset < sb->data_offset) {
         off = 8;
         const uint64_t bblog_end = sb->bblog_offset > 0 ? uint64_t(sb->bblog_offset) : ~0ull;
         room = std::min(sb->data_offset - sb->super_offset, bblog_end) - 8;
@@ -299,7 +310,7 @@ Status Array::set_bitmap(const std::string& kind) {
   while (bitmap::classic_bitmap_bytes(bitmap::classic_chunk_count(bs.sync_size, chunk)) > room_sectors * 512) chunk *= 2;
   bs.version = bitmap::kVersionLittleEndian;
   bs.chunksize = uint32_t(chunk);
-  bs.sectors_reserved = file ? 0 : uint32_t(room_sectors);
+  bs.sectors_reserved = file || set_->ref.metadata_major == 0 ? 0 : uint32_t(room_sectors);  // 0.90: as mdadm
   const uint64_t chunks = bitmap::classic_chunk_count(bs.sync_size, chunk);
   AlignedBuffer img((bitmap::classic_bitmap_bytes(chunks) + 4095) / 4096 * 4096);
   pause_io();
@@ -340,8 +351,16 @@ Status Array::set_bitmap(const std::string& kind) {
     for (size_t i = 0; i < held_.size() && st.is_ok(); i++) {
       if (held_[i].state != Held::State::active && held_[i].state != Held::State::spare) continue;
       ProbedMember& m = set_->members[i];
+      if (!m.dev) continue;
+      if (Superblock0* sb0 = std::get_if<Superblock0>(&m.sb)) {
+        st = m.dev->write((superblock0_offset_sectors(m.dev_sectors) + uint64_t(offset)) * 512, img.span(), true)
+                 .with_context(fmt::format("{}: writing the bitmap", m.path));
+        sb0->state |= kSb0StateBitmapPresent;
+        m.info = from_superblock0(*sb0, m.dev_sectors);
+        continue;
+      }
       Superblock1* sb = std::get_if<Superblock1>(&m.sb);
-      if (!sb || !m.dev) continue;
+      if (!sb) continue;
       st = m.dev->write(uint64_t(int64_t(sb->super_offset) + offset) * 512, img.span(), true)
                .with_context(fmt::format("{}: writing the bitmap", m.path));
       sb->feature_map |= kFeatureBitmapOffset;

@@ -29,11 +29,13 @@ struct Case {
 class BitmapArrayTest : public BitmapArrayFixture,
                         public ::testing::WithParamInterface<std::tuple<Case, const char*>> {
  protected:
-  // The bitmap kind of this case: "internal", "lockless", or "file" (in the test's dir).
+  // The bitmap kind of this case: "internal", "lockless", or "file" (in the test's dir);
+  // "internal090" is an internal bitmap of a 0.90 array (4 KiB after its superblock).
   std::string kind_arg() const {
     const std::string k = std::get<1>(GetParam());
-    return k == "file" ? (dir_ / "bitmap.file").string() : k;
+    return k == "file" ? (dir_ / "bitmap.file").string() : k == "internal090" ? "internal" : k;
   }
+  std::string metadata() const { return std::string(std::get<1>(GetParam())) == "internal090" ? "0.90" : "1.2"; }
   AssembleOptions options() const {
     AssembleOptions o;
     if (std::string(std::get<1>(GetParam())) == "file") o.bitmap_file = kind_arg();
@@ -53,6 +55,7 @@ class BitmapArrayTest : public BitmapArrayFixture,
     spec.raid_devices = n;
     if (level != "1") spec.chunk_bytes = kChunkSectors * 512;
     spec.assume_clean = true;
+    spec.metadata = metadata();
     spec.bitmap = bitmap;
     spec.bitmap_chunk_bytes = kBitmapChunkSectors * 512;
     spec.members = paths;
@@ -206,6 +209,45 @@ TEST_P(BitmapArrayTest, ReAddRecoversOnlyWhatChangedWhileAway) {
   EXPECT_EQ(dump(paths, 0, size), base);
 }
 
+// --grow --bitmap=internal on a running 0.90 array: the bitmap lands 4 KiB after each
+// superblock (mdadm's locate_bitmap0), the superblocks say BITMAP_PRESENT, the array
+// assembled again opens it; --bitmap=none takes it away again.
+TEST_F(BitmapArrayFixture, A090ArrayTakesAnInternalBitmapAndGivesItBack) {
+  // 256 MiB (sparse): the bitmap's chunk is mdadm's 64 MiB, so four of them
+  auto paths = make_array("1", 2, 256, "0.90");
+  std::vector<io::FaultyMember*> fm;
+  auto a = assemble_faulty(paths, &fm);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a->attr("consistency_policy"), "resync");
+  Status s = a->set_bitmap("lockless");
+  EXPECT_EQ(s.code(), Err::unsupported) << s.message();
+  ASSERT_TRUE(a->set_bitmap("internal").is_ok());
+  EXPECT_EQ(*a->attr("consistency_policy"), "bitmap");
+  for (const std::string& p : paths) {
+    const MemberInfo mi = info_of(p);
+    EXPECT_TRUE(mi.has_internal_bitmap) << p;
+    EXPECT_EQ(mi.bitmap_offset, 8) << p;
+  }
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  fm.clear();
+  a = assemble_faulty(paths, &fm);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a->attr("consistency_policy"), "bitmap");
+  // written while d1 is away, then re-added: only that chunk is rebuilt
+  ASSERT_TRUE(a->fail_member("d1.img").is_ok());
+  ASSERT_TRUE(a->remove_member("d1.img").is_ok());
+  auto d = pattern(8192, 3);
+  ASSERT_TRUE(io(*a, BlockOp::write, 1 << 20, d.size(), d.data()).is_ok());
+  ASSERT_TRUE(a->add_member(paths[1], true).is_ok());
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  const std::string st = *a->attr("umd/sync_stats");
+  const uint64_t done = std::stoull(st.substr(st.find("done_sectors ") + 13));
+  EXPECT_EQ(done, 64u << 11) << st;  // the one 64 MiB chunk the write marked
+  ASSERT_TRUE(a->set_bitmap("none").is_ok());
+  for (const std::string& p : paths) EXPECT_FALSE(info_of(p).has_internal_bitmap) << p;
+}
+
 // A spare that takes a slot gets the whole bitmap, so any member's copy can be read.
 TEST_F(BitmapArrayFixture, ASpareTakingASlotGetsTheWholeBitmap) {
   auto paths = make_array("5", 4, 16);
@@ -298,7 +340,7 @@ TEST_F(BitmapArrayFixture, LocklessRaid5FirstWriteToAChunkSyncsItAtOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Levels, BitmapArrayTest,
                          ::testing::Combine(::testing::Values(Case{"1", 2}, Case{"5", 4}, Case{"6", 5}, Case{"10", 4}),
-                                            ::testing::Values("internal", "file", "lockless")),
+                                            ::testing::Values("internal", "file", "lockless", "internal090")),
                          [](const auto& i) {
                            return std::string("raid") + std::get<0>(i.param).level + "_" + std::get<1>(i.param);
                          });

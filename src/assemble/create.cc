@@ -53,9 +53,11 @@ bool is_missing(const std::string& m) { return m == "missing"; }
 // mdadm's init_super0 fills them and the kernel's super_90_sync would first rewrite them:
 // events 1; the last 8 bytes of the UUID are the SHA-1 of the host's name (mdadm marks
 // an array of this host so); the size in KiB; members in their slots in sync, spares
-// numbered from raid_disks up, absent slots removed and faulty.
+// numbered from raid_disks up, absent slots removed and faulty; BITMAP_PRESENT with an
+// internal bitmap.
 std::vector<std::vector<uint8_t>> superblocks090(const Superblock1& base, std::array<uint8_t, 16>& uuid,
-                                                 uint64_t component, bool resync_pending, const std::vector<int>& roles) {
+                                                 uint64_t component, bool resync_pending, bool internal_bitmap,
+                                                 const std::vector<int>& roles) {
   const std::string host = local_host_name();
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -72,8 +74,9 @@ std::vector<std::vector<uint8_t>> superblocks090(const Superblock1& base, std::a
   sb.size = uint32_t(component / 2);
   sb.raid_disks = base.raid_disks;
   sb.events = 1;
+  if (internal_bitmap) sb.state |= kSb0StateBitmapPresent;
   if (!resync_pending) {
-    sb.state = kSb0StateClean;
+    sb.state |= kSb0StateClean;
     sb.recovery_cp = ~0u;
     sb.cp_events = sb.events;
   }
@@ -142,10 +145,9 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
                                  : spec.bitmap == "internal" ? BitmapKind::internal
                                  : spec.bitmap == "lockless" ? BitmapKind::lockless
                                                              : BitmapKind::file;
-  if (v090 && spec.bitmap != "none") {
-    return Result<CreateReport>(Err::unsupported, fmt::format("--bitmap={} with --metadata=0.90: umd creates 0.90 "
-                                                              "arrays without a bitmap (add none, or use 1.x)",
-                                                              spec.bitmap));
+  if (v090 && bitmap_kind == BitmapKind::lockless) {
+    return Result<CreateReport>(Err::unsupported, "--bitmap=lockless with --metadata=0.90: the lockless bitmap is "
+                                                  "for 1.x arrays (internal or a file serve 0.90)");
   }
   if (v090 && spec.members.size() > kSb0Disks) {
     return Result<CreateReport>(Err::invalid, fmt::format("{} members: a 0.90 superblock records at most {}",
@@ -225,7 +227,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
     // probe makes of it (it calls such a device corrupt).
     const uint64_t dev_sectors = (*dev)->size() / 512;
     const bool internal = bitmap_kind == BitmapKind::internal || bitmap_kind == BitmapKind::lockless;
-    auto place = v090 ? mdadm_placement090(dev_sectors, rounding, size_hint)
+    auto place = v090 ? mdadm_placement090(dev_sectors, rounding, internal, size_hint)
                       : mdadm_placement(minor, dev_sectors, rounding, internal, size_hint);
     if (!place.is_ok()) {
       return Result<CreateReport>(place.status().code(),
@@ -332,7 +334,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   if (v090) {
     std::vector<int> roles;
     for (const Planned& p : planned) roles.push_back(p.role);
-    images = superblocks090(base, uuid, component, report.resync_pending, roles);
+    images = superblocks090(base, uuid, component, report.resync_pending, bitmap_kind == BitmapKind::internal, roles);
   }
   for (size_t i = 0; i < planned.size() && !v090; i++) {
     Superblock1 sb = base;
@@ -358,7 +360,10 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
   if (bitmap_kind != BitmapKind::none) {
     bitmap::BitmapSuper bs;
     bs.uuid = uuid;
-    bs.events = 0;
+    // The superblocks' events (0.90 starts at 1, as mdadm's): a bitmap behind them is stale
+    // and costs a full resync (md_bitmap_read_sb).
+    bs.events = v090 ? 1 : 0;
+    bs.events_cleared = bs.events;
     bs.sync_size = level == layout::kLevelRaid10 ? geo->array_sectors() : component;
     bs.daemon_sleep = 5;
     const uint64_t reserve = planned.front().place.bitmap_sectors
@@ -386,7 +391,7 @@ Result<CreateReport> create_array(const CreateSpec& spec) {
       }
       bs.version = bitmap::kVersionLittleEndian;
       bs.chunksize = uint32_t(chunk);
-      if (bitmap_kind == BitmapKind::file) bs.sectors_reserved = 0;
+      if (bitmap_kind == BitmapKind::file || v090) bs.sectors_reserved = 0;  // 0.90: mdadm writes none
       const uint64_t chunks = bitmap::classic_chunk_count(bs.sync_size, chunk);
       const uint64_t bytes = bitmap::classic_bitmap_bytes(chunks);
       bitmap_image.assign((bytes + 4095) / 4096 * 4096, 0);

@@ -355,7 +355,7 @@ TEST_F(Refusal, OtherNonsense) {
   CreateSpec md = spec_for("5", paths, "0.91");
   expect_refused(md, Err::invalid, "0.91");
   CreateSpec md_bm = spec_for("5", paths, "0.90");
-  md_bm.bitmap = "internal";
+  md_bm.bitmap = "lockless";
   expect_refused(md_bm, Err::unsupported, "0.90");
   CreateSpec lay = spec_for("5", paths);
   lay.layout = "sideways";

@@ -64,7 +64,8 @@ Result<uint64_t> component_from(uint64_t free_sectors, uint32_t chunk_sectors, u
 
 }  // namespace
 
-Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors, uint64_t component_hint) {
+Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors, bool internal_bitmap,
+                                     uint64_t component_hint) {
   const uint64_t at = superblock0_offset_sectors(dev_sectors);
   if (at == ~uint64_t{0} || at == 0) {
     return Result<Placement>(Err::no_space, fmt::format("member of {} sectors cannot hold a 0.90 superblock (it needs "
@@ -75,6 +76,10 @@ Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sector
   pl.data_offset = 0;
   pl.data_size = std::min(at, kSb0MaxComponentSectors);
   UMD_ASSIGN_OR_RETURN(pl.component_sectors, component_from(pl.data_size, chunk_sectors, component_hint, dev_sectors));
+  if (internal_bitmap) {  // 4 KiB after the superblock, up to the end of the 64 KiB reserved
+    pl.bitmap_offset = 8;
+    pl.bitmap_sectors = kSb0ReservedSectors - 8;
+  }
   return pl;
 }
 

@@ -42,9 +42,11 @@ struct Placement {
 
 // What mdadm 4.2 --create --metadata=0.90 uses of a member: data from sector 0, the
 // superblock in the last 64 KiB-aligned 64 KiB (MD_NEW_SIZE_SECTORS), at most 2 TiB of
-// data (the superblock records KiB in 32 bits), the component rounded as above. No
-// bitmap, bad-block log or headroom: 0.90 has none of them here.
-[[nodiscard]] Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors,
+// data (the superblock records KiB in 32 bits), the component rounded as above. An
+// internal bitmap lies 4 KiB after the superblock, in the rest of the 64 KiB reserved
+// (bitmap_offset 8, bitmap_sectors 120: mdadm's add_internal_bitmap0 allows 60 KiB). No
+// bad-block log or headroom.
+[[nodiscard]] Result<Placement> mdadm_placement090(uint64_t dev_sectors, uint32_t chunk_sectors, bool internal_bitmap,
                                                    uint64_t component_hint = 0);
 
 // mdadm adds an internal bitmap on its own to arrays of level >= 1 whose components

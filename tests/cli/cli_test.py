@@ -76,6 +76,7 @@ class CliTest(umdtest.TempDirTest):
                               ("v11", 3, ["--level=1", "-n3", "--metadata=1.1", "--size=8M"]),
                               ("v090r5s", 4, ["--level=5", "-n3", "--spare-devices=1", "--metadata=0.90"]),
                               ("v090r1", 2, ["--level=1", "-n2", "--metadata=0.90", "--assume-clean"]),
+                              ("v090r1b", 2, ["--level=1", "-n2", "--metadata=0.90", "--bitmap=internal"]),
                               ("v090r6", 4, ["--level=6", "-n4", "--metadata=0.90", "--chunk=128K"])]:
             with self.subTest(name=name):
                 paths = self.images(n, prefix=f"{name}-")

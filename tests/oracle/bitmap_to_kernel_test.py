@@ -8,6 +8,8 @@ a) umd makes a raid1 (2, --bitmap=internal, no --assume-clean: the bitmap starts
    boot (Events, Events Cleared, Chunksize, Sync Size, bits, dirty); the kernel assembles
    both (resyncing the dirty chunks of the raid5), ends clean, its `check` finds
    mismatch_cnt 0, and it reads what umd holds (the random file; umd --dump for the raid5).
+   A 0.90 raid1 made the same way as the raid1 (its bitmap 4 KiB after each superblock)
+   goes through the same.
 b) The kernel makes a raid1 (2) and a raid5 (3) with --bitmap=internal --bitmap-chunk=64K
    --assume-clean, keeps every bit (bitmap/time_base 60) and the superblocks active
    (safe_mode_delay 600), writes chunks at known offsets with dd oflag=direct, prints
@@ -184,9 +186,22 @@ class BitmapToKernel(umdtest.DaemonTest):
         ex = umdtest.umd_json("--examine", r5[0])[0]
         self.assertEqual(ex["state"], "active", "the killed raid5 should be left active")
 
+        # a 0.90 raid1 (the bitmap 4 KiB after each superblock), as the raid1 above
+        r1v = umdtest.make_images(self.tmp, [(f"r1v-{i}.img", SIZE) for i in range(2)])
+        self.umd("--create", "r1v", "--level=1", "--raid-devices=2", "--metadata=0.90", "--bitmap=internal",
+                 "--bitmap-chunk=64K", *r1v)
+        sockv = os.path.join(self.tmp, "r1v.sock")
+        self.assemble("r1v", r1v, serve=sockv)
+        datav = self.random_file("r1v.data", self.detail("r1v")["array"]["array_sectors"] * 512)
+        umdtest.run(["nbdcopy", "--flush", datav, umdtest.nbd_unix_uri(sockv)])
+        self.wait_idle("r1v", last="resync")
+        self.stop("r1v")
+        want["md12"] = umdtest.sha256_file(datav)
+        self.assertEqual(self.dump_sha(r1v, "r1v.dump"), want["md12"], "umd reads other bytes than nbdcopy wrote")
+
         umd_x = {}
         disks = []
-        for p in r1 + r5:
+        for p in r1 + r5 + r1v:
             umd_x["vd" + LETTERS[len(disks)]] = (p, umdtest.umd_json("--examine-bitmap", p)[0])
             disks.append(p)
         r5_dirty = umd_x["vdc"][1]["dirty"]
@@ -211,9 +226,10 @@ class BitmapToKernel(umdtest.DaemonTest):
                         f"echo KSHA {md} $(sha256sum < /dev/{md} | cut -d' ' -f1)\nxb {' '.join(devs)}\n")
 
         script = (VM_FUNCS +
-                  "xb vda vdb vdc vdd vde\n"
+                  "xb vda vdb vdc vdd vde vdf vdg\n"
                   "check md10 /dev/vda /dev/vdb\n"
-                  "check md11 /dev/vdc /dev/vdd /dev/vde\n" +
+                  "check md11 /dev/vdc /dev/vdd /dev/vde\n"
+                  "check md12 /dev/vdf /dev/vdg\n" +
                   kscript +
                   # A power cut: init's poweroff -f would run md's reboot notifier, which
                   # flushes the bitmap (clearing its bits) and marks the superblocks clean.
@@ -234,7 +250,7 @@ class BitmapToKernel(umdtest.DaemonTest):
                              f"{xs[dev]['_text']}\n{json.dumps(j)}")
         # a) the kernel assembles umd's arrays, ends clean and reads what umd holds.
         state, mism, sha = vm_lines(out, "STATE"), vm_lines(out, "MISMATCH"), vm_lines(out, "SHA")
-        for md in ("md10", "md11"):
+        for md in ("md10", "md11", "md12"):
             self.assertEqual(state.get(md, [])[:2], ["clean", "0"], f"{md}\n{out}")
             self.assertEqual(mism.get(md), ["0"], f"{md}\n{out}")
             self.assertEqual(sha.get(md), [want[md]], f"{md}: the kernel reads other bytes than umd\n{out}")
