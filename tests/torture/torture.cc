@@ -1,7 +1,8 @@
 // umd_torture: power cuts at random moments of random client writes, then the promise
 // checked: nothing acknowledged as durable is lost.
 //
-// One run, for a level and a bitmap kind (none, internal, file, lockless):
+// One run, for a level and a kind: a bitmap (none, internal, file, lockless), or v090 / v090b
+// (0.90 superblocks, without / with an internal bitmap; every reshape in place, overseen):
 //  1. An array made once by create_array (--assume-clean, zeroes), its members copied into
 //     RAM (MemoryMember) behind FaultyMembers with a volatile write cache.
 //  2. Client writes from a seeded RNG, up to 8 in flight, never two overlapping at once;
@@ -47,7 +48,7 @@
 // as long as they are sectors of the failed member (rebuilt from parity); a sector lost
 // on a member that is there is a failure. On raid1/10 a degraded run must lose nothing.
 //
-// Usage: umd_torture [--levels 1,4,5,6,10] [--kinds none,internal,file,lockless]
+// Usage: umd_torture [--levels 1,4,5,6,10] [--kinds none,internal,file,lockless,v090,v090b]
 //                    [--activities writes,recover,check,repair,replace,reshape] [--no-kill]
 //                    [--seconds S per level | --runs N per level and kind] [--seed X]
 // Each failure prints its run's seed: `--replay X --levels L --kinds K` runs it again
@@ -164,6 +165,7 @@ struct Kind {
   std::string level;
   unsigned n;
   std::string bitmap;  // none | internal | file | lockless
+  std::string metadata = "1.2";  // the kinds "v090", "v090b": 0.90 superblocks (b: an internal bitmap)
 };
 
 // The array as create_array made it: member images, and the bitmap file's bytes.
@@ -216,6 +218,7 @@ Result<Pristine> make_pristine(const Kind& k, const fs::path& dir) {
   spec.raid_devices = k.n;
   if (k.level != "1") spec.chunk_bytes = 64 * 1024;
   spec.assume_clean = true;
+  spec.metadata = k.metadata;
   spec.bitmap = k.bitmap == "file" ? (dir / "bitmap").string() : k.bitmap;
   if (k.bitmap == "internal" || k.bitmap == "file") spec.bitmap_chunk_bytes = 64 * 1024;
   spec.members = paths;
@@ -354,7 +357,8 @@ class Run {
   bool fail(const std::string& why) {
     totals_.failures++;
     std::fputs(story_.c_str(), stdout);
-    std::printf("FAIL raid%s bitmap=%s activity=%s%s seed=%llu: %s\n", kind_.level.c_str(), kind_.bitmap.c_str(),
+    std::printf("FAIL raid%s kind=%s activity=%s%s seed=%llu: %s\n", kind_.level.c_str(),
+                kind_.metadata != "0.90" ? kind_.bitmap.c_str() : kind_.bitmap == "none" ? "v090" : "v090b",
                 activity_name(activity_), degraded_ ? " (degraded)" : "", (unsigned long long)seed_, why.c_str());
     std::fflush(stdout);
     return false;
@@ -537,7 +541,7 @@ class Run {
     // file (mdadm --grow --backup-file): the overseer moves sync_max, so the run does not
     // hold it; it waits for the same random point to be published instead.
     const bool parity = kind_.level == "4" || kind_.level == "5" || kind_.level == "6";
-    in_place_ = activity_ == Activity::reshape && parity && rng_() % 3 == 0;
+    in_place_ = activity_ == Activity::reshape && parity && (kind_.metadata == "0.90" || rng_() % 3 == 0);
     if (in_place_) {
       if (report_fd_ < 0) totals_.in_place++;  // the SIGKILL child's is counted by the driver
       story_ += "  in place, overseen, with a backup file\n";
@@ -569,9 +573,15 @@ class Run {
         // mdadm --grow: one more member (a new spare takes the new slot), or, one run in
         // three, the chunk 64K -> 128K on the same members; the data offset moves.
         engine::ReshapeRequest rq;
-        if (rng_() % 3 == 0) {
+        // (0.90: 63 chunks of data per member, which 128K does not divide, so there a raid5/6
+        // changes its layout instead: the same disks, every section rewritten in place)
+        const bool same_disks = rng_() % 3 == 0;
+        if (same_disks && kind_.metadata != "0.90") {
           rq.chunk_sectors = 256;
           story_ += "  --grow --chunk=128K\n";
+        } else if (same_disks && kind_.level != "4") {
+          rq.layout = 1;
+          story_ += "  --grow --layout=right-asymmetric\n";
         } else {
           const size_t spare = images_.size();
           s = a.add_member(new_member(spare), fmt::format("d{}.img", spare), false);
@@ -612,6 +622,7 @@ class Run {
   // offset moves; raid4/5/6 keep a classic bitmap (internal or in a file) through it.
   bool can_reshape() const {
     if (kind_.level == "1") return false;
+    if (kind_.metadata == "0.90") return kind_.level != "10";  // in place only: raid4/5/6
     if (kind_.level == "10") return kind_.bitmap == "none";
     return kind_.bitmap != "lockless";
   }
@@ -914,7 +925,7 @@ unsigned members_for(const std::string& level) {
 
 int main_impl(int argc, char** argv) {
   std::vector<std::string> levels = {"1", "4", "5", "6", "10"};
-  std::vector<std::string> kinds = {"none", "internal", "file", "lockless"};
+  std::vector<std::string> kinds = {"none", "internal", "file", "lockless", "v090", "v090b"};
   double seconds = 0;
   uint64_t runs = 0, seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
   std::optional<uint64_t> replay;  // one run, with this seed, per level and kind
@@ -964,7 +975,8 @@ int main_impl(int argc, char** argv) {
     Totals lt;
     std::vector<std::pair<Kind, Pristine>> made;
     for (const std::string& b : kinds) {
-      Kind k{level, members_for(level), b};
+      const bool v090 = b == "v090" || b == "v090b";  // 0.90, without or with an internal bitmap
+      Kind k{level, members_for(level), !v090 ? b : b == "v090b" ? "internal" : "none", v090 ? "0.90" : "1.2"};
       fs::remove_all(dir);
       fs::create_directories(dir);
       auto p = make_pristine(k, dir);
