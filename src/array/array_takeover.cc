@@ -6,8 +6,11 @@
 //
 //  - Refused, changing nothing: read-only, a reshape recorded, a bitmap ("Bitmap must be
 //    removed before level can be changed", as mdadm says when the kernel refuses), a
-//    --replace or a sync under way, 0.90 members, a change the takeover table refuses,
-//    and one that would leave the new level without its data.
+//    --replace or a sync under way, a change the takeover table refuses, and one that
+//    would leave the new level without its data.
+//  - 0.90 superblocks take the new level, layout, chunk (bytes), raid_disks and size (KiB)
+//    as super_90_sync writes them; a restripe chained to the change runs in place, so it
+//    needs a --backup-file, which a level change does not take: refused before anything.
 //  - New slots (raid6's Q, raid4/5's parity after raid0, raid10's second copies) start
 //    empty: spares take them and recovery builds them, as md_check_recovery does after the
 //    kernel's takeover. Between parity levels mdadm first wants the spares ("need N spares
@@ -27,6 +30,8 @@
 
 #include "array/array.h"
 #include "array/array_reader.h"
+#include "format/member_info.h"
+#include "format/superblock0.h"
 #include "format/superblock1.h"
 #include "layout/layout_names.h"
 #include "layout/takeover.h"
@@ -54,12 +59,6 @@ Status Array::change_level(const ReshapeRequest& rq) {
   {
     umd::MutexLock l(mu_);
     if (replacing_) return Status(Err::busy, what + ": a --replace is under way");
-    for (const ProbedMember& m : set_->members) {
-      if (m.dev && !m.sb1()) {
-        return Status(Err::unsupported, what + ": the members have 0.90 superblocks; umd changes the level of "
-                                               "arrays with 1.x superblocks only");
-      }
-    }
     for (uint32_t s = 0; s < working.size(); s++) {
       working[s] = set_->slot_member[s] >= 0 && !failed_[s].load() && personality_->valid_below(s) == ~0ull;
     }
@@ -73,6 +72,12 @@ Status Array::change_level(const ReshapeRequest& rq) {
   }
   auto plan = layout::plan_takeover(old_geo, working, tr);
   if (!plan.is_ok()) return plan.status().with_context(what);
+  if (set_->ref.metadata_major == 0 && (plan->restripe_before || plan->restripe_after)) {
+    return Status(Err::unsupported,
+                  what + ": with 0.90 superblocks the restripe mdadm chains to this change rewrites the data in place "
+                         "and needs a backup file; change the level with --layout=preserve, then the layout with "
+                         "--grow --layout=L --backup-file=F");
+  }
   if (plan->restripe_before) {
     // mdadm restripes first, then takes over: the reshape of this level's layout now, the
     // level change when it ends (planned again then, over the restriped layout).
@@ -155,6 +160,18 @@ Status Array::change_level(const ReshapeRequest& rq) {
         const Held::State hs = held_[i].state;
         if (hs != Held::State::active && hs != Held::State::spare) continue;
         ProbedMember& m = set_->members[i];
+        if (Superblock0* sb0 = std::get_if<Superblock0>(&m.sb)) {
+          // super_90_sync writes the array's shape; the table is rebuilt with the state
+          // below (members0). A 0.90 member's data runs to its superblock whatever the
+          // level (super_90_load sizes raid0 members so), so there is no data_size to cut.
+          sb0->level = plan->params.level;
+          sb0->layout = plan->params.layout;
+          sb0->chunk_size = plan->params.chunk_sectors << 9;
+          sb0->raid_disks = n;
+          sb0->size = uint32_t(plan->component_sectors / 2);
+          m.info = from_superblock0(*sb0, m.dev_sectors);
+          continue;
+        }
         Superblock1& sb = std::get<Superblock1>(m.sb);
         sb.level = plan->params.level;
         sb.layout = plan->params.layout;

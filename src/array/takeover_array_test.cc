@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 class TakeoverArrayTest : public testing::ArrayFixture {
  protected:
   // An array of n 8 MiB members holding a pattern.
-  void make(const std::string& level, unsigned n) {
-    paths_ = make_array(level, n, 8);
+  void make(const std::string& level, unsigned n, const std::string& metadata = "1.2") {
+    paths_ = make_array(level, n, 8, metadata);
     a_ = assemble_faulty(paths_, &fms_);
     ASSERT_TRUE(a_);
     data_ = pattern(a_->size_bytes(), 11);
@@ -124,6 +124,52 @@ TEST_F(TakeoverArrayTest, Raid1ToRaid5ToRaid6) {
   for (const MemberDetail& m : a_->detail().members) spares += m.slot < 0 && m.state == "spare";
   EXPECT_EQ(spares, 1u);
   settle_and_check();
+}
+
+// 0.90 superblocks take the new level as super_90_sync writes it: raid5 -> raid6 (Q
+// recovered onto a spare) -> raid5 again, each assembled again from the members.
+TEST_F(TakeoverArrayTest, V090Raid5ToRaid6AndBack) {
+  make("5", 3, "0.90");
+  add_spare();
+  ASSERT_TRUE(to(6).is_ok());
+  EXPECT_EQ(attr_of(*a_, "layout"), "18");  // left-symmetric-6
+  settle_and_check();
+  expect_data(*a_);
+  reassemble(all());
+  const MemberInfo r6 = info_of(spares_[0]);
+  EXPECT_EQ(r6.metadata_major, 0);
+  EXPECT_EQ(r6.level, 6);
+  EXPECT_EQ(r6.layout, 18u);
+  EXPECT_EQ(r6.raid_disks, 4u);
+  EXPECT_EQ(r6.role, 3);
+  EXPECT_EQ(a_->detail().level, 6);
+  expect_data(*a_);
+  ASSERT_TRUE(to(5, false).is_ok());
+  EXPECT_EQ(attr_of(*a_, "layout"), "2");
+  settle_and_check();
+  reassemble(all());
+  EXPECT_EQ(a_->detail().level, 5);
+  EXPECT_EQ(info_of(paths_[0]).raid_disks, 3u);
+  EXPECT_EQ(info_of(spares_[0]).role, MemberInfo::kSpare);  // the Q member stays as a spare
+  expect_data(*a_);
+}
+
+// raid0 -> raid5 the mdadm way restripes to left-symmetric in place, which on 0.90 needs a
+// backup file: refused, nothing changed; with --layout=preserve (parity-last) it converts.
+TEST_F(TakeoverArrayTest, V090Raid0ToRaid5RestripeNeedsABackupFile) {
+  make("0", 3, "0.90");
+  add_spare();
+  Status s = to(5, false);
+  EXPECT_EQ(s.code(), Err::unsupported) << s.message();
+  EXPECT_NE(s.message().find("--layout=preserve"), std::string::npos) << s.message();
+  EXPECT_EQ(attr_of(*a_, "level"), "raid0");
+  EXPECT_EQ(info_of(paths_[0]).level, 0);
+  ASSERT_TRUE(to(5).is_ok());
+  EXPECT_EQ(attr_of(*a_, "layout"), "5");  // parity-last
+  settle_and_check();
+  reassemble(all());
+  EXPECT_EQ(a_->detail().level, 5);
+  expect_data(*a_);
 }
 
 TEST_F(TakeoverArrayTest, Raid0ToRaid5AndBackToRaid0) {

@@ -1,7 +1,7 @@
 """Level changes both ways with the kernel: what umd converts the kernel reads, and what
 mdadm converts umd reads, bit for bit, in one boot of the oracle VM.
 
-umd's side: umd creates each array on image files, a client fills it with random bytes
+umd's side (m15 with 0.90 superblocks, the rest 1.2): umd creates each array on image files, a client fills it with random bytes
 over NBD (nbdcopy), and `umd --grow --level` converts it while it is served (raid1 ->
 raid5; raid5 -> raid6 --layout=preserve, Q recovered onto a spare; raid0 -> raid5, its
 parity recovered onto a spare and then restriped to left-symmetric as mdadm does; raid0
@@ -9,7 +9,7 @@ parity recovered onto a spare and then restriped to left-symmetric as mdadm does
 reads the new level. In the VM the kernel assembles each, must report umd's level,
 disks, layout and chunk, read the client's bytes, and find mismatch_cnt 0 in a check.
 
-The kernel's side, in the same boot: mdadm creates arrays, fills them from /dev/urandom
+The kernel's side, in the same boot (k56 with 0.90 superblocks): mdadm creates arrays, fills them from /dev/urandom
 and converts them with `mdadm --grow --level` (raid1 -> raid5, raid5 -> raid6
 --layout=preserve with its recovery, raid10 -> raid0, which fails and removes half the
 members). On the host umd assembles every member the kernel had (the ones mdadm removed
@@ -30,13 +30,14 @@ MIB = 24  # each member
 
 
 class UmdCase:
-    def __init__(self, name, level, n, spares, grow, want):
+    def __init__(self, name, level, n, spares, grow, want, metadata="1.2"):
         self.name, self.level, self.n, self.spares, self.grow = name, level, n, spares, grow
         self.want = want  # what the kernel's sysfs must say: level raid_disks layout chunk_size
+        self.metadata = metadata
 
 
 UMD_CASES = [
-    UmdCase("m15", 1, 2, 0, ["--level=5"], ["raid5", "2", "2", str(64 << 10)]),
+    UmdCase("m15", 1, 2, 0, ["--level=5"], ["raid5", "2", "2", str(64 << 10)], metadata="0.90"),
     UmdCase("r56", 5, 3, 1, ["--level=6", "--layout=preserve"], ["raid6", "4", "18", str(64 << 10)]),
     # mdadm's way: parity-last, recovered, then restriped to left-symmetric
     UmdCase("z05", 0, 3, 1, ["--level=5"], ["raid5", "4", "2", str(64 << 10)]),
@@ -45,14 +46,15 @@ UMD_CASES = [
 
 
 class KernelCase:
-    def __init__(self, name, n, create, grow, want_level, want_disks, spares=0):
+    def __init__(self, name, n, create, grow, want_level, want_disks, spares=0, metadata="1.2"):
         self.name, self.n, self.create, self.grow = name, n, create, grow
         self.want_level, self.want_disks, self.spares = want_level, want_disks, spares
+        self.metadata = metadata
 
 
 KERNEL_CASES = [
     KernelCase("k15", 2, "--level=1 -n2", "--level=5", 5, 2),
-    KernelCase("k56", 4, "--level=5 --chunk=64 -n3", "--level=6 --layout=preserve", 6, 4, spares=1),
+    KernelCase("k56", 4, "--level=5 --chunk=64 -n3", "--level=6 --layout=preserve", 6, 4, spares=1, metadata="0.90"),
     KernelCase("k100", 4, "--level=10 --layout=n2 --chunk=64 -n4", "--level=0", 0, 2),
 ]
 
@@ -98,7 +100,8 @@ class TakeoverKernel(umdtest.DaemonTest):
             ncreate = int(c.create.split("-n")[1])
             spare = " ".join(devs[ncreate:])
             script += [
-                f"mdadm --create {md} --run --assume-clean --metadata=1.2 {c.create} --name={c.name}"
+                f"mdadm --create {md} --run --assume-clean --metadata={c.metadata} {c.create}"
+                + (f" --name={c.name}" if c.metadata != "0.90" else "") +
                 f" {' '.join(devs[:ncreate])} >/tmp/log 2>&1 || {{ echo CASEFAIL {c.name}; cat /tmp/log; }}",
                 f"dd if=/dev/urandom of={md} bs=64k 2>/dev/null; sync",
                 f"echo KSHA {c.name} $(cat /sys/block/md{k - 1}/size) $(sha256sum < {md} | cut -d' ' -f1)",
@@ -133,7 +136,7 @@ class TakeoverKernel(umdtest.DaemonTest):
         active, spares = paths[:c.n], paths[c.n:]
         chunk = [] if c.level == 1 else ["--chunk=64K"]
         self.umd("--create", c.name, f"--level={c.level}", f"--raid-devices={c.n}", *chunk, "--assume-clean",
-                 *active)
+                 f"--metadata={c.metadata}", *active)
         sock = os.path.join(self.tmp, f"{c.name}.sock")
         self.assemble(c.name, active, serve=sock)
         size = json.loads(self.umd("--detail", c.name, "--json").stdout)["array"]["array_sectors"] * 512
