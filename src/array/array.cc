@@ -234,6 +234,7 @@ Result<std::unique_ptr<Array>> Array::assemble_members(const std::string& name,
   }
   a->sync_ = std::make_unique<SyncEngine>(static_cast<SyncHost&>(*a));
   if (opts.freeze_reshape && ms.reshape) UMD_TRY(a->sync_->set_attr("sync_action", "frozen"));
+  if (a->reshaping_ && !overseer_needed && !opts.backup_file.empty()) a->vet_reshape_backup(opts.backup_file);
   if (overseer_needed && !a->read_only_) {
     if (!opts.backup_file.empty()) {
       if (Status s = a->restore_reshape_backup(opts.backup_file); !s.is_ok()) {

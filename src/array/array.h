@@ -66,6 +66,10 @@
 #include "overseer/reshape_overseer.h"
 #include "util/mutex.h"
 
+namespace umd {
+struct BackupRestartState;  // format/backup_super.h
+}  // namespace umd
+
 namespace umd::engine {
 
 // mdadm --grow's shape options (unset: as now).
@@ -310,6 +314,10 @@ class Array final : public BlockTarget,
   void finish_reshape();
   // Grow_restart at assembly (array_backup_restore.cc).
   Status restore_reshape_backup(const std::string& path) NO_THREAD_SAFETY_ANALYSIS;
+  // A backup file given for a reshape that goes on by itself (past its critical section):
+  // read and checked as for a restore, but nothing is written; what it found is a warning.
+  void vet_reshape_backup(const std::string& path) NO_THREAD_SAFETY_ANALYSIS;
+  BackupRestartState backup_restart_state() const NO_THREAD_SAFETY_ANALYSIS;
   // The personality while a reshape is recorded (and after it, collapsed), else nullptr.
   ReshapingPersonality* reshaping() const { return reshaping_; }
 

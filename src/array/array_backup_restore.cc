@@ -9,6 +9,9 @@
 //    restore_stripes does with the new chunk, level and layout); the members are flushed;
 //    the position moves to where backup_restored_progress says (the end of the sections)
 //    and the superblocks record it (mdadm's update_super "_reshape_progress").
+//  - A reshape past its critical section goes on by itself: a file given then is read and
+//    checked the same way (vet_reshape_backup) and what that found is a warning; nothing
+//    is written from it.
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -19,17 +22,42 @@
 
 namespace umd::engine {
 
-Status Array::restore_reshape_backup(const std::string& path) {
-  const std::string what = fmt::format("{}: --backup-file={}", name_, path);
-  if (!reshaping_ || !set_->reshape) return Status(Err::invalid, what + ": no reshape is under way");
-  const bool increasing = !set_->reshape->backwards;
-  const uint64_t progress = reshaping_->position();
+BackupRestartState Array::backup_restart_state() const {
   BackupRestartState st;
   st.array_uuid = set_->ref.array_uuid;
   st.array_utime = set_->ref.utime;
-  st.reshape_progress = progress;
-  st.increasing = increasing;
+  st.reshape_progress = reshaping_->position();
+  st.increasing = !set_->reshape->backwards;
   st.allow_old = std::getenv("MDADM_GROW_ALLOW_OLD") != nullptr;
+  return st;
+}
+
+void Array::vet_reshape_backup(const std::string& path) {
+  const std::string what = fmt::format("{}: --backup-file={}", name_, path);
+  if (!reshaping_ || !set_->reshape) {
+    warnings_.push_back(what + ": no reshape is under way; not read");
+    return;
+  }
+  const BackupRestartState st = backup_restart_state();
+  auto plan = overseer::plan_restore(path, st);
+  if (!plan.is_ok()) {
+    warnings_.push_back(fmt::format("{}: {}; not used: the reshape at array sector {} is past what a backup holds "
+                                    "and goes on without one",
+                                    what, plan.status().message(), st.reshape_progress));
+  } else if (plan->needed) {
+    warnings_.push_back(fmt::format("{}: it holds sections the reshape at array sector {} is already past; not "
+                                    "restored", what, st.reshape_progress));
+  } else {
+    warnings_.push_back(fmt::format("{}: nothing in it is needed at array sector {}", what, st.reshape_progress));
+  }
+}
+
+Status Array::restore_reshape_backup(const std::string& path) {
+  const std::string what = fmt::format("{}: --backup-file={}", name_, path);
+  if (!reshaping_ || !set_->reshape) return Status(Err::invalid, what + ": no reshape is under way");
+  const BackupRestartState st = backup_restart_state();
+  const bool increasing = st.increasing;
+  const uint64_t progress = st.reshape_progress;
   auto plan = overseer::plan_restore(path, st);
   if (!plan.is_ok()) {
     return plan.status().code() == Err::invalid ? plan.status().with_context(what + ": not this reshape's backup")

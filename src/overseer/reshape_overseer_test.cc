@@ -288,6 +288,55 @@ TEST_P(InPlaceTest, TheBackupFileIsMdadmsFormat) {
   expect_data(*a, "after the reshape");
 }
 
+// Past the critical section the reshape goes on by itself: a backup file given at assembly
+// is read and checked (named in a warning if it is not this reshape's), never restored.
+TEST_P(InPlaceTest, PastTheCriticalSectionABackupFileIsReadNotRestored) {
+  auto a = assemble(paths_);
+  ASSERT_TRUE(a);
+  add_spare(*a);
+  ASSERT_TRUE(a->set_attr("sync_action", "frozen").is_ok());
+  auto o = grow_in_place(*a, ReshapeRequest{4, {}, {}, {}, false, false});
+  ASSERT_TRUE(o);
+  ASSERT_TRUE(wait_until([&] { return o->sections_saved() == 1; }, 30s));
+  const std::string kept = backup_ + ".kept", junk = backup_ + ".junk";
+  std::filesystem::copy_file(backup_, kept);
+  {
+    std::vector<uint8_t> j(8192, 0x5a);
+    FILE* f = fopen(junk.c_str(), "wb");
+    ASSERT_EQ(fwrite(j.data(), 1, j.size(), f), j.size());
+    fclose(f);
+  }
+  ASSERT_TRUE(a->set_attr("sync_speed_max", "2000").is_ok());  // KiB/s: seconds for the rest
+  ASSERT_TRUE(a->set_attr("sync_action", "reshape").is_ok());
+  ASSERT_TRUE(o->wait_ended(60s));  // past the critical section
+  ASSERT_TRUE(a->set_attr("sync_action", "frozen").is_ok());
+  ASSERT_TRUE(a->sync_engine().wait_idle(60s));
+  ASSERT_TRUE(a->detail().reshape.has_value());
+  ASSERT_TRUE(a->stop().is_ok());
+  a.reset();
+  auto warned = [](Array& b, const std::string& words) {
+    for (const std::string& w : b.warnings()) {
+      if (w.find(words) != std::string::npos) return true;
+    }
+    return false;
+  };
+  for (const auto& [file, words] : {std::pair{kept, std::string("nothing in it is needed")},
+                                    std::pair{junk, std::string("not used")}}) {
+    AssembleOptions ao;
+    ao.backup_file = file;
+    ao.freeze_reshape = true;
+    auto b = assemble(all(), ao);
+    ASSERT_TRUE(b) << last_error_;
+    EXPECT_TRUE(warned(*b, words)) << file;
+    ASSERT_TRUE(b->stop().is_ok());
+  }
+  auto b = assemble(all());
+  ASSERT_TRUE(b) << last_error_;
+  ASSERT_TRUE(b->sync_engine().wait_idle(60s));
+  EXPECT_FALSE(b->detail().reshape.has_value());
+  expect_data(*b, "after the reshape");
+}
+
 // Power cut at every member write of the critical section's move (and the superblock
 // writes around it). Assembled again without the backup file, the array refuses (active
 // when cut) or holds the reshape (clean); with it, the section comes back from the file,

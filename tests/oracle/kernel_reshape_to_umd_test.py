@@ -10,8 +10,9 @@ and stopped once the reshape has moved but not finished. On the host:
   - `umd --dump` of the members gives the kernel's bytes, whole and without each member
     in turn (raid6: without two);
   - examine and dump change no member.
-Then umd serves each 1.x array (and each 0.90 grow, past its critical section, which needs
-no backup file to go on), a client writes new random bytes over all of it with
+Then umd serves each 1.x array (and each 0.90 grow, past its critical section, given the
+backup file mdadm wrote, copied out of the VM: umd must take it as this reshape's and find
+nothing in it needed), a client writes new random bytes over all of it with
 nbdcopy, and umd stops it: for some cases umd continues the kernel's reshape to its end
 while the client writes (umd_moves), for the others it holds the reshape where the kernel
 left it (--freeze-reshape). The kernel assembles the members
@@ -76,6 +77,11 @@ CASES = [
 ]
 
 
+def takes_mdadms_backup(c):
+    """The 0.90 grows umd continues: mdadm's own backup file is handed to umd with them."""
+    return c.metadata == "0.90" and c.umd_moves
+
+
 def guest_script(batch):
     lines = ["set -u",
              "echo 1 > /proc/sys/dev/raid/speed_limit_min",
@@ -86,6 +92,10 @@ def guest_script(batch):
         sysfs = f"/sys/block/md{k}/md"
         devs = [f"/dev/vd{LETTERS[disk + i]}" for i in range(c.n)]
         disk += c.n
+        bkdev = ""
+        if takes_mdadms_backup(c):
+            bkdev = f"/dev/vd{LETTERS[disk]}"
+            disk += 1
         ncreate = int(c.create.split("-n")[1])
         spare = " ".join(devs[ncreate:])
         backup = c.grow.split("--backup-file=")[1].split()[0] if "--backup-file=" in c.grow else ""
@@ -99,6 +109,11 @@ def guest_script(batch):
             "  " + (c.before.format(md=md, shrunk=shrunk) or ":"),
             f"  sz=$(cat /sys/block/md{k}/size); sha=$(sha256sum < {md} | cut -d' ' -f1)",
             f"  [ -n '{spare}' ] && mdadm {md} --add {spare} >/dev/null 2>&1",
+            # mdadm's backup file, hard-linked the moment it exists: mdadm's child removes it
+            # once the reshape is past the critical section, a fraction of a second later,
+            # and the link keeps what it wrote
+            (f"  ( i=0; until ln {backup} {backup}.kept 2>/dev/null || [ $i -ge 2000000 ]; do i=$((i+1)); done ) &"
+             if bkdev else "  :"),
             f"  mdadm --grow {md} {c.grow} >/tmp/log 2>&1 || {{ echo GROWFAIL {c.name}; cat /tmp/log; }}",
             # wait until the reshape has moved 2048 sectors from where it began (the end,
             # backwards), then hold it there
@@ -112,6 +127,8 @@ def guest_script(batch):
             f"  echo 0 > {sysfs}/suspend_lo; echo 0 > {sysfs}/suspend_hi",
             f"  pos=$(cat {sysfs}/reshape_position)",
             f"  echo CASE {c.name} $sz $sha $pos $(cat {sysfs}/reshape_direction)",
+            (f"  wait; dd if={backup}.kept of={bkdev} bs=64k conv=fsync 2>/dev/null"
+             f" && echo BK {c.name} $(stat -c %s {backup}.kept) || echo BKGONE {c.name}" if bkdev else "  :"),
             f"  mdadm --stop {md} >/dev/null 2>&1; killall mdadm >/dev/null 2>&1",
             # what the kernel itself reads from the members now (read-only: the reshape stays
             # put). mdadm 4.2 will not assemble a backup-file reshape read-only without
@@ -147,12 +164,21 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
         for boot in sorted({c.boot for c in CASES}):
             batch = [c for c in CASES if c.boot == boot]
             disks, members = [], {}
+            backups = {}
             for c in batch:
                 members[c.name] = umdtest.make_images(self.tmp, [(f"{c.name}-{i}.img", MIB << 20) for i in range(c.n)])
                 disks += members[c.name]
+                if takes_mdadms_backup(c):
+                    backups[c.name] = umdtest.make_images(self.tmp, [(f"{c.name}-bk.img", 8 << 20)])[0]
+                    disks.append(backups[c.name])
             self.assertLessEqual(len(disks), umdtest.MAX_VM_DISKS)
             out, rc = umdtest.vm_run(guest_script(batch), disks)
             self.assertEqual(rc, 0, out)
+            for n, v in umdtest.vm_lines(out, "BK").items():
+                os.truncate(backups[n], int(v[0]))  # the file's own length
+            for line in out.splitlines():
+                if line.startswith("BKGONE"):
+                    failures.append(f"{line.split()[1]}: mdadm had removed its backup file before it was copied")
             # CASE NAME SIZE SHA POSITION DIRECTION; KREAD NAME SIZE SHA POSITION
             results = {n: (int(v[0]) * 512, v[1], v[2], v[3])
                        for n, v in umdtest.vm_lines(out, "CASE").items() if len(v) == 4}
@@ -170,7 +196,8 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
                 # stayed in the VM: handed back are the ones that move the data, and the 0.90
                 # grows, stopped past their critical section, which umd finishes alone
                 if "--backup-file" not in c.grow or (c.metadata == "0.90" and c.umd_moves):
-                    written[c.name] = self.write_through_umd(c, members[c.name], results[c.name][0])
+                    written[c.name] = self.write_through_umd(c, members[c.name], results[c.name][0],
+                                                             backups.get(c.name))
             if written:
                 failures += self.kernel_finishes([c for c in batch if c.name in written], members, written,
                                                  {n: results[n][0] for n in written})
@@ -178,17 +205,25 @@ class KernelReshapeToUmd(umdtest.TempDirTest):
                 os.unlink(p)
         self.assertEqual(failures, [], "\n".join(failures))
 
-    def write_through_umd(self, c, paths, size):
+    def write_through_umd(self, c, paths, size, backup=None):
         """umd serves the array mid-reshape (moving it to its end, or held); nbdcopy writes
-        random bytes over it; umd stops."""
+        random bytes over it; umd stops. With `backup` (mdadm's own backup file, copied out
+        of the VM), umd is given it as --assemble --backup-file: it must take it as this
+        reshape's (mdadm's format, this array's UUID, close in time) and find nothing in it
+        needed, the reshape being past the critical section the file holds."""
         src = os.path.join(self.tmp, f"{c.name}.new")
         with open(src, "wb") as f:
             f.write(os.urandom(size))
         name = f"rs{c.name}"
         sock = os.path.join(self.tmp, f"{name}.sock")
-        umdtest.umd("--assemble", name, *paths, "--serve", f"nbd:unix:{sock}",
-                    *([] if c.umd_moves else ["--freeze-reshape"]))
+        r = umdtest.umd("--assemble", name, *paths, "--serve", f"nbd:unix:{sock}",
+                        *([] if c.umd_moves else ["--freeze-reshape"]),
+                        *([f"--backup-file={backup}"] if backup else []))
         try:
+            if backup:  # the daemon's warnings come with --assemble (or the next command)
+                d = umdtest.umd("--detail", name)
+                self.assertIn("nothing in it is needed", r.stderr + d.stderr,
+                              f"{c.name}: umd on mdadm's backup file: {r.stderr} {d.stderr}")
             if not c.umd_moves:
                 self.assertNotEqual(umdtest.umd("--attr", name, "reshape_position").stdout.strip(), "none")
             umdtest.run(["nbdcopy", "--flush", "--", src, umdtest.nbd_unix_uri(sock, name)])
