@@ -240,18 +240,31 @@ bool on_tmpfs(const std::string& path) {
   return ::statfs(path.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
 }
 
+// A 1 MiB file on /dev/shm (tmpfs), opened with a reaper-mode ring, for the tests of
+// memory-backed files below (skipped where /dev/shm is no tmpfs or io_uring is missing).
+class MemoryBackedFileMember : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
+    dir_.emplace("/dev/shm");
+    path_ = dir_->make_file("d0.img", kMiB);
+    auto ring = UringQueue::create({.reaper_thread = true});
+    if (!ring.is_ok()) GTEST_SKIP() << ring.status().message();
+    ring_ = std::move(ring).value();
+    m_ = open_or_die(path_, {.ring = ring_.get()});
+    ASSERT_TRUE(m_);
+  }
+  std::optional<TempDir> dir_;
+  std::string path_;
+  std::unique_ptr<UringQueue> ring_;
+  std::unique_ptr<FileMember> m_;  // closed before the ring goes
+};
+
 // Memory-backed files: a small read or write (and a flush) completes inside submit() on the
 // submitting thread even with a ring attached; a transfer above kInlineBytes goes through
 // the ring and completes on its reaper. The bytes land either way.
-TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
-  if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
-  TempDir dir("/dev/shm");
-  const std::string path = dir.make_file("d0.img", kMiB);
-  auto ring = UringQueue::create({.reaper_thread = true});
-  if (!ring.is_ok()) GTEST_SKIP() << ring.status().message();
-  auto m = open_or_die(path, {.ring = ring->get()});
-  ASSERT_TRUE(m);
-  EXPECT_TRUE(m->memory_backed());
+TEST_F(MemoryBackedFileMember, DoesSmallIoInline) {
+  EXPECT_TRUE(m_->memory_backed());
 
   const std::thread::id me = std::this_thread::get_id();
   struct Done {
@@ -274,7 +287,7 @@ TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
       d.on = std::this_thread::get_id();
       d.cv.notify_one();
     };
-    m->submit(req);
+    m_->submit(req);
     {
       std::lock_guard l(d.mu);
       *inline_ = d.done && d.on == me;
@@ -285,7 +298,7 @@ TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
   const uint64_t small = FileMember::kInlineBytes, big = 2 * FileMember::kInlineBytes;
   AlignedBuffer w(big), r(big);
   fill_pattern(w.data(), big, 7);
-  const uint64_t ring_before = (*ring)->stats().submitted;
+  const uint64_t ring_before = ring_->stats().submitted;
   bool inl = false;
   run(IoOp::write, 4096, small, w.data(), &inl);
   EXPECT_TRUE(inl) << "a 64 KiB write on tmpfs went through the ring";
@@ -294,13 +307,13 @@ TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
   EXPECT_EQ(std::memcmp(r.data(), w.data(), small), 0);
   run(IoOp::flush, 0, 0, nullptr, &inl);
   EXPECT_TRUE(inl);
-  EXPECT_EQ((*ring)->stats().submitted, ring_before);
+  EXPECT_EQ(ring_->stats().submitted, ring_before);
 
   run(IoOp::write, 256 * 1024, big, w.data(), &inl);
   EXPECT_FALSE(inl) << "a 128 KiB write on tmpfs did not go through the ring";
-  EXPECT_EQ((*ring)->stats().submitted, ring_before + 1);
-  EXPECT_EQ(read_file(path, 256 * 1024, big), std::vector<uint8_t>(w.data(), w.data() + big));
-  EXPECT_EQ(read_file(path, 4096, small), std::vector<uint8_t>(w.data(), w.data() + small));
+  EXPECT_EQ(ring_->stats().submitted, ring_before + 1);
+  EXPECT_EQ(read_file(path_, 256 * 1024, big), std::vector<uint8_t>(w.data(), w.data() + big));
+  EXPECT_EQ(read_file(path_, 4096, small), std::vector<uint8_t>(w.data(), w.data() + small));
 
   TempDir other;  // $TMPDIR: memory-backed only if it is a tmpfs (or ramfs)
   auto m2 = open_or_die(other.make_file("d1.img", kMiB));
@@ -313,14 +326,7 @@ TEST(FileMember, MemoryBackedFilesDoSmallIoInline) {
 // Memory-backed files: a transfer above kInlineBytes goes to the ring only while the ring
 // has no other such transfer in flight; with one there (its done() held back here) the next
 // is copied inline, beside it, on the submitting thread.
-TEST(FileMember, MemoryBackedLargeTransfersRunInlineWhileTheRingCopies) {
-  if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
-  TempDir dir("/dev/shm");
-  const std::string path = dir.make_file("d0.img", kMiB);
-  auto ring = UringQueue::create({.reaper_thread = true});
-  if (!ring.is_ok()) GTEST_SKIP() << ring.status().message();
-  auto m = open_or_die(path, {.ring = ring->get()});
-  ASSERT_TRUE(m);
+TEST_F(MemoryBackedFileMember, LargeTransfersRunInlineWhileTheRingCopies) {
   const uint64_t big = 2 * FileMember::kInlineBytes;
   AlignedBuffer a(big), b(big);
   fill_pattern(a.data(), big, 11);
@@ -344,14 +350,14 @@ TEST(FileMember, MemoryBackedLargeTransfersRunInlineWhileTheRingCopies) {
     cv.notify_all();
     cv.wait(l, [&] { return release; });  // A stays in flight until B is done
   };
-  const uint64_t ring_before = (*ring)->stats().submitted;
-  m->submit(ra);
+  const uint64_t ring_before = ring_->stats().submitted;
+  m_->submit(ra);
   {
     std::unique_lock l(mu);
     cv.wait(l, [&] { return a_done; });
   }
   EXPECT_NE(a_on, me) << "the first 128 KiB write did not go through the ring";
-  EXPECT_EQ((*ring)->copies_in_flight(), 1u);
+  EXPECT_EQ(ring_->copies_in_flight(), 1u);
 
   IoRequest rb;
   rb.op = IoOp::write;
@@ -364,7 +370,7 @@ TEST(FileMember, MemoryBackedLargeTransfersRunInlineWhileTheRingCopies) {
     b_done = true;
     b_on = std::this_thread::get_id();
   };
-  m->submit(rb);
+  m_->submit(rb);
   {
     std::lock_guard l(mu);
     EXPECT_TRUE(b_done) << "the second 128 KiB write, with the first in the ring, did not run inside submit()";
@@ -372,11 +378,11 @@ TEST(FileMember, MemoryBackedLargeTransfersRunInlineWhileTheRingCopies) {
     release = true;
     cv.notify_all();
   }
-  (*ring)->drain();
-  EXPECT_EQ((*ring)->stats().submitted, ring_before + 1);
-  EXPECT_EQ((*ring)->copies_in_flight(), 0u);
-  EXPECT_EQ(read_file(path, 0, big), std::vector<uint8_t>(a.data(), a.data() + big));
-  EXPECT_EQ(read_file(path, big, big), std::vector<uint8_t>(b.data(), b.data() + big));
+  ring_->drain();
+  EXPECT_EQ(ring_->stats().submitted, ring_before + 1);
+  EXPECT_EQ(ring_->copies_in_flight(), 0u);
+  EXPECT_EQ(read_file(path_, 0, big), std::vector<uint8_t>(a.data(), a.data() + big));
+  EXPECT_EQ(read_file(path_, big, big), std::vector<uint8_t>(b.data(), b.data() + big));
 }
 
 TEST(RequestCheck, MessageFormat) {
