@@ -5,9 +5,11 @@
 // STARTING (what mdadm 4.2's Grow.c and the kernel's raid5_start_reshape do between them)
 //  - raid4/5/6, or raid10 near (more devices, or another chunk), nothing syncing, not
 //    degraded. 0.90 superblocks have no data offset to move: their arrays reshape in
-//    place only (--backup-file), and record it as super_90_sync does (minor 91). raid4/5/6 keep a classic write-intent bitmap (the
-//    data moves no lower than its end); raid10 and a lockless bitmap refuse one (mdadm:
-//    "Bitmap must be removed before shape can be changed").
+//    place only (--backup-file), and record it as super_90_sync does (minor 91).
+//    raid4/5/6 keep a classic write-intent bitmap (the data moves no lower than its end);
+//    raid10 and a lockless bitmap refuse one (mdadm: "Bitmap must be removed before shape
+//    can be changed"). As mdadm, a new chunk must divide the component size (else the
+//    new geometry would cut the array's end off).
 //  - More disks need that many spares ("Need N spares to avoid degraded array, and only
 //    have M"). Fewer disks need the array cut to what they hold first (--array-size, as
 //    mdadm asks), and room after the data on every member: the reshape walks backwards
