@@ -15,6 +15,7 @@
 
 #include "assemble/member_set.h"
 #include "assemble/superblock_probe.h"
+#include "assemble/superblock_writer.h"
 #include "assemble/zero_superblock.h"
 #include "format/member_info.h"
 #include "bitmap/bitmap_super.h"
@@ -52,9 +53,9 @@ bool is_missing(const std::string& m) { return m == "missing"; }
 // 0.90 superblocks for the members (roles: slot or -1 for a spare, in member order), as
 // mdadm's init_super0 fills them and the kernel's super_90_sync would first rewrite them:
 // events 1; the last 8 bytes of the UUID are the SHA-1 of the host's name (mdadm marks
-// an array of this host so); the size in KiB; members in their slots in sync, spares
-// numbered from raid_disks up, absent slots removed and faulty; BITMAP_PRESENT with an
-// internal bitmap.
+// an array of this host so); the size in KiB; the descriptor table the kernel's rule
+// gives (regenerate_table0: members in their slots in sync, spares numbered from
+// raid_disks up, absent slots removed); BITMAP_PRESENT with an internal bitmap.
 std::vector<std::vector<uint8_t>> superblocks090(const Superblock1& base, std::array<uint8_t, 16>& uuid,
                                                  uint64_t component, bool resync_pending, bool internal_bitmap,
                                                  const std::vector<int>& roles) {
@@ -80,25 +81,11 @@ std::vector<std::vector<uint8_t>> superblocks090(const Superblock1& base, std::a
     sb.recovery_cp = ~0u;
     sb.cp_events = sb.events;
   }
-  std::vector<uint32_t> number(roles.size());
-  uint32_t next_spare = sb.raid_disks;
-  for (size_t i = 0; i < roles.size(); i++) {
-    number[i] = roles[i] >= 0 ? uint32_t(roles[i]) : next_spare++;
-    DiskDescriptor0& d = sb.disks[number[i]];
-    d = DiskDescriptor0{number[i], 0, 0, number[i], roles[i] >= 0 ? kDiskActive | kDiskSync : 0u};
-    sb.nr_disks++;
-    sb.working_disks++;
-    if (roles[i] >= 0) sb.active_disks++;
-    else sb.spare_disks++;
-  }
-  for (uint32_t s = 0; s < sb.raid_disks; s++) {
-    if (std::find(roles.begin(), roles.end(), int(s)) != roles.end()) continue;
-    sb.disks[s] = DiskDescriptor0{s, 0, 0, s, kDiskRemoved | kDiskFaulty};
-    sb.failed_disks++;
-  }
+  std::vector<ArrayState::Member0> members0;
+  for (int role : roles) members0.push_back({role, role >= 0, false});
   std::vector<std::vector<uint8_t>> out;
   for (size_t i = 0; i < roles.size(); i++) {
-    sb.this_disk = sb.disks[number[i]];
+    regenerate_table0(sb, members0, int(i));
     out.push_back(encode_superblock0(sb));
   }
   return out;

@@ -42,18 +42,42 @@ std::vector<uint8_t> update_sb1(Superblock1& sb, const ArrayState& st, const Sup
   return encode_superblock1(sb);
 }
 
-// The descriptor table as the kernel's super_90_sync rebuilds it (superblock_writer.h,
-// ArrayState::members0), and this member's own entry. Major and minor numbers are kept
-// from the table being replaced where a member keeps its number (umd opens files, not
-// device numbers; the kernel only reports them).
-void regenerate_table0(Superblock0& sb, const ArrayState& st, int self) {
+std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st, const SuperblockTarget& t) {
+  // minor 91 records a reshape (super_90_sync); the table below reads it, so it goes first
+  if (st.reshape_finished && sb.minor_version >= 91) finish_reshape_sb0(sb);
+  if (st.reshape_position && sb.minor_version >= 91) sb.reshape_position = *st.reshape_position;
+  sb.events = st.events;
+  sb.cp_events = st.events;  // the kernel trusts recovery_cp only with matching events
+  sb.utime = uint32_t(now_seconds());
+  if (st.clean) sb.state |= kSb0StateClean;
+  else sb.state &= ~kSb0StateClean;
+  sb.recovery_cp = st.clean && st.resync_offset != ~0ull ? uint32_t(st.resync_offset) : (st.clean ? ~0u : 0u);
+  if (!st.members0.empty() && t.index0 >= 0) {
+    regenerate_table0(sb, st.members0, t.index0);
+    return encode_superblock0(sb);
+  }
+  for (const auto& [dn, role] : st.roles) {
+    if (role != MemberInfo::kFaulty) continue;  // without members0: only failures are recorded
+    if (dn < sb.disks.size()) {
+      sb.disks[dn].state = kDiskFaulty;
+      if (sb.this_disk.number == dn) sb.this_disk.state = kDiskFaulty;
+    }
+  }
+  return encode_superblock0(sb);
+}
+
+}  // namespace
+
+// Major and minor numbers are kept from the table being replaced where a member keeps its
+// number (umd opens files, not device numbers; the kernel only reports them).
+void regenerate_table0(Superblock0& sb, const std::vector<ArrayState::Member0>& members0, int self) {
   const bool reshaping = sb.minor_version >= 91;
   std::array<DiskDescriptor0, kSb0Disks> disks{};
   disks[0].state = kDiskRemoved;
   uint32_t next_spare = sb.raid_disks, nr = 0, active = 0, working = 0, failed = 0, spare = 0;
   int own = -1;
-  for (size_t i = 0; i < st.members0.size(); i++) {
-    const ArrayState::Member0& m = st.members0[i];
+  for (size_t i = 0; i < members0.size(); i++) {
+    const ArrayState::Member0& m = members0[i];
     bool is_active = m.role >= 0 && (m.in_sync || reshaping) && !m.faulty;
     const uint32_t number = is_active ? uint32_t(m.role) : next_spare++;
     if (number >= kSb0Disks) continue;  // 0.90 has room for 27 descriptors
@@ -98,32 +122,6 @@ void regenerate_table0(Superblock0& sb, const ArrayState& st, int self) {
   sb.spare_disks = spare;
   if (own >= 0) sb.this_disk = sb.disks[size_t(own)];
 }
-
-std::vector<uint8_t> update_sb0(Superblock0& sb, const ArrayState& st, const SuperblockTarget& t) {
-  // minor 91 records a reshape (super_90_sync); the table below reads it, so it goes first
-  if (st.reshape_finished && sb.minor_version >= 91) finish_reshape_sb0(sb);
-  if (st.reshape_position && sb.minor_version >= 91) sb.reshape_position = *st.reshape_position;
-  sb.events = st.events;
-  sb.cp_events = st.events;  // the kernel trusts recovery_cp only with matching events
-  sb.utime = uint32_t(now_seconds());
-  if (st.clean) sb.state |= kSb0StateClean;
-  else sb.state &= ~kSb0StateClean;
-  sb.recovery_cp = st.clean && st.resync_offset != ~0ull ? uint32_t(st.resync_offset) : (st.clean ? ~0u : 0u);
-  if (!st.members0.empty() && t.index0 >= 0) {
-    regenerate_table0(sb, st, t.index0);
-    return encode_superblock0(sb);
-  }
-  for (const auto& [dn, role] : st.roles) {
-    if (role != MemberInfo::kFaulty) continue;  // without members0: only failures are recorded
-    if (dn < sb.disks.size()) {
-      sb.disks[dn].state = kDiskFaulty;
-      if (sb.this_disk.number == dn) sb.this_disk.state = kDiskFaulty;
-    }
-  }
-  return encode_superblock0(sb);
-}
-
-}  // namespace
 
 void finish_reshape_sb1(Superblock1& sb) {
   if (sb.feature_map & kFeatureNewOffset) {

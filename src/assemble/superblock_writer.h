@@ -43,6 +43,12 @@ struct ArrayState {
   std::vector<Member0> members0;
 };
 
+// The descriptor table as the kernel's super_90_sync rebuilds it from every member the
+// array holds (members0, in that order; see ArrayState::members0), the five counts, and
+// the own entry (this_disk) of member `self`. update_sb0 writes it on every 0.90
+// superblock write; --create starts a new array with it.
+void regenerate_table0(Superblock0& sb, const std::vector<ArrayState::Member0>& members0, int self);
+
 // What a finished reshape leaves in a 1.x superblock: level, layout and chunk are the new
 // ones; data_offset moves to the new offset and data_size grows or shrinks by what it
 // moved (md_finish_reshape); the reshape feature bits are cleared. The new_* fields keep
