@@ -392,7 +392,7 @@ Status Array::write_state(bool clean) {
       st.resync_offset = resync_offset_;
       st.reshape_position = reshape_at;
       st.reshape_finished = reshape_finishing_;
-      const bool v090 = !set_->members.empty() && set_->members[0].sb0() != nullptr;
+      const bool v090 = set_->ref.metadata_major == 0;
       for (size_t i = 0; i < held_.size(); i++) {
         const Held& h = held_[i];
         ProbedMember& m = set_->members[i];

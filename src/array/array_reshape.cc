@@ -104,7 +104,7 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
                                                 what, layout::level_name(old_geo.level())));
   }
   std::vector<size_t> spares;
-  bool v090 = false;
+  const bool v090 = set_->ref.metadata_major == 0;
   {
     umd::MutexLock l(mu_);
     if (replacing_) return Status(Err::busy, what + ": a --replace is under way");
@@ -112,7 +112,6 @@ Status Array::start_reshape(const ReshapeRequest& rq) {
     for (size_t i = 0; i < held_.size(); i++) {
       if (held_[i].state == Held::State::spare) spares.push_back(i);
     }
-    v090 = !set_->members.empty() && set_->members[0].sb0() != nullptr;
   }
   if (v090 && !rq.in_place) {
     return Status(Err::invalid, what + ": a 0.90 superblock records no data offset to move, so the reshape rewrites "
