@@ -136,6 +136,21 @@ class InPlaceTest : public engine::testing::ArrayFixture, public ::testing::With
     return o.is_ok() ? std::move(o).value() : nullptr;
   }
 
+  // A grow 3 -> 4 held inside its critical section: frozen, so the overseer saves that
+  // section in part 0 of the file and the reshape moves nothing (sync_min is the floor the
+  // test keeps it at). nullptr (a failure recorded) if the section is not saved.
+  std::unique_ptr<ReshapeOverseer> grow_held_in_the_critical_section(Array& a) {
+    add_spare(a);
+    EXPECT_TRUE(a.set_attr("sync_action", "frozen").is_ok());
+    auto o = grow_in_place(a, ReshapeRequest{4, {}, {}, {}, false, false});
+    if (!o) return nullptr;
+    if (!wait_until([&] { return o->sections_saved() == 1; }, 30s)) {
+      ADD_FAILURE() << "the overseer did not save the critical section";
+      return nullptr;
+    }
+    return o;
+  }
+
   std::vector<std::string> paths_;
   std::string spare_, backup_, last_error_;
   std::vector<uint8_t> data_;
@@ -261,13 +276,8 @@ TEST_P(InPlaceTest, WithoutTheSuspendedWindowNothingIsRewritten) {
 TEST_P(InPlaceTest, TheBackupFileIsMdadmsFormat) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
-  add_spare(*a);
-  // Held inside the critical section: the overseer saves it and lets sync_max to its end,
-  // but the reshape may not pass 384 (sync_min is the floor the test keeps it at).
-  ASSERT_TRUE(a->set_attr("sync_action", "frozen").is_ok());
-  auto o = grow_in_place(*a, ReshapeRequest{4, {}, {}, {}, false, false});
+  auto o = grow_held_in_the_critical_section(*a);
   ASSERT_TRUE(o);
-  ASSERT_TRUE(wait_until([&] { return o->sections_saved() == 1; }, 30s));
   auto bsb = read_backup_super(backup_);
   ASSERT_TRUE(bsb.is_ok()) << bsb.status().message();
   EXPECT_EQ(bsb->version, BackupVersion::v1);
@@ -293,11 +303,8 @@ TEST_P(InPlaceTest, TheBackupFileIsMdadmsFormat) {
 TEST_P(InPlaceTest, PastTheCriticalSectionABackupFileIsReadNotRestored) {
   auto a = assemble(paths_);
   ASSERT_TRUE(a);
-  add_spare(*a);
-  ASSERT_TRUE(a->set_attr("sync_action", "frozen").is_ok());
-  auto o = grow_in_place(*a, ReshapeRequest{4, {}, {}, {}, false, false});
+  auto o = grow_held_in_the_critical_section(*a);
   ASSERT_TRUE(o);
-  ASSERT_TRUE(wait_until([&] { return o->sections_saved() == 1; }, 30s));
   const std::string kept = backup_ + ".kept", junk = backup_ + ".junk";
   std::filesystem::copy_file(backup_, kept);
   {
